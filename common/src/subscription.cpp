@@ -1,0 +1,239 @@
+#include "natsbus/subscription.hpp"
+
+#include <array>
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+
+#include "natsbus/duration.hpp"
+#include "natsbus/subject.hpp"
+#include "natsbus/validation_error.hpp"
+
+namespace natsbus {
+namespace {
+
+constexpr std::array<std::string_view, 9> kKnownFields{
+    "subject",         "queueGroup",  "durableName",  "path",       "deliverAllAvailable",
+    "startAtSequence", "startAtTime", "ackWait",      "maxInFlight"};
+
+constexpr auto kMinAckWait = std::chrono::seconds(1);
+constexpr int kMaxMaxInFlight = 65535;  // cnats stores MaxInflight as an int.
+
+[[noreturn]] void fail(std::string_view field, std::string_view why) {
+  throw ValidationError(std::string(field) + ": " + std::string(why));
+}
+
+std::string typeName(const nlohmann::json& value) { return value.type_name(); }
+
+const nlohmann::json* optionalField(const nlohmann::json& in, std::string_view field) {
+  auto it = in.find(field);
+  if (it == in.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::string requireString(const nlohmann::json& value, std::string_view field) {
+  if (!value.is_string()) fail(field, "must be a string, not " + typeName(value));
+  return value.get<std::string>();
+}
+
+std::optional<std::string> optionalName(const nlohmann::json& in, std::string_view field) {
+  const auto* value = optionalField(in, field);
+  if (value == nullptr) return std::nullopt;
+  auto name = requireString(*value, field);
+  if (auto problem = nameProblem(name)) fail(field, *problem);
+  return name;
+}
+
+int daysFromCivil(int year, unsigned month, unsigned day) {
+  // Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar.
+  year -= month <= 2;
+  const int era = (year >= 0 ? year : year - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(year - era * 400);
+  const unsigned doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int>(doe) - 719468;
+}
+
+}  // namespace
+
+void to_json(nlohmann::json& out, const Subscription& s) {
+  out = nlohmann::json{{"subject", s.subject}, {"path", s.path}};
+  if (s.queue_group) out["queueGroup"] = *s.queue_group;
+  if (s.durable_name) out["durableName"] = *s.durable_name;
+  if (s.deliver_all_available) out["deliverAllAvailable"] = true;
+  if (s.start_at_sequence) out["startAtSequence"] = *s.start_at_sequence;
+  if (s.start_at_time) out["startAtTime"] = *s.start_at_time;
+  out["ackWait"] = formatDuration(s.ack_wait);
+  out["maxInFlight"] = s.max_in_flight;
+}
+
+void from_json(const nlohmann::json& in, Subscription& s) {
+  if (!in.is_object()) fail("", "must be an object, not " + typeName(in));
+  for (const auto& [key, value] : in.items()) {
+    bool known = false;
+    for (auto field : kKnownFields) known = known || key == field;
+    if (!known) fail(key, "unknown field");
+  }
+
+  s = Subscription{};
+  const auto* subject = optionalField(in, "subject");
+  if (subject == nullptr) fail("subject", "required");
+  s.subject = requireString(*subject, "subject");
+  if (auto problem = subjectProblem(s.subject)) fail("subject", *problem);
+
+  const auto* path = optionalField(in, "path");
+  if (path == nullptr) fail("path", "required");
+  s.path = requireString(*path, "path");
+  if (s.path.empty() || s.path.front() != '/') fail("path", "must start with '/'");
+  for (unsigned char c : s.path) {
+    if (std::isspace(c) || std::iscntrl(c) || c == '#') {
+      fail("path", "must not contain spaces, control characters or '#'");
+    }
+  }
+
+  s.queue_group = optionalName(in, "queueGroup");
+  s.durable_name = optionalName(in, "durableName");
+
+  int start_positions = 0;
+  if (const auto* value = optionalField(in, "deliverAllAvailable")) {
+    if (!value->is_boolean()) fail("deliverAllAvailable", "must be a boolean, not " + typeName(*value));
+    s.deliver_all_available = value->get<bool>();
+    start_positions += s.deliver_all_available ? 1 : 0;
+  }
+  if (const auto* value = optionalField(in, "startAtSequence")) {
+    if (!value->is_number_integer() || (value->is_number_integer() && !value->is_number_unsigned() &&
+                                        value->get<std::int64_t>() < 0)) {
+      fail("startAtSequence", "must be a non-negative integer, not " + value->dump());
+    }
+    s.start_at_sequence = value->get<std::uint64_t>();
+    if (*s.start_at_sequence == 0) fail("startAtSequence", "sequences start at 1");
+    ++start_positions;
+  }
+  if (const auto* value = optionalField(in, "startAtTime")) {
+    s.start_at_time = requireString(*value, "startAtTime");
+    parseRfc3339Nanos(*s.start_at_time, "startAtTime");
+    ++start_positions;
+  }
+  if (start_positions > 1) {
+    fail("deliverAllAvailable", "at most one of deliverAllAvailable, startAtSequence and startAtTime may be set");
+  }
+
+  if (const auto* value = optionalField(in, "ackWait")) {
+    s.ack_wait = parseDuration(requireString(*value, "ackWait"), "ackWait");
+    if (s.ack_wait < kMinAckWait) fail("ackWait", "must be at least 1s");
+    if (s.ack_wait % std::chrono::seconds(1) != std::chrono::nanoseconds(0)) {
+      fail("ackWait", "must be whole seconds (the streaming server counts it in seconds)");
+    }
+  }
+  if (const auto* value = optionalField(in, "maxInFlight")) {
+    if (!value->is_number_integer()) fail("maxInFlight", "must be an integer, not " + value->dump());
+    if (value->get<std::int64_t>() < 1) fail("maxInFlight", "must be at least 1");
+    if (value->get<std::int64_t>() > kMaxMaxInFlight) fail("maxInFlight", "must be at most 65535");
+    s.max_in_flight = value->get<int>();
+  }
+}
+
+std::vector<Subscription> subscriptionsFromJson(const nlohmann::json& array) {
+  if (!array.is_array()) fail("subscriptions", "must be a JSON array, not " + typeName(array));
+  std::vector<Subscription> out;
+  out.reserve(array.size());
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    try {
+      out.push_back(array[i].get<Subscription>());
+    } catch (const ValidationError& error) {
+      std::string what = error.what();
+      // from_json names the field relative to the entry; prefix the entry.
+      const std::string prefix = "subscriptions[" + std::to_string(i) + "]";
+      throw ValidationError(what.rfind(": ", 0) == 0 ? prefix + what : prefix + "." + what);
+    }
+  }
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (out[i].durable_name && out[i].durable_name == out[j].durable_name &&
+          out[i].subject == out[j].subject && out[i].queue_group == out[j].queue_group) {
+        fail("subscriptions[" + std::to_string(i) + "].durableName",
+             "duplicates subscriptions[" + std::to_string(j) + "] (same subject, queue group and durable name)");
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<Subscription> parseSubscriptions(std::string_view json_text) {
+  nlohmann::json parsed;
+  try {
+    parsed = nlohmann::json::parse(json_text);
+  } catch (const nlohmann::json::parse_error& error) {
+    fail("subscriptions", "invalid JSON at byte " + std::to_string(error.byte) + ": " + error.what());
+  }
+  return subscriptionsFromJson(parsed);
+}
+
+std::int64_t parseRfc3339Nanos(std::string_view text, std::string_view field) {
+  auto bad = [&] { fail(field, "\"" + std::string(text) + "\" is not an RFC 3339 time (e.g. 2024-05-01T10:00:00Z)"); };
+  auto digits = [&](std::size_t pos, std::size_t count) {
+    if (pos + count > text.size()) bad();
+    int value = 0;
+    for (std::size_t i = pos; i < pos + count; ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(text[i]))) bad();
+      value = value * 10 + (text[i] - '0');
+    }
+    return value;
+  };
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't') ||
+      text[13] != ':' || text[16] != ':') {
+    bad();
+  }
+  const int year = digits(0, 4), month = digits(5, 2), day = digits(8, 2);
+  const int hour = digits(11, 2), minute = digits(14, 2), second = digits(17, 2);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) bad();
+  std::size_t pos = 19;
+  std::int64_t fraction_nanos = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    std::size_t count = 0;
+    std::int64_t scale = 100'000'000;
+    while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
+      if (count < 9) fraction_nanos += (text[pos] - '0') * scale;
+      scale /= 10;
+      ++pos;
+      ++count;
+    }
+    if (count == 0) bad();
+  }
+  if (pos >= text.size()) bad();
+  std::int64_t offset_seconds = 0;
+  if (text[pos] == 'Z' || text[pos] == 'z') {
+    ++pos;
+  } else if (text[pos] == '+' || text[pos] == '-') {
+    const int sign = text[pos] == '-' ? -1 : 1;
+    if (pos + 6 != text.size() || text[pos + 3] != ':') bad();
+    offset_seconds = sign * (digits(pos + 1, 2) * 3600 + digits(pos + 4, 2) * 60);
+    pos += 6;
+  } else {
+    bad();
+  }
+  if (pos != text.size()) bad();
+  const std::int64_t days = daysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
+  return seconds * 1'000'000'000 + fraction_nanos;
+}
+
+std::string formatRfc3339Nanos(std::int64_t unix_nanos) {
+  std::int64_t seconds = unix_nanos / 1'000'000'000;
+  std::int64_t nanos = unix_nanos % 1'000'000'000;
+  if (nanos < 0) {
+    nanos += 1'000'000'000;
+    --seconds;
+  }
+  const std::time_t as_time = static_cast<std::time_t>(seconds);
+  std::tm utc{};
+  gmtime_r(&as_time, &utc);
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<long long>(nanos));
+  return buffer;
+}
+
+}  // namespace natsbus

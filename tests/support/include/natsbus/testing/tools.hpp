@@ -1,0 +1,18 @@
+#pragma once
+
+#include <string>
+
+namespace natsbus::testing {
+
+// Where an external server binary is: the environment variable `env_var` when
+// set, else .tools/bin/<name> in the source tree (installed by `make deps`).
+// Returns an empty string when neither exists.
+std::string toolPath(const std::string& env_var, const std::string& name);
+
+// Like toolPath, but fails the test with a message saying how to install it.
+std::string requireTool(const std::string& env_var, const std::string& name);
+
+// Absolute path of a file in the source tree (e.g. "crds/x.yaml").
+std::string sourcePath(const std::string& relative);
+
+}  // namespace natsbus::testing

@@ -1,0 +1,85 @@
+#include "natsbus/testing/network.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <stdexcept>
+#include <thread>
+
+namespace natsbus::testing {
+namespace {
+
+struct Socket {
+  int fd;
+  explicit Socket(int f) : fd(f) {}
+  ~Socket() {
+    if (fd >= 0) ::close(fd);
+  }
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+};
+
+sockaddr_in loopback(int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return addr;
+}
+
+bool connectTo(const Socket& socket, int port, std::chrono::milliseconds timeout) {
+  timeval tv{};
+  tv.tv_sec = timeout.count() / 1000;
+  tv.tv_usec = (timeout.count() % 1000) * 1000;
+  setsockopt(socket.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(socket.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  auto addr = loopback(port);
+  return ::connect(socket.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+}  // namespace
+
+int freeLoopbackPort() {
+  Socket socket(::socket(AF_INET, SOCK_STREAM, 0));
+  auto addr = loopback(0);
+  if (::bind(socket.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    throw std::runtime_error("cannot bind a loopback port");
+  }
+  socklen_t length = sizeof addr;
+  getsockname(socket.fd, reinterpret_cast<sockaddr*>(&addr), &length);
+  return ntohs(addr.sin_port);
+}
+
+bool waitForTcp(int port, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    Socket socket(::socket(AF_INET, SOCK_STREAM, 0));
+    if (connectTo(socket, port, std::chrono::milliseconds(500))) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+int httpGet(int port, const std::string& path, std::string* body, std::chrono::milliseconds timeout) {
+  Socket socket(::socket(AF_INET, SOCK_STREAM, 0));
+  if (!connectTo(socket, port, timeout)) return -1;
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  if (::send(socket.fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    return -1;
+  }
+  std::string response;
+  char buffer[16384];
+  ssize_t n;
+  while ((n = ::recv(socket.fd, buffer, sizeof buffer, 0)) > 0) response.append(buffer, static_cast<std::size_t>(n));
+  if (response.rfind("HTTP/1.", 0) != 0 || response.size() < 12) return -1;
+  if (body != nullptr) {
+    const auto end_of_headers = response.find("\r\n\r\n");
+    *body = end_of_headers == std::string::npos ? std::string() : response.substr(end_of_headers + 4);
+  }
+  return std::stoi(response.substr(9, 3));
+}
+
+}  // namespace natsbus::testing

@@ -1,0 +1,79 @@
+#include "natsbus/testing/streaming_server.hpp"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "natsbus/testing/network.hpp"
+#include "natsbus/testing/tools.hpp"
+
+namespace natsbus::testing {
+
+StreamingServer::StreamingServer(StreamingServerOptions options)
+    : options_(std::move(options)),
+      binary_(requireTool("NATS_STREAMING_SERVER", "nats-streaming-server")),
+      dir_("natsbus-stan"),
+      client_port_(freeLoopbackPort()),
+      monitoring_port_(freeLoopbackPort()) {
+  start();
+}
+
+StreamingServer::~StreamingServer() {
+  if (currentTestFailed()) {
+    dumpLog("nats-streaming-server log", log());
+    dir_.keep();
+  }
+  if (process_) process_->stop(SIGTERM, std::chrono::seconds(5));
+}
+
+std::string StreamingServer::storeDir() const { return (dir_.path() / "store").string(); }
+
+void StreamingServer::start() {
+  std::vector<std::string> argv{binary_, "-a", "127.0.0.1", "-p", std::to_string(client_port_), "-m",
+                                std::to_string(monitoring_port_), "-cid", options_.cluster_id};
+  if (options_.file_store) {
+    argv.insert(argv.end(), {"-st", "FILE", "-dir", storeDir()});
+  }
+  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  process_ = std::make_unique<ChildProcess>(argv, dir_.path() / "server.log");
+  ++generation_;
+  // The monitoring endpoint answers only once the streaming layer is up, which
+  // is later than the client port accepting connections.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!process_->running()) break;
+    if (httpGet(monitoring_port_, "/streaming/serverz") == 200) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  const auto text = log();
+  process_.reset();
+  throw std::runtime_error("nats-streaming-server did not become ready; log:\n" + text);
+}
+
+void StreamingServer::kill() {
+  if (process_) process_->stop(SIGKILL);
+  process_.reset();
+}
+
+void StreamingServer::stop() {
+  if (process_) process_->stop(SIGTERM);
+  process_.reset();
+}
+
+void StreamingServer::restart() {
+  if (process_) kill();
+  start();
+}
+
+std::string StreamingServer::log() const {
+  std::ifstream in(dir_.path() / "server.log");
+  std::stringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+}  // namespace natsbus::testing

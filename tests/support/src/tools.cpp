@@ -1,0 +1,31 @@
+#include "natsbus/testing/tools.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace natsbus::testing {
+
+std::string sourcePath(const std::string& relative) {
+  return (std::filesystem::path(NATSBUS_SOURCE_DIR) / relative).string();
+}
+
+std::string toolPath(const std::string& env_var, const std::string& name) {
+  if (const char* from_env = std::getenv(env_var.c_str()); from_env != nullptr && *from_env != '\0') {
+    return std::filesystem::exists(from_env) ? std::string(from_env) : std::string();
+  }
+  const auto installed = std::filesystem::path(NATSBUS_SOURCE_DIR) / ".tools" / "bin" / name;
+  return std::filesystem::exists(installed) ? installed.string() : std::string();
+}
+
+std::string requireTool(const std::string& env_var, const std::string& name) {
+  auto path = toolPath(env_var, name);
+  if (path.empty()) {
+    ADD_FAILURE() << name << " not found: run `make deps` (installs it into .tools/bin) or set " << env_var;
+    throw std::runtime_error(name + " not installed");
+  }
+  return path;
+}
+
+}  // namespace natsbus::testing
