@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "natsbus/operator/commands.hpp"
 #include "natsbus/version.hpp"
 
 namespace natsbus::op {
@@ -27,6 +28,9 @@ int runCli(const std::vector<std::string>& args) {
     std::cout << "natsbus-operator " << kVersion << "\n";
     return 0;
   }
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "render") return runRenderCommand(rest);
+  if (args[0] == "run") return runOperatorCommand(rest);
   std::cerr << "natsbus-operator: unknown command \"" << args[0] << "\" (see --help)\n";
   return 2;
 }

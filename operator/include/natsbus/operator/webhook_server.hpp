@@ -1,0 +1,37 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "natsbus/operator/bus_lookup.hpp"
+
+namespace natsbus::op {
+
+// How the sidecar is injected (flags of `natsbus-operator run`).
+struct InjectionSettings {
+  std::string sidecar_image = "natsbus/sidecar:0.1.0";
+  bool native_sidecar = true;  // init container with restartPolicy: Always; false: plain container
+  std::string log_level = "info";
+};
+
+// The HTTPS admission webhook server (POST /mutate-v1-pod). It reloads the
+// certificate when the files change.
+class WebhookServer {
+ public:
+  struct Config {
+    std::string listen;  // host:port, e.g. 0.0.0.0:9443 or 127.0.0.1:0 (any free port)
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    InjectionSettings injection;
+  };
+
+  // Starts serving; throws std::runtime_error naming the flag when the address or
+  // certificate cannot be used. `buses` must outlive the server.
+  static std::unique_ptr<WebhookServer> start(const Config& config, const BusLookup& buses);
+
+  virtual ~WebhookServer() = default;
+  virtual int port() const = 0;  // the bound port (useful with :0)
+  virtual void stop() = 0;       // stop accepting, finish in-flight reviews
+};
+
+}  // namespace natsbus::op
