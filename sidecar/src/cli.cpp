@@ -1,33 +1,44 @@
 #include "natsbus/sidecar/cli.hpp"
 
+#include <signal.h>
+
 #include <iostream>
 
+#include "natsbus/logging.hpp"
+#include "natsbus/sidecar/config.hpp"
+#include "natsbus/sidecar/sidecar.hpp"
+#include "natsbus/validation_error.hpp"
 #include "natsbus/version.hpp"
 
 namespace natsbus::sidecar {
-namespace {
-
-constexpr const char* kUsage = R"(natsbus-sidecar: publish and receive NATS Streaming events over localhost HTTP
-
-Usage:
-  natsbus-sidecar [--nats-url URL] --cluster-id ID [--client-id ID] [--listen ADDR]
-                  [--app-url URL] [--subscriptions JSON] [--log-level LEVEL] [--log-format text|json]
-  natsbus-sidecar --help | --version
-)";
-
-}  // namespace
 
 int runCli(const std::vector<std::string>& args) {
-  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+  ParsedCli parsed;
+  try {
+    parsed = parseCommandLine(args, processEnvironment(), randomHex8);
+  } catch (const ValidationError& e) {
+    std::cerr << "natsbus-sidecar: " << e.what() << "\n";
+    return 2;
+  }
+  if (parsed.action == CliAction::kHelp) {
     std::cout << kUsage;
     return 0;
   }
-  if (!args.empty() && args[0] == "--version") {
+  if (parsed.action == CliAction::kVersion) {
     std::cout << "natsbus-sidecar " << kVersion << "\n";
     return 0;
   }
-  std::cerr << "natsbus-sidecar: the publish/subscribe server is not built yet (see --help)\n";
-  return 2;
+  setupLogging("natsbus-sidecar", parsed.config.log_level, parsed.config.log_format);
+  // Blocked before any thread starts, so every thread inherits the mask and the
+  // signals reach only runSidecar's sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A peer closing a socket mid-write must not kill the process.
+  signal(SIGPIPE, SIG_IGN);
+  return runSidecar(parsed.config);
 }
 
 }  // namespace natsbus::sidecar

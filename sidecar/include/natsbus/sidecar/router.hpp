@@ -1,0 +1,45 @@
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "natsbus/sidecar/config.hpp"
+#include "natsbus/sidecar/http_types.hpp"
+#include "natsbus/sidecar/stats.hpp"
+#include "natsbus/sidecar/streaming_connection.hpp"
+
+namespace natsbus::sidecar {
+
+// The HTTP status for a publish outcome (SPEC 3.2): 200, 503, 503, 504, 502.
+int publishStatus(PublishOutcome outcome);
+
+// Decodes %XX escapes; nullopt for a malformed escape.
+std::optional<std::string> percentDecode(std::string_view text);
+
+// Maps requests to the streaming connection and to status endpoints. Holds no
+// HTTP library state; the server calls handle() for every parsed request.
+class Router {
+ public:
+  Router(StreamingConnection& connection, Stats& stats, const SidecarConfig& config);
+
+  void handle(HttpRequest request, Responder respond);
+
+  // Refuse new publishes with 503 (shutdown has begun).
+  void startDraining() { draining_.store(true); }
+  int publishesInFlight() const { return in_flight_.load(); }
+  bool ready() const;
+
+ private:
+  void publish(std::string_view subject_text, HttpRequest request, Responder respond);
+  HttpResponse subscriptions() const;
+
+  StreamingConnection& connection_;
+  Stats& stats_;
+  const SidecarConfig& config_;
+  std::atomic<bool> draining_{false};
+  std::atomic<int> in_flight_{0};
+};
+
+}  // namespace natsbus::sidecar

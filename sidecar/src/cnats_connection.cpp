@@ -1,0 +1,429 @@
+#include "natsbus/sidecar/cnats_connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "natsbus/cnats_handles.hpp"
+
+namespace natsbus::sidecar {
+
+struct CnatsConnection::Session {
+  std::uint64_t generation = 0;
+  StanConnectionPtr connection;
+  std::vector<StanSubscriptionPtr> subscriptions;
+};
+
+namespace {
+
+using Closure = CnatsConnection::Closure;
+
+struct PublishContext {
+  CnatsConnection* owner;
+  PublishCallback done;
+};
+
+std::string lastError(natsStatus status) {
+  const char* text = nats_GetLastError(nullptr);
+  std::string out = natsStatus_GetText(status);
+  if (text != nullptr && *text != '\0' && out != text) out += std::string(": ") + text;
+  return out;
+}
+
+void onPubAckTrampoline(const char* guid, const char* error, void* closure) {
+  std::unique_ptr<PublishContext> context(static_cast<PublishContext*>(closure));
+  context->owner->onPublishAck(error);
+  PublishResult result;
+  if (error == nullptr || *error == '\0') {
+    result.outcome = PublishOutcome::kAcked;
+    result.guid = guid != nullptr ? guid : "";
+  } else {
+    const std::string text = error;
+    result.error = text;
+    if (text.find("timeout") != std::string::npos) {
+      result.outcome = PublishOutcome::kTimeout;
+    } else if (text.find("closed") != std::string::npos ||
+               text.find("connection") != std::string::npos) {
+      result.outcome = PublishOutcome::kNotConnected;
+    } else {
+      result.outcome = PublishOutcome::kRejected;
+    }
+  }
+  context->done(std::move(result));
+}
+
+void onMessageTrampoline(stanConnection*, stanSubscription*, const char*, stanMsg* msg,
+                         void* closure) {
+  const auto* c = static_cast<Closure*>(closure);
+  c->owner->onMessage(*c, msg);
+}
+
+void onConnectionLostTrampoline(stanConnection*, const char* error, void* closure) {
+  const auto* c = static_cast<Closure*>(closure);
+  c->owner->onConnectionLost(c->generation, error);
+}
+
+void onDisconnectedTrampoline(natsConnection*, void* closure) {
+  const auto* c = static_cast<Closure*>(closure);
+  c->owner->onLinkChange(c->generation, false);
+}
+
+void onReconnectedTrampoline(natsConnection*, void* closure) {
+  const auto* c = static_cast<Closure*>(closure);
+  c->owner->onLinkChange(c->generation, true);
+}
+
+}  // namespace
+
+CnatsConnection::CnatsConnection(const SidecarConfig& config, Stats& stats, MessageSink* sink)
+    : config_(config),
+      stats_(stats),
+      sink_(sink),
+      client_id_(config.client_id),
+      sub_active_(std::make_unique<std::atomic<bool>[]>(config.subscriptions.size() + 1)) {}
+
+CnatsConnection::~CnatsConnection() {
+  close();
+}
+
+void CnatsConnection::start() {
+  supervisor_ = std::thread([this] { supervise(); });
+}
+
+void CnatsConnection::close() {
+  {
+    std::lock_guard lock(state_mutex_);
+    stopping_ = true;
+  }
+  state_changed_.notify_all();
+  if (supervisor_.joinable()) supervisor_.join();
+  std::unique_ptr<Session> session;
+  {
+    std::unique_lock lock(session_mutex_);
+    session = std::move(session_);
+  }
+  if (session) teardown(std::move(session), true);
+}
+
+bool CnatsConnection::subscriptionActive(std::size_t index) const {
+  return index < config_.subscriptions.size() && sub_active_[index].load();
+}
+
+void CnatsConnection::updateConnected() {
+  bool up;
+  {
+    std::shared_lock lock(session_mutex_);
+    up = session_ != nullptr && link_up_.load();
+  }
+  {
+    std::lock_guard lock(state_mutex_);
+    up = up && !lost_ && !stopping_;
+  }
+  connected_.store(up, std::memory_order_release);
+  stats_.connected.set(up ? 1 : 0);
+}
+
+void CnatsConnection::publishAsync(std::string_view subject, std::string_view data,
+                                   PublishCallback done) {
+  if (!connected()) {
+    done({PublishOutcome::kNotConnected, "", "not connected to the streaming server"});
+    return;
+  }
+  if (pending_publishes_.fetch_add(1) >= config_.max_pending_publishes) {
+    pending_publishes_.fetch_sub(1);
+    done({PublishOutcome::kOverloaded, "", "too many publishes waiting for acknowledgement"});
+    return;
+  }
+  auto context = std::make_unique<PublishContext>(PublishContext{this, std::move(done)});
+  const std::string channel(subject);
+  natsStatus status = NATS_CONNECTION_CLOSED;
+  std::string error = "not connected to the streaming server";
+  {
+    std::shared_lock lock(session_mutex_);
+    if (session_) {
+      status = stanConnection_PublishAsync(session_->connection.get(), channel.c_str(), data.data(),
+                                           static_cast<int>(data.size()), onPubAckTrampoline,
+                                           context.get());
+      if (status != NATS_OK) error = lastError(status);
+    }
+  }
+  if (status == NATS_OK) {
+    // cnats now owns the context until it calls onPubAckTrampoline exactly once
+    // (ack, ack timeout, or connection close).
+    static_cast<void>(context.release());
+    return;
+  }
+  pending_publishes_.fetch_sub(1);
+  context->done({PublishOutcome::kNotConnected, "", error});
+}
+
+void CnatsConnection::onPublishAck(const char*) {
+  pending_publishes_.fetch_sub(1);
+}
+
+void CnatsConnection::onConnectionLost(std::uint64_t generation, const char* error) {
+  {
+    std::lock_guard lock(state_mutex_);
+    if (generation != generation_) return;
+    lost_ = true;
+  }
+  spdlog::warn("streaming connection lost: {}", error != nullptr ? error : "unknown reason");
+  connected_.store(false);
+  stats_.connected.set(0);
+  state_changed_.notify_all();
+}
+
+void CnatsConnection::onLinkChange(std::uint64_t generation, bool up) {
+  {
+    std::lock_guard lock(state_mutex_);
+    if (generation != generation_) return;
+  }
+  link_up_.store(up);
+  if (up) {
+    spdlog::info("NATS link re-established");
+  } else {
+    spdlog::warn("NATS link down; publishes get 503 until it is back");
+  }
+  updateConnected();
+}
+
+void CnatsConnection::onMessage(const Closure& closure, void* raw) {
+  // Shared ownership: the ack may happen on a delivery thread long after the
+  // callback returned.
+  std::shared_ptr<stanMsg> msg(static_cast<stanMsg*>(raw), CnatsDeleter<stanMsg_Destroy>{});
+  if (sink_ == nullptr) return;
+  ReceivedMessage message;
+  message.subscription_index = closure.index;
+  message.subject = config_.subscriptions[closure.index].subject;
+  message.sequence = stanMsg_GetSequence(msg.get());
+  message.timestamp_nanos = stanMsg_GetTimestamp(msg.get());
+  message.redelivered = stanMsg_IsRedelivered(msg.get());
+  const int length = stanMsg_GetDataLength(msg.get());
+  if (length > 0) message.data.assign(stanMsg_GetData(msg.get()), static_cast<std::size_t>(length));
+  message.ack = [this, index = closure.index, generation = closure.generation, msg] {
+    return ack(index, generation, msg.get());
+  };
+  sink_->onMessage(std::move(message));
+}
+
+bool CnatsConnection::ack(std::size_t index, std::uint64_t generation, void* message) {
+  std::shared_lock lock(session_mutex_);
+  if (!session_ || session_->generation != generation || index >= session_->subscriptions.size() ||
+      !session_->subscriptions[index]) {
+    return false;
+  }
+  const auto status =
+      stanSubscription_AckMsg(session_->subscriptions[index].get(), static_cast<stanMsg*>(message));
+  if (status != NATS_OK) {
+    spdlog::warn("ack of a message on {} failed: {}", config_.subscriptions[index].subject,
+                 lastError(status));
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<CnatsConnection::Session> CnatsConnection::connectOnce(std::string& error) {
+  std::uint64_t generation;
+  {
+    std::lock_guard lock(state_mutex_);
+    generation = ++generation_;
+    lost_ = false;
+  }
+  closures_.push_back(std::make_unique<Closure>(Closure{this, generation, 0}));
+  Closure* conn_closure = closures_.back().get();
+
+  natsOptions* raw_nats = nullptr;
+  stanConnOptions* raw_stan = nullptr;
+  if (natsOptions_Create(&raw_nats) != NATS_OK || stanConnOptions_Create(&raw_stan) != NATS_OK) {
+    error = "cannot allocate connection options";
+    NatsOptionsPtr cleanup(raw_nats);
+    return nullptr;
+  }
+  NatsOptionsPtr nats_options(raw_nats);
+  StanConnOptionsPtr stan_options(raw_stan);
+  // Without SendAsap, libnats batches publishes through a flusher that waits up
+  // to 1 ms: with few requests in flight every publish would pay that wait.
+  natsOptions_SetSendAsap(nats_options.get(), true);
+  natsOptions_SetReconnectWait(nats_options.get(), 250);
+  natsOptions_SetTimeout(nats_options.get(), 2000);
+  natsOptions_SetDisconnectedCB(nats_options.get(), onDisconnectedTrampoline, conn_closure);
+  natsOptions_SetReconnectedCB(nats_options.get(), onReconnectedTrampoline, conn_closure);
+  stanConnOptions_SetNATSOptions(stan_options.get(), nats_options.get());
+  stanConnOptions_SetURL(stan_options.get(), config_.nats_url.c_str());
+  stanConnOptions_SetConnectionWait(stan_options.get(), 5000);
+  stanConnOptions_SetPubAckWait(stan_options.get(), config_.publish_timeout.count());
+  // Our own bound (max_pending_publishes) refuses before cnats would block.
+  stanConnOptions_SetMaxPubAcksInflight(stan_options.get(), config_.max_pending_publishes + 64,
+                                        0.5f);
+  stanConnOptions_SetPings(stan_options.get(), config_.ping_interval_seconds, config_.ping_max_out);
+  stanConnOptions_SetConnectionLostHandler(stan_options.get(), onConnectionLostTrampoline,
+                                           conn_closure);
+
+  stanConnection* raw_conn = nullptr;
+  const auto status = stanConnection_Connect(&raw_conn, config_.cluster_id.c_str(),
+                                             client_id_.c_str(), stan_options.get());
+  if (status != NATS_OK) {
+    error = lastError(status);
+    if (error.find("already registered") != std::string::npos) {
+      if (config_.client_id_generated) {
+        const auto previous = client_id_;
+        client_id_ = makeClientId(config_.client_id_base, randomHex8());
+        spdlog::warn("client ID {} is already registered; retrying as {}", previous, client_id_);
+      } else {
+        spdlog::warn(
+            "client ID {} is already registered (a previous instance not yet forgotten?); retrying "
+            "with the "
+            "same ID because it was set explicitly",
+            client_id_);
+      }
+    }
+    return nullptr;
+  }
+  auto session = std::make_unique<Session>();
+  session->generation = generation;
+  session->connection.reset(raw_conn);
+  session->subscriptions.resize(config_.subscriptions.size());
+  link_up_.store(true);
+  return session;
+}
+
+bool CnatsConnection::subscribe(Session& session, std::size_t index, std::string& error) {
+  const auto& sub = config_.subscriptions[index];
+  stanSubOptions* raw = nullptr;
+  if (stanSubOptions_Create(&raw) != NATS_OK) {
+    error = "cannot allocate subscription options";
+    return false;
+  }
+  StanSubOptionsPtr options(raw);
+  // Manual ack: the app's 2xx is the ack, so a crash or a failed delivery
+  // leaves the message for the server to redeliver.
+  stanSubOptions_SetManualAckMode(options.get(), true);
+  stanSubOptions_SetMaxInflight(options.get(), sub.max_in_flight);
+  stanSubOptions_SetAckWait(
+      options.get(), std::chrono::duration_cast<std::chrono::milliseconds>(sub.ack_wait).count());
+  if (sub.durable_name) stanSubOptions_SetDurableName(options.get(), sub.durable_name->c_str());
+  if (sub.deliver_all_available) {
+    stanSubOptions_DeliverAllAvailable(options.get());
+  } else if (sub.start_at_sequence) {
+    stanSubOptions_StartAtSequence(options.get(), *sub.start_at_sequence);
+  } else if (sub.start_at_time) {
+    stanSubOptions_StartAtTime(options.get(),
+                               parseRfc3339Nanos(*sub.start_at_time, "startAtTime") / 1000000);
+  }
+  closures_.push_back(std::make_unique<Closure>(Closure{this, session.generation, index}));
+  Closure* closure = closures_.back().get();
+  stanSubscription* raw_sub = nullptr;
+  const auto status =
+      sub.queue_group
+          ? stanConnection_QueueSubscribe(&raw_sub, session.connection.get(), sub.subject.c_str(),
+                                          sub.queue_group->c_str(), onMessageTrampoline, closure,
+                                          options.get())
+          : stanConnection_Subscribe(&raw_sub, session.connection.get(), sub.subject.c_str(),
+                                     onMessageTrampoline, closure, options.get());
+  if (status != NATS_OK) {
+    error = lastError(status);
+    return false;
+  }
+  session.subscriptions[index].reset(raw_sub);
+  return true;
+}
+
+void CnatsConnection::teardown(std::unique_ptr<Session> session, bool send_close) {
+  for (std::size_t i = 0; i < config_.subscriptions.size(); ++i) sub_active_[i].store(false);
+  // Closing the connection first makes the server forget the client at once
+  // and keeps durable subscriptions (a subscription's destroy only closes it).
+  if (send_close) {
+    const auto status = stanConnection_Close(session->connection.get());
+    if (status != NATS_OK)
+      spdlog::debug("close of the streaming connection: {}", lastError(status));
+  }
+  session->subscriptions.clear();
+  session->connection.reset();
+}
+
+void CnatsConnection::supervise() {
+  using namespace std::chrono;
+  milliseconds backoff(100);
+  bool ever_connected = false;
+  while (true) {
+    {
+      std::lock_guard lock(state_mutex_);
+      if (stopping_) return;
+    }
+    bool have_session;
+    {
+      std::shared_lock lock(session_mutex_);
+      have_session = session_ != nullptr;
+    }
+    if (!have_session) {
+      std::string error;
+      auto session = connectOnce(error);
+      if (!session) {
+        spdlog::warn("cannot connect to {} (cluster {}, client {}): {}; retrying in {} ms",
+                     config_.nats_url, config_.cluster_id, client_id_, error, backoff.count());
+        std::unique_lock lock(state_mutex_);
+        state_changed_.wait_for(lock, backoff, [this] { return stopping_; });
+        backoff = std::min(backoff * 2, config_.reconnect_max_backoff);
+        continue;
+      }
+      {
+        std::unique_lock lock(session_mutex_);
+        session_ = std::move(session);
+      }
+      if (ever_connected) {
+        reconnects_.fetch_add(1);
+        stats_.reconnects.increment();
+      }
+      ever_connected = true;
+      backoff = milliseconds(100);
+      spdlog::info("connected to {} as client {} (cluster {})", config_.nats_url, client_id_,
+                   config_.cluster_id);
+      updateConnected();
+    }
+
+    // (Re)create any subscription that is not active yet; a refusal (e.g. a
+    // durable still held by a dying client) is retried with backoff.
+    bool all_active = true;
+    {
+      std::shared_lock lock(session_mutex_);
+      for (std::size_t i = 0; i < config_.subscriptions.size(); ++i) {
+        if (sub_active_[i].load()) continue;
+        std::string error;
+        if (subscribe(*session_, i, error)) {
+          sub_active_[i].store(true);
+          const auto& sub = config_.subscriptions[i];
+          spdlog::info("subscribed to {} (queue group {}, durable {}) delivering to {}",
+                       sub.subject, sub.queue_group.value_or("-"), sub.durable_name.value_or("-"),
+                       sub.path);
+        } else {
+          all_active = false;
+          spdlog::warn("cannot subscribe to {}: {}; retrying in {} ms",
+                       config_.subscriptions[i].subject, error, backoff.count());
+        }
+      }
+    }
+
+    std::unique_lock lock(state_mutex_);
+    if (all_active) {
+      state_changed_.wait(lock, [this] { return stopping_ || lost_; });
+    } else {
+      state_changed_.wait_for(lock, backoff, [this] { return stopping_ || lost_; });
+      backoff = std::min(backoff * 2, config_.reconnect_max_backoff);
+    }
+    if (stopping_) return;
+    if (lost_) {
+      lock.unlock();
+      std::unique_ptr<Session> session;
+      {
+        std::unique_lock session_lock(session_mutex_);
+        session = std::move(session_);
+      }
+      updateConnected();
+      // The library already closed a lost connection; no close request to send.
+      teardown(std::move(session), false);
+      spdlog::info("reconnecting to {}", config_.nats_url);
+    }
+  }
+}
+
+}  // namespace natsbus::sidecar

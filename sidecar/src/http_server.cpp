@@ -1,0 +1,190 @@
+#include "natsbus/sidecar/http_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <optional>
+#include <stdexcept>
+
+namespace natsbus::sidecar {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// A connection with nothing to say for this long is closed, so idle or stuck
+// clients cannot pin sockets forever.
+constexpr auto kIdleTimeout = std::chrono::seconds(60);
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const HttpServerOptions& options, const RequestHandler& handler)
+      : stream_(std::move(socket)), options_(options), handler_(handler) {}
+
+  void start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+  }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(options_.max_body_bytes);
+    parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    stream_.expires_after(kIdleTimeout);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->onRead(ec); });
+  }
+
+  void onRead(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+      return close();
+    }
+    if (ec == http::error::body_limit) {
+      return writeError(
+          413, "body is larger than " + std::to_string(options_.max_body_bytes) + " bytes");
+    }
+    if (ec == http::error::header_limit) return writeError(431, "request headers are too large");
+    if (ec) return writeError(400, std::string("malformed HTTP request: ") + ec.message());
+
+    auto& message = parser_->get();
+    keep_alive_ = message.keep_alive();
+    head_ = message.method() == http::verb::head;
+    version_ = message.version();
+    HttpRequest request{std::string(message.method_string()), std::string(message.target()),
+                        std::move(message.body())};
+    handler_(std::move(request), [self = shared_from_this()](HttpResponse response) {
+      asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->write(std::move(response));
+      });
+    });
+  }
+
+  void writeError(int status, const std::string& message) {
+    keep_alive_ = false;
+    version_ = 11;
+    head_ = false;
+    write(jsonError(status, message));
+  }
+
+  void write(HttpResponse response) {
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(response.status), version_);
+    res->set(http::field::server, "natsbus-sidecar");
+    res->set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) res->set(name, value);
+    res->keep_alive(keep_alive_);
+    res->body() = std::move(response.body);
+    res->prepare_payload();
+    if (head_) res->body().clear();
+    stream_.expires_after(kIdleTimeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        if (ec || !self->keep_alive_) return self->close();
+                        self->read();
+                      });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  const HttpServerOptions& options_;
+  const RequestHandler& handler_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool keep_alive_ = true;
+  bool head_ = false;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  HttpServerOptions options;
+  RequestHandler handler;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::vector<std::thread> threads;
+  std::uint16_t bound_port = 0;
+
+  void accept() {
+    acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      if (!ec) {
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        std::make_shared<Session>(std::move(socket), options, handler)->start();
+      } else {
+        spdlog::warn("accept failed: {}", ec.message());
+      }
+      accept();
+    });
+  }
+};
+
+HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->handler = std::move(handler);
+}
+
+HttpServer::~HttpServer() {
+  stop();
+}
+
+void HttpServer::start() {
+  auto& impl = *impl_;
+  const auto where = impl.options.host + ":" + std::to_string(impl.options.port);
+  beast::error_code ec;
+  tcp::resolver resolver(impl.io);
+  const auto results =
+      resolver.resolve(impl.options.host, std::to_string(impl.options.port),
+                       tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty())
+    throw std::runtime_error("--listen: cannot resolve " + where + ": " + ec.message());
+  const auto endpoint = results.begin()->endpoint();
+  impl.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl.acceptor.bind(endpoint, ec);
+  if (!ec) impl.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("--listen: cannot listen on " + where + ": " + ec.message());
+  impl.bound_port = impl.acceptor.local_endpoint().port();
+  impl.accept();
+  for (int i = 0; i < std::max(1, impl.options.threads); ++i) {
+    impl.threads.emplace_back([&impl] { impl.io.run(); });
+  }
+}
+
+void HttpServer::stopAccepting() {
+  asio::post(impl_->io, [&impl = *impl_] {
+    beast::error_code ignored;
+    impl.acceptor.close(ignored);
+  });
+}
+
+void HttpServer::stop() {
+  if (!impl_) return;
+  impl_->io.stop();
+  for (auto& thread : impl_->threads) {
+    if (thread.joinable()) thread.join();
+  }
+  impl_->threads.clear();
+}
+
+std::uint16_t HttpServer::port() const {
+  return impl_->bound_port;
+}
+
+}  // namespace natsbus::sidecar

@@ -1,0 +1,71 @@
+#include "natsbus/sidecar/sidecar.hpp"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <thread>
+
+#include "natsbus/sidecar/cnats_connection.hpp"
+#include "natsbus/sidecar/delivery.hpp"
+#include "natsbus/sidecar/http_server.hpp"
+#include "natsbus/sidecar/router.hpp"
+#include "natsbus/version.hpp"
+
+namespace natsbus::sidecar {
+
+int runSidecar(const SidecarConfig& config) {
+  Stats stats(config.subscriptions);
+  BeastAppDelivery app(config.app_url);
+  DeliveryManager deliveries(config, stats, app);
+  CnatsConnection connection(config, stats, config.subscriptions.empty() ? nullptr : &deliveries);
+  Router router(connection, stats, config);
+  HttpServer server(HttpServerOptions{config.listen_host, config.listen_port, config.max_body_bytes,
+                                      16 * 1024, config.http_threads},
+                    [&router](HttpRequest request, Responder respond) {
+                      router.handle(std::move(request), std::move(respond));
+                    });
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    std::cerr << "natsbus-sidecar: " << e.what() << "\n";
+    return 2;
+  }
+  spdlog::info("natsbus-sidecar {} listening on {}:{}; {} subscription(s); delivering to {}",
+               kVersion, config.listen_host, server.port(), config.subscriptions.size(),
+               config.app_url_text);
+  deliveries.start();
+  connection.start();
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int received = 0;
+  while (sigwait(&signals, &received) != 0) {
+  }
+  spdlog::info("received {}; draining", received == SIGTERM ? "SIGTERM" : "SIGINT");
+
+  // 1. Stop taking publishes, 2. let the acks in flight arrive (bounded),
+  // 3. let deliveries under way finish, 4. close (never unsubscribe) the
+  // streaming connection so the server forgets the client at once.
+  router.startDraining();
+  server.stopAccepting();
+  const auto deadline = std::chrono::steady_clock::now() + config.shutdown_timeout;
+  while (router.publishesInFlight() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (router.publishesInFlight() > 0) {
+    spdlog::warn("{} publish(es) still without ack after {} ms; answering them 503",
+                 router.publishesInFlight(), config.shutdown_timeout.count());
+  }
+  deliveries.stop();
+  connection.close();
+  // Give the answers posted by the last acks a moment to be written.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  server.stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace natsbus::sidecar

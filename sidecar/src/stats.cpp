@@ -1,0 +1,43 @@
+#include "natsbus/sidecar/stats.hpp"
+
+namespace natsbus::sidecar {
+
+Stats::Stats(const std::vector<Subscription>& subs)
+    : published(registry.counter("natsbus_sidecar_published_total",
+                                 "Messages published and acknowledged by the streaming server")),
+      publish_failed(registry.counter("natsbus_sidecar_publish_failures_total",
+                                      "Publishes answered with an error (503, 504, 500)")),
+      publish_in_flight(registry.gauge("natsbus_sidecar_publish_in_flight",
+                                       "Publishes waiting for the streaming server's ack")),
+      delivered(
+          registry.counter("natsbus_sidecar_delivered_total", "Deliveries attempted to the app")),
+      acked(registry.counter("natsbus_sidecar_acked_total",
+                             "Deliveries the app answered 2xx, then acked")),
+      failed(registry.counter("natsbus_sidecar_delivery_failures_total",
+                              "Deliveries not acked: non-2xx, refused connection or timeout")),
+      redelivered(registry.counter("natsbus_sidecar_redelivered_total",
+                                   "Messages the streaming server delivered again")),
+      delivery_in_flight(
+          registry.gauge("natsbus_sidecar_delivery_in_flight", "Deliveries waiting on the app")),
+      reconnects(registry.counter("natsbus_sidecar_reconnects_total",
+                                  "Times the streaming connection was re-established")),
+      connected(
+          registry.gauge("natsbus_sidecar_connected", "1 when connected to the streaming server")) {
+  for (const auto& sub : subs) {
+    const MetricsRegistry::Labels labels{{"subject", sub.subject}, {"path", sub.path}};
+    subscriptions.push_back(SubscriptionStats{
+        &registry.counter("natsbus_sidecar_subscription_delivered_total",
+                          "Deliveries attempted, per subscription", labels),
+        &registry.counter("natsbus_sidecar_subscription_acked_total",
+                          "Deliveries acked, per subscription", labels),
+        &registry.counter("natsbus_sidecar_subscription_failures_total",
+                          "Deliveries not acked, per subscription", labels),
+        &registry.counter("natsbus_sidecar_subscription_redelivered_total",
+                          "Redelivered messages, per subscription", labels),
+        &registry.gauge("natsbus_sidecar_subscription_in_flight",
+                        "Deliveries waiting on the app, per subscription", labels),
+    });
+  }
+}
+
+}  // namespace natsbus::sidecar
