@@ -1,0 +1,208 @@
+#include "natsbus/sidecar/router.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "fake_streaming_connection.hpp"
+
+namespace natsbus::sidecar {
+namespace {
+
+using testing::FakeStreamingConnection;
+
+struct RouterFixture {
+  explicit RouterFixture(std::vector<Subscription> subs = {}) : stats(subs) {
+    config.cluster_id = "c";
+    config.max_body_bytes = 16;
+    config.subscriptions = std::move(subs);
+    connection.active.assign(config.subscriptions.size(), true);
+  }
+  std::optional<HttpResponse> call(std::string method, std::string target, std::string body = {}) {
+    std::optional<HttpResponse> out;
+    router.handle(HttpRequest{std::move(method), std::move(target), std::move(body)},
+                  [&out](HttpResponse response) { out = std::move(response); });
+    return out;
+  }
+  SidecarConfig config;
+  Stats stats;
+  FakeStreamingConnection connection;
+  Router router{connection, stats, config};
+};
+
+std::string header(const HttpResponse& response, const std::string& name) {
+  for (const auto& [key, value] : response.headers) {
+    if (key == name) return value;
+  }
+  return {};
+}
+
+struct ImmediateCase {
+  std::string method;
+  std::string target;
+  std::string body;
+  int status;
+  std::string error_fragment;  // in the JSON "error" (empty: a success)
+};
+
+class RouterImmediate : public ::testing::TestWithParam<ImmediateCase> {};
+
+TEST_P(RouterImmediate, AnswersWithoutPublishing) {
+  const auto& c = GetParam();
+  RouterFixture f;
+  const auto response = f.call(c.method, c.target, c.body);
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, c.status) << response->body;
+  if (!c.error_fragment.empty()) {
+    const auto json = nlohmann::json::parse(response->body);
+    EXPECT_NE(json.at("error").get<std::string>().find(c.error_fragment), std::string::npos)
+        << response->body;
+  }
+  EXPECT_TRUE(f.connection.publishes.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, RouterImmediate,
+    ::testing::Values(ImmediateCase{"POST", "/v1/publish/", "x", 400, "invalid subject"},
+                      ImmediateCase{"POST", "/v1/publish/a.*", "x", 400, "invalid subject"},
+                      ImmediateCase{"POST", "/v1/publish/a.>", "x", 400, "invalid subject"},
+                      ImmediateCase{"POST", "/v1/publish/a%20b", "x", 400, "invalid subject"},
+                      ImmediateCase{"POST", "/v1/publish/a..b", "x", 400, "invalid subject"},
+                      ImmediateCase{"POST", "/v1/publish/a%zz", "x", 400, "percent-encoding"},
+                      ImmediateCase{"POST", "/v1/publish/a%2", "x", 400, "percent-encoding"},
+                      ImmediateCase{"POST", "/v1/publish/big", std::string(17, 'x'), 413,
+                                    "larger than 16"},
+                      ImmediateCase{"GET", "/v1/publish/a", "", 405, "POST"},
+                      ImmediateCase{"PUT", "/v1/publish/a", "", 405, "POST"},
+                      ImmediateCase{"POST", "/healthz", "", 405, "GET"},
+                      ImmediateCase{"DELETE", "/metrics", "", 405, "GET"},
+                      ImmediateCase{"GET", "/", "", 404, "no such endpoint"},
+                      ImmediateCase{"POST", "/v1/publishx/a", "", 404, "no such endpoint"},
+                      ImmediateCase{"GET", "/healthz", "", 200, ""},
+                      ImmediateCase{"GET", "/readyz", "", 200, ""},
+                      ImmediateCase{"GET", "/healthz?verbose=1", "", 200, ""}));
+
+TEST(Router, MethodNotAllowedNamesTheAllowedMethod) {
+  RouterFixture f;
+  const auto response = f.call("GET", "/v1/publish/a");
+  EXPECT_EQ(header(*response, "Allow"), "POST");
+}
+
+struct OutcomeCase {
+  PublishOutcome outcome;
+  int status;
+  bool retry_after;
+};
+
+class RouterPublishOutcome : public ::testing::TestWithParam<OutcomeCase> {};
+
+TEST_P(RouterPublishOutcome, MapsToTheSpecStatus) {
+  const auto& c = GetParam();
+  RouterFixture f;
+  EXPECT_FALSE(f.call("POST", "/v1/publish/ticket:created", "{}").has_value())
+      << "answered before the ack";
+  ASSERT_EQ(f.connection.publishes.size(), 1u);
+  EXPECT_EQ(f.connection.publishes[0].subject, "ticket:created");
+  EXPECT_EQ(f.connection.publishes[0].data, "{}");
+  EXPECT_EQ(f.router.publishesInFlight(), 1);
+  EXPECT_EQ(f.stats.publish_in_flight.value(), 1);
+
+  std::optional<HttpResponse> response;
+  // Re-issue through a responder we can observe, then complete it.
+  f.connection.publishes.clear();
+  f.router.handle(HttpRequest{"POST", "/v1/publish/ticket%3Acreated", "{}"},
+                  [&response](HttpResponse r) { response = std::move(r); });
+  ASSERT_EQ(f.connection.publishes.size(), 1u);
+  EXPECT_EQ(f.connection.publishes[0].subject, "ticket:created") << "percent-decoded";
+  f.connection.complete(
+      0, PublishResult{c.outcome, c.outcome == PublishOutcome::kAcked ? "GUID1" : "", "why"});
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, c.status);
+  EXPECT_EQ(publishStatus(c.outcome), c.status);
+  EXPECT_EQ(!header(*response, "Retry-After").empty(), c.retry_after);
+  const auto json = nlohmann::json::parse(response->body);
+  if (c.status == 200) {
+    EXPECT_EQ(json, (nlohmann::json{{"subject", "ticket:created"}, {"guid", "GUID1"}}));
+    EXPECT_EQ(f.stats.published.value(), 1u);
+  } else {
+    EXPECT_EQ(json.at("error"), "why");
+    EXPECT_EQ(f.stats.publish_failed.value(), 1u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, RouterPublishOutcome,
+                         ::testing::Values(OutcomeCase{PublishOutcome::kAcked, 200, false},
+                                           OutcomeCase{PublishOutcome::kNotConnected, 503, true},
+                                           OutcomeCase{PublishOutcome::kOverloaded, 503, true},
+                                           OutcomeCase{PublishOutcome::kTimeout, 504, false},
+                                           OutcomeCase{PublishOutcome::kRejected, 502, false}));
+
+TEST(Router, DrainingRefusesPublishesWith503) {
+  RouterFixture f;
+  f.router.startDraining();
+  const auto response = f.call("POST", "/v1/publish/a", "x");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 503);
+  EXPECT_EQ(header(*response, "Retry-After"), "1");
+  EXPECT_TRUE(f.connection.publishes.empty());
+}
+
+TEST(Router, ReadyzFollowsConnectionAndSubscriptions) {
+  Subscription sub;
+  sub.subject = "ticket:created";
+  sub.path = "/events";
+  RouterFixture f({sub});
+  EXPECT_EQ(f.call("GET", "/readyz")->status, 200);
+  f.connection.active[0] = false;
+  const auto inactive = f.call("GET", "/readyz");
+  EXPECT_EQ(inactive->status, 503);
+  EXPECT_NE(inactive->body.find("subscription"), std::string::npos);
+  f.connection.active[0] = true;
+  f.connection.is_connected = false;
+  EXPECT_EQ(f.call("GET", "/readyz")->status, 503);
+  EXPECT_EQ(f.call("GET", "/healthz")->status, 200) << "alive even when disconnected";
+}
+
+TEST(Router, SubscriptionsListsStateAndCounters) {
+  Subscription sub;
+  sub.subject = "ticket:created";
+  sub.path = "/events";
+  sub.durable_name = "orders-service";
+  RouterFixture f({sub});
+  f.stats.subscriptions[0].acked->increment(3);
+  const auto response = f.call("GET", "/v1/subscriptions");
+  ASSERT_EQ(response->status, 200);
+  const auto json = nlohmann::json::parse(response->body);
+  const auto& entry = json.at("subscriptions").at(0);
+  EXPECT_EQ(entry.at("subject"), "ticket:created");
+  EXPECT_EQ(entry.at("durableName"), "orders-service");
+  EXPECT_EQ(entry.at("state"), "active");
+  EXPECT_EQ(entry.at("acked"), 3);
+}
+
+TEST(Router, MetricsArePrometheusText) {
+  RouterFixture f;
+  f.stats.published.increment(2);
+  const auto response = f.call("GET", "/metrics");
+  EXPECT_EQ(response->content_type, MetricsRegistry::kContentType);
+  EXPECT_NE(response->body.find("natsbus_sidecar_published_total 2"), std::string::npos)
+      << response->body;
+  for (const char* name :
+       {"natsbus_sidecar_delivered_total", "natsbus_sidecar_acked_total",
+        "natsbus_sidecar_redelivered_total", "natsbus_sidecar_delivery_failures_total",
+        "natsbus_sidecar_publish_in_flight", "natsbus_sidecar_reconnects_total"}) {
+    EXPECT_NE(response->body.find(name), std::string::npos) << name;
+  }
+}
+
+TEST(PercentDecode, DecodesAndRefusesMalformed) {
+  EXPECT_EQ(percentDecode("a%3Ab%2fc"), "a:b/c");
+  EXPECT_EQ(percentDecode("plain"), "plain");
+  EXPECT_EQ(percentDecode("%"), std::nullopt);
+  EXPECT_EQ(percentDecode("%4"), std::nullopt);
+  EXPECT_EQ(percentDecode("%G0"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace natsbus::sidecar
