@@ -1,13 +1,272 @@
-#include <iostream>
+// `natsbus-operator run`: the controller (and, when asked, the admission webhook)
+// against a cluster, until SIGTERM/SIGINT.
+#include <pthread.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <iostream>
+#include <optional>
+
+#include "natsbus/duration.hpp"
+#include "natsbus/logging.hpp"
+#include "natsbus/metrics.hpp"
 #include "natsbus/operator/commands.hpp"
+#include "natsbus/operator/controller.hpp"
+#include "natsbus/operator/health_server.hpp"
+#include "natsbus/operator/http_kube_client.hpp"
+#include "natsbus/operator/kube_config.hpp"
+#include "natsbus/operator/leader_election.hpp"
+#include "natsbus/operator/webhook_server.hpp"
+#include "natsbus/validation_error.hpp"
 
 namespace natsbus::op {
+namespace {
 
-// Placeholder until the controller lands (issue 5); says so instead of pretending.
-int runOperatorCommand(const std::vector<std::string>&) {
-  std::cerr << "natsbus-operator run: not implemented yet\n";
-  return 2;
+constexpr const char* kRunUsage = R"(Usage: natsbus-operator run [flags]
+
+  --kubeconfig PATH                 kubeconfig to use (default: in-cluster service account)
+  --namespace NS                    watch only this namespace (default: all namespaces)
+  --metrics-listen ADDR             serve /healthz, /readyz, /metrics on host:port (default: off)
+  --leader-elect                    run leader election; only the leader reconciles
+  --leader-election-namespace NS    namespace of the Lease (default: the kubeconfig/pod namespace)
+  --leader-election-id NAME         name of the Lease (default: natsbus-operator)
+  --lease-duration D                default 15s
+  --renew-deadline D                default 10s
+  --retry-period D                  default 2s
+  --workers N                       concurrent reconciles (default 4)
+  --webhook-listen ADDR             serve the sidecar injection webhook (HTTPS) on host:port
+  --tls-cert FILE --tls-key FILE    the webhook's certificate and key (required with --webhook-listen)
+  --sidecar-image IMG               image of the injected sidecar
+  --sidecar-mode native|container   native sidecar (init container, restartPolicy Always) or plain container
+  --log-level LEVEL                 trace, debug, info, warn, error (default info)
+  --log-format text|json            default text
+)";
+
+struct RunOptions {
+  std::string kubeconfig;
+  std::string ns;
+  std::string metrics_listen;
+  bool leader_elect = false;
+  std::string lease_namespace;
+  std::string lease_name = "natsbus-operator";
+  std::chrono::seconds lease_duration{15};
+  std::chrono::seconds renew_deadline{10};
+  std::chrono::milliseconds retry_period{2000};
+  int workers = 4;
+  std::string webhook_listen;
+  std::string tls_cert;
+  std::string tls_key;
+  InjectionSettings injection;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  bool help = false;
+};
+
+template <typename To>
+To durationFlag(const std::string& text, const std::string& flag) {
+  const auto parsed = parseDuration(text, flag);
+  if (parsed <= std::chrono::nanoseconds::zero())
+    throw ValidationError(flag + ": must be positive");
+  return std::chrono::duration_cast<To>(parsed);
+}
+
+RunOptions parseRunOptions(const std::vector<std::string>& args) {
+  RunOptions options;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::optional<std::string> inline_value;
+    if (const auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    }
+    const auto value = [&]() -> std::string {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= args.size()) throw ValidationError(flag + ": needs a value");
+      return args[++i];
+    };
+    if (flag == "--help" || flag == "-h") {
+      options.help = true;
+    } else if (flag == "--kubeconfig") {
+      options.kubeconfig = value();
+    } else if (flag == "--namespace") {
+      options.ns = value();
+    } else if (flag == "--metrics-listen") {
+      options.metrics_listen = value();
+    } else if (flag == "--leader-elect") {
+      options.leader_elect = !inline_value || *inline_value == "true";
+    } else if (flag == "--leader-election-namespace") {
+      options.lease_namespace = value();
+    } else if (flag == "--leader-election-id") {
+      options.lease_name = value();
+    } else if (flag == "--lease-duration") {
+      options.lease_duration = durationFlag<std::chrono::seconds>(value(), flag);
+    } else if (flag == "--renew-deadline") {
+      options.renew_deadline = durationFlag<std::chrono::seconds>(value(), flag);
+    } else if (flag == "--retry-period") {
+      options.retry_period = durationFlag<std::chrono::milliseconds>(value(), flag);
+    } else if (flag == "--workers") {
+      const auto text = value();
+      try {
+        options.workers = std::stoi(text);
+      } catch (const std::exception&) {
+        options.workers = 0;
+      }
+      if (options.workers < 1 || options.workers > 64)
+        throw ValidationError("--workers: must be 1-64, not " + text);
+    } else if (flag == "--webhook-listen") {
+      options.webhook_listen = value();
+    } else if (flag == "--tls-cert") {
+      options.tls_cert = value();
+    } else if (flag == "--tls-key") {
+      options.tls_key = value();
+    } else if (flag == "--sidecar-image") {
+      options.injection.sidecar_image = value();
+      if (options.injection.sidecar_image.empty())
+        throw ValidationError("--sidecar-image: must not be empty");
+    } else if (flag == "--sidecar-mode") {
+      const auto mode = value();
+      if (mode != "native" && mode != "container") {
+        throw ValidationError("--sidecar-mode: must be native or container, not \"" + mode + "\"");
+      }
+      options.injection.native_sidecar = mode == "native";
+    } else if (flag == "--log-level") {
+      options.log_level = value();
+      options.injection.log_level = options.log_level;
+    } else if (flag == "--log-format") {
+      options.log_format = value();
+    } else {
+      throw ValidationError(flag + ": unknown flag (see natsbus-operator run --help)");
+    }
+  }
+  if (!options.webhook_listen.empty() && (options.tls_cert.empty() || options.tls_key.empty())) {
+    throw ValidationError("--webhook-listen: needs --tls-cert and --tls-key");
+  }
+  if (options.webhook_listen.empty() && (!options.tls_cert.empty() || !options.tls_key.empty())) {
+    throw ValidationError("--tls-cert: only used with --webhook-listen");
+  }
+  if (options.renew_deadline >= options.lease_duration) {
+    throw ValidationError("--renew-deadline: must be shorter than --lease-duration");
+  }
+  if (options.retry_period >= options.renew_deadline) {
+    throw ValidationError("--retry-period: must be shorter than --renew-deadline");
+  }
+  return options;
+}
+
+int runOperator(const RunOptions& options) {
+  // Signals are taken synchronously by the main thread (sigtimedwait below), so
+  // block them before any thread exists; every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const auto config =
+      options.kubeconfig.empty() ? inClusterConfig() : loadKubeconfig(options.kubeconfig);
+  auto client = makeHttpKubeClient(config);
+  MetricsRegistry metrics;
+  auto& leader_gauge =
+      metrics.gauge("natsbus_operator_leader", "1 while this replica reconciles (leads)");
+
+  const auto identity = defaultLeaderIdentity();
+  KubeEventRecorder events(*client, identity);
+  ControllerOptions controller_options;
+  controller_options.ns = options.ns;
+  controller_options.workers = options.workers;
+  Controller controller(*client, events, metrics, controller_options);
+  spdlog::info("natsbus-operator {} starting: api server {}, watching {}", identity, config.server,
+               options.ns.empty() ? "all namespaces" : "namespace " + options.ns);
+  controller.startInformers();
+
+  std::unique_ptr<WebhookServer> webhook;
+  if (!options.webhook_listen.empty()) {
+    webhook = WebhookServer::start(
+        {options.webhook_listen, options.tls_cert, options.tls_key, options.injection}, controller);
+    spdlog::info("webhook listening on {} (port {})", options.webhook_listen, webhook->port());
+  }
+
+  std::unique_ptr<HealthServer> health;
+  if (!options.metrics_listen.empty()) {
+    // Ready once the caches are synced: every replica, leader or not, answers the
+    // webhook from its cache, so a standby replica is ready too (and must stay
+    // in the webhook Service's endpoints).
+    health = HealthServer::start(options.metrics_listen, metrics,
+                                 [&controller] { return controller.synced(); });
+    spdlog::info("metrics listening on {} (port {})", options.metrics_listen, health->port());
+  }
+
+  std::atomic<bool> lost{false};
+  std::unique_ptr<LeaderElector> elector;
+  if (options.leader_elect) {
+    LeaderElectionConfig election;
+    election.ns = options.lease_namespace.empty() ? config.ns : options.lease_namespace;
+    election.lease_name = options.lease_name;
+    election.identity = identity;
+    election.lease_duration = options.lease_duration;
+    election.renew_deadline = options.renew_deadline;
+    election.retry_period = options.retry_period;
+    elector = std::make_unique<LeaderElector>(*client, election);
+    spdlog::info("leader election: {} waiting for lease {}/{}", identity, election.ns,
+                 election.lease_name);
+    elector->start(
+        [&] {
+          leader_gauge.set(1);
+          controller.startWorkers();
+        },
+        [&] {
+          leader_gauge.set(0);
+          lost = true;
+        });
+  } else {
+    leader_gauge.set(1);
+    controller.startWorkers();
+  }
+
+  int received = 0;
+  while (received == 0 && !lost) {
+    const timespec tick{0, 200'000'000};
+    const int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig > 0) received = sig;
+  }
+  if (received != 0) spdlog::info("received signal {}; shutting down", received);
+  if (webhook) webhook->stop();
+  controller.stop();  // finishes the reconciles in progress
+  if (elector) elector->stop(/*release=*/true);
+  if (health) health->stop();
+  if (lost) {
+    spdlog::error("leadership lost; exiting so that only the new leader reconciles");
+    return 1;
+  }
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int runOperatorCommand(const std::vector<std::string>& args) {
+  RunOptions options;
+  try {
+    options = parseRunOptions(args);
+    if (options.help) {
+      std::cout << kRunUsage;
+      return 0;
+    }
+    setupLogging("natsbus-operator", options.log_level, parseLogFormat(options.log_format));
+  } catch (const ValidationError& e) {
+    std::cerr << "natsbus-operator run: " << e.what() << "\n";
+    return 2;
+  }
+  try {
+    return runOperator(options);
+  } catch (const ValidationError& e) {
+    std::cerr << "natsbus-operator run: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::critical("natsbus-operator run: {}", e.what());
+    return 1;
+  }
 }
 
 }  // namespace natsbus::op

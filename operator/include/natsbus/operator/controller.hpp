@@ -1,0 +1,67 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "natsbus/metrics.hpp"
+#include "natsbus/operator/bus_lookup.hpp"
+#include "natsbus/operator/informer.hpp"
+#include "natsbus/operator/reconciler.hpp"
+#include "natsbus/operator/work_queue.hpp"
+
+namespace natsbus::op {
+
+struct ControllerOptions {
+  std::string ns;   // "" = all namespaces
+  int workers = 4;  // concurrent reconciles (never two for the same key)
+  std::chrono::seconds watch_timeout{290};
+  RateLimiter rate_limiter{};
+};
+
+// Watches NatsStreaming resources and the Deployments/Services they own, and
+// reconciles each resource through a de-duplicating, rate-limited work queue.
+// Informers run on every replica (the webhook's BusLookup needs the cache);
+// reconcile workers run only once startWorkers() is called (on the leader).
+class Controller final : public BusLookup {
+ public:
+  Controller(KubeClient& client, EventRecorder& events, MetricsRegistry& metrics,
+             ControllerOptions options);
+  ~Controller() override;
+
+  void startInformers();
+  bool synced() const;
+  bool waitForSync(std::chrono::milliseconds timeout) const;
+  // Queues every cached resource and starts the workers.
+  void startWorkers();
+  // Lets running reconciles finish, then stops workers and informers.
+  void stop();
+
+  std::optional<BusInfo> find(const std::string& ns, const std::string& name) const override;
+
+  WorkQueue& queue() { return queue_; }
+
+ private:
+  void onChild(const nlohmann::json& object);
+  void work();
+
+  KubeClient& client_;
+  ControllerOptions options_;
+  WorkQueue queue_;
+  std::unique_ptr<Informer> resources_;
+  std::unique_ptr<Informer> deployments_;
+  std::unique_ptr<Informer> services_;
+  Reconciler reconciler_;
+  std::vector<std::thread> workers_;
+  std::atomic<bool> stopped_{false};
+
+  Counter& reconciles_;
+  Counter& errors_;
+  Histogram& duration_;
+  Gauge& depth_;
+  Gauge& resources_gauge_;
+};
+
+}  // namespace natsbus::op

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "natsbus/metrics.hpp"
+
+namespace natsbus::op {
+
+// Plain-HTTP /healthz, /readyz and /metrics for the operator (--metrics-listen).
+class HealthServer {
+ public:
+  // `listen` is host:port (port 0 picks a free one). `ready` decides /readyz.
+  // Throws ValidationError naming --metrics-listen when the address is unusable.
+  static std::unique_ptr<HealthServer> start(const std::string& listen,
+                                             const MetricsRegistry& metrics,
+                                             std::function<bool()> ready);
+  virtual ~HealthServer() = default;
+  virtual int port() const = 0;
+  virtual void stop() = 0;
+};
+
+// Splits "host:port" ("[::1]:80" too); throws ValidationError naming `setting`.
+std::pair<std::string, int> parseListenAddress(const std::string& text, const std::string& setting);
+
+}  // namespace natsbus::op

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "natsbus/operator/kube_client.hpp"
+
+namespace natsbus::op {
+
+// Records Kubernetes Events on a resource (core v1 Events, shown by kubectl describe).
+class EventRecorder {
+ public:
+  virtual ~EventRecorder() = default;
+  virtual void record(const nlohmann::json& object, const std::string& type,
+                      const std::string& reason, const std::string& message) = 0;
+};
+
+// Posts Events through a KubeClient; failures are logged, never thrown (an Event
+// is best effort and must not fail a reconcile).
+class KubeEventRecorder final : public EventRecorder {
+ public:
+  KubeEventRecorder(KubeClient& client, std::string instance)
+      : client_(client), instance_(std::move(instance)) {}
+  void record(const nlohmann::json& object, const std::string& type, const std::string& reason,
+              const std::string& message) override;
+
+ private:
+  KubeClient& client_;
+  std::string instance_;
+};
+
+struct ReconcileOutcome {
+  bool applied = false;         // children were applied
+  bool status_written = false;  // status changed and was written
+  std::string ready_reason;     // the Ready condition's reason
+};
+
+// One level-triggered pass for one NatsStreaming: read it (from the cache),
+// build the desired children, server-side apply them, rebuild status from what
+// the API server answered, and write status only when it changed. Errors are
+// thrown (KubeError) so the caller requeues the key with backoff.
+class Reconciler {
+ public:
+  using Lookup = std::function<std::optional<nlohmann::json>(const std::string& key)>;
+  using Now = std::function<std::string()>;
+
+  Reconciler(KubeClient& client, Lookup lookup, EventRecorder& events, Now now);
+
+  // `key` is "namespace/name". A key whose resource is gone needs nothing: its
+  // children carry ownerReferences, so the garbage collector removes them.
+  ReconcileOutcome reconcile(const std::string& key);
+
+ private:
+  KubeClient& client_;
+  Lookup lookup_;
+  EventRecorder& events_;
+  Now now_;
+};
+
+}  // namespace natsbus::op

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace natsbus::op {
+
+// Reasons of the Ready condition (constants, so tests and users can match on them).
+namespace reasons {
+inline constexpr const char* kReady = "Ready";              // True: replicas available
+inline constexpr const char* kReconciling = "Reconciling";  // rollout not yet observed
+inline constexpr const char* kDeploymentUnavailable =
+    "DeploymentUnavailable";                                // observed, not available
+inline constexpr const char* kInvalidSpec = "InvalidSpec";  // buildChildren refused it
+}  // namespace reasons
+
+// What the reconciler observed this pass; status is rebuilt from it every time
+// (never accumulated), so it is always true to the world.
+struct Observation {
+  std::optional<nlohmann::json> deployment;  // as stored after apply
+  std::optional<std::string> invalid_spec;   // ValidationError message
+};
+
+// The status for `nats_streaming` given what was observed. `now` (RFC 3339) is
+// used as lastTransitionTime only when the Ready condition's status flips; an
+// unchanged condition keeps the time it already had.
+nlohmann::json buildStatus(const nlohmann::json& nats_streaming, const Observation& observed,
+                           const std::string& now);
+
+// True when `next` differs from the resource's current status (so a write is due).
+bool statusDiffers(const nlohmann::json& nats_streaming, const nlohmann::json& next);
+
+// RFC 3339 UTC with seconds ("2026-11-28T04:20:00Z"), as metav1.Time is written.
+std::string rfc3339Now();
+// RFC 3339 UTC with microseconds, as metav1.MicroTime (Lease times) is written.
+std::string rfc3339MicroNow();
+
+}  // namespace natsbus::op

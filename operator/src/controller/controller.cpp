@@ -1,0 +1,148 @@
+#include "natsbus/operator/controller.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "natsbus/operator/builder.hpp"
+#include "natsbus/operator/status.hpp"
+
+namespace natsbus::op {
+namespace {
+
+constexpr const char* kManagedBy = "app.kubernetes.io/managed-by=natsbus-operator";
+
+// Owned children are cached only for the owner link: everything else in them
+// (pod template, managedFields) would cost memory for nothing.
+nlohmann::json trimChild(nlohmann::json object) {
+  auto& metadata = object["metadata"];
+  nlohmann::json kept{{"name", metadata.value("name", "")},
+                      {"namespace", metadata.value("namespace", "")}};
+  if (metadata.contains("ownerReferences")) kept["ownerReferences"] = metadata["ownerReferences"];
+  return nlohmann::json{{"metadata", std::move(kept)}};
+}
+
+nlohmann::json trimResource(nlohmann::json object) {
+  if (object.contains("metadata")) object["metadata"].erase("managedFields");
+  return object;
+}
+
+}  // namespace
+
+Controller::Controller(KubeClient& client, EventRecorder& events, MetricsRegistry& metrics,
+                       ControllerOptions options)
+    : client_(client),
+      options_(std::move(options)),
+      queue_(options_.rate_limiter),
+      reconciler_(
+          client, [this](const std::string& key) { return resources_->get(key); }, events,
+          rfc3339Now),
+      reconciles_(metrics.counter("natsbus_operator_reconciles_total", "Reconcile passes run")),
+      errors_(metrics.counter("natsbus_operator_reconcile_errors_total",
+                              "Reconcile passes that failed and were requeued")),
+      duration_(metrics.histogram("natsbus_operator_reconcile_duration_seconds",
+                                  "Time taken by one reconcile pass",
+                                  {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
+      depth_(metrics.gauge("natsbus_operator_queue_depth", "Resources waiting to be reconciled")),
+      resources_gauge_(
+          metrics.gauge("natsbus_operator_resources", "NatsStreaming resources in the cache")) {
+  InformerOptions resource_options;
+  resource_options.ns = options_.ns;
+  resource_options.watch_timeout = options_.watch_timeout;
+  resource_options.trim = trimResource;
+  resources_ = std::make_unique<Informer>(client_, kinds::natsStreaming(), resource_options,
+                                          [this](const nlohmann::json& object, bool) {
+                                            queue_.add(objectKey(object));
+                                            depth_.set(static_cast<std::int64_t>(queue_.depth()));
+                                          });
+  InformerOptions child_options = resource_options;
+  child_options.label_selector = kManagedBy;
+  child_options.trim = trimChild;
+  deployments_ =
+      std::make_unique<Informer>(client_, kinds::deployment(), child_options,
+                                 [this](const nlohmann::json& object, bool) { onChild(object); });
+  services_ =
+      std::make_unique<Informer>(client_, kinds::service(), child_options,
+                                 [this](const nlohmann::json& object, bool) { onChild(object); });
+}
+
+Controller::~Controller() {
+  stop();
+}
+
+void Controller::onChild(const nlohmann::json& object) {
+  // A child event (edited, deleted) means its owner must be reconciled again.
+  const auto& metadata = object["metadata"];
+  if (!metadata.contains("ownerReferences")) return;
+  for (const auto& owner : metadata["ownerReferences"]) {
+    if (owner.value("kind", "") == kinds::natsStreaming().kind &&
+        owner.value("controller", false)) {
+      queue_.add(objectKey(metadata.value("namespace", ""), owner.value("name", "")));
+      depth_.set(static_cast<std::int64_t>(queue_.depth()));
+    }
+  }
+}
+
+void Controller::startInformers() {
+  resources_->start();
+  deployments_->start();
+  services_->start();
+}
+
+bool Controller::synced() const {
+  return resources_->synced() && deployments_->synced() && services_->synced();
+}
+
+bool Controller::waitForSync(std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (const auto* informer : {resources_.get(), deployments_.get(), services_.get()}) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (!informer->waitForSync(std::max(left, std::chrono::milliseconds(0)))) return false;
+  }
+  return true;
+}
+
+void Controller::startWorkers() {
+  // The queue may already hold every key (informers run before leadership); a
+  // full pass on becoming leader repairs whatever drifted while no one led.
+  for (const auto& key : resources_->keys()) queue_.add(key);
+  for (int i = 0; i < std::max(1, options_.workers); ++i) workers_.emplace_back([this] { work(); });
+}
+
+void Controller::work() {
+  while (auto key = queue_.get()) {
+    depth_.set(static_cast<std::int64_t>(queue_.depth()));
+    resources_gauge_.set(static_cast<std::int64_t>(resources_->size()));
+    const auto started = std::chrono::steady_clock::now();
+    try {
+      reconciler_.reconcile(*key);
+      queue_.forget(*key);
+    } catch (const std::exception& e) {
+      errors_.increment();
+      spdlog::warn("reconcile {} failed (retry {}): {}", *key, queue_.retries(*key) + 1, e.what());
+      queue_.addRateLimited(*key);
+    }
+    reconciles_.increment();
+    duration_.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    queue_.done(*key);
+  }
+}
+
+void Controller::stop() {
+  if (stopped_.exchange(true)) return;
+  queue_.shutDown();
+  for (auto& worker : workers_) worker.join();  // each finishes the reconcile it is in
+  workers_.clear();
+  client_.cancelWatches();
+  resources_->stop();
+  deployments_->stop();
+  services_->stop();
+}
+
+std::optional<BusInfo> Controller::find(const std::string& ns, const std::string& name) const {
+  const auto resource = resources_->get(objectKey(ns, name));
+  if (!resource) return std::nullopt;
+  return BusInfo{clientUrl(*resource), clusterId(*resource)};
+}
+
+}  // namespace natsbus::op

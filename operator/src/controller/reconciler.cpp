@@ -1,0 +1,108 @@
+#include "natsbus/operator/reconciler.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "natsbus/operator/builder.hpp"
+#include "natsbus/operator/status.hpp"
+#include "natsbus/validation_error.hpp"
+
+namespace natsbus::op {
+namespace {
+
+std::string nameOf(const nlohmann::json& object) {
+  return object.at("metadata").value("name", "");
+}
+
+}  // namespace
+
+void KubeEventRecorder::record(const nlohmann::json& object, const std::string& type,
+                               const std::string& reason, const std::string& message) {
+  const auto& metadata = object.at("metadata");
+  const auto ns = metadata.value("namespace", "default");
+  const auto now = rfc3339Now();
+  const nlohmann::json event{
+      {"apiVersion", "v1"},
+      {"kind", "Event"},
+      {"metadata", {{"generateName", metadata.value("name", "") + "."}, {"namespace", ns}}},
+      {"involvedObject",
+       {{"apiVersion", object.value("apiVersion", "")},
+        {"kind", object.value("kind", "")},
+        {"name", metadata.value("name", "")},
+        {"namespace", ns},
+        {"uid", metadata.value("uid", "")},
+        {"resourceVersion", metadata.value("resourceVersion", "")}}},
+      {"type", type},
+      {"reason", reason},
+      {"message", message},
+      {"source", {{"component", "natsbus-operator"}}},
+      {"reportingComponent", "natsbus-operator"},
+      {"reportingInstance", instance_},
+      {"firstTimestamp", now},
+      {"lastTimestamp", now},
+      {"count", 1}};
+  try {
+    client_.create(kinds::event(), ns, event);
+  } catch (const std::exception& e) {
+    spdlog::warn("could not record event {} on {}/{}: {}", reason, ns, metadata.value("name", ""),
+                 e.what());
+  }
+}
+
+Reconciler::Reconciler(KubeClient& client, Lookup lookup, EventRecorder& events, Now now)
+    : client_(client), lookup_(std::move(lookup)), events_(events), now_(std::move(now)) {}
+
+ReconcileOutcome Reconciler::reconcile(const std::string& key) {
+  ReconcileOutcome outcome;
+  const auto found = lookup_(key);
+  if (!found) return outcome;
+  const auto& resource = *found;
+  if (resource["metadata"].contains("deletionTimestamp"))
+    return outcome;  // being deleted; GC does the rest
+  const auto ns = resource["metadata"].value("namespace", "");
+  const auto name = nameOf(resource);
+
+  // 1. Desired state. A spec the builder refuses is the user's to fix: report it
+  //    in status and an Event, and do not retry (the next edit triggers a pass).
+  Observation observed;
+  std::optional<ChildObjects> children;
+  try {
+    children = buildChildren(resource);
+  } catch (const ValidationError& e) {
+    observed.invalid_spec = e.what();
+  }
+
+  // 2. Server-side apply: the API server merges our fields and restores any
+  //    that were edited by hand; an unchanged apply is a no-op (no new revision),
+  //    so reconciling often causes no churn.
+  if (children) {
+    observed.deployment =
+        client_.apply(kinds::deployment(), ns, nameOf(children->deployment), children->deployment);
+    client_.apply(kinds::service(), ns, nameOf(children->service), children->service);
+    if (children->persistent_volume_claim) {
+      client_.apply(kinds::persistentVolumeClaim(), ns, nameOf(*children->persistent_volume_claim),
+                    *children->persistent_volume_claim);
+    }
+    outcome.applied = true;
+  }
+
+  // 3. Status is rebuilt from what was observed on this pass, and only written
+  //    when it differs, so a status write (itself a watch event) cannot loop.
+  const auto status = buildStatus(resource, observed, now_());
+  outcome.ready_reason = status["conditions"][0].value("reason", "");
+  if (statusDiffers(resource, status)) {
+    client_.applyStatus(kinds::natsStreaming(), ns, name,
+                        {{"apiVersion", kinds::natsStreaming().api_version},
+                         {"kind", kinds::natsStreaming().kind},
+                         {"metadata", {{"name", name}, {"namespace", ns}}},
+                         {"status", status}});
+    outcome.status_written = true;
+    if (observed.invalid_spec) {
+      events_.record(resource, "Warning", reasons::kInvalidSpec, *observed.invalid_spec);
+    }
+    spdlog::info("{}: status Ready={} ({})", key, status["conditions"][0].value("status", ""),
+                 outcome.ready_reason);
+  }
+  return outcome;
+}
+
+}  // namespace natsbus::op

@@ -1,0 +1,124 @@
+#include "natsbus/operator/status.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "natsbus/operator/builder.hpp"
+
+namespace natsbus::op {
+namespace {
+
+std::int64_t intAt(const nlohmann::json& object, const char* section, const char* field,
+                   std::int64_t fallback) {
+  if (!object.contains(section) || !object[section].is_object()) return fallback;
+  const auto& s = object[section];
+  if (!s.contains(field) || !s[field].is_number_integer()) return fallback;
+  return s[field].get<std::int64_t>();
+}
+
+const nlohmann::json* findCondition(const nlohmann::json& status, const std::string& type) {
+  if (!status.is_object() || !status.contains("conditions") || !status["conditions"].is_array())
+    return nullptr;
+  for (const auto& condition : status["conditions"]) {
+    if (condition.value("type", "") == type) return &condition;
+  }
+  return nullptr;
+}
+
+std::string formatTime(bool micro) {
+  const auto now = std::chrono::system_clock::now();
+  const auto seconds = std::chrono::system_clock::to_time_t(now);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[40];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::string out(text);
+  if (micro) {
+    const auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
+        1000000;
+    char frac[16];
+    std::snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(us));
+    out += frac;
+  }
+  return out + "Z";
+}
+
+}  // namespace
+
+std::string rfc3339Now() {
+  return formatTime(false);
+}
+std::string rfc3339MicroNow() {
+  return formatTime(true);
+}
+
+nlohmann::json buildStatus(const nlohmann::json& nats_streaming, const Observation& observed,
+                           const std::string& now) {
+  const auto& metadata = nats_streaming.at("metadata");
+  nlohmann::json status = nlohmann::json::object();
+  status["observedGeneration"] = metadata.value("generation", std::int64_t{0});
+
+  std::string condition_status;
+  std::string reason;
+  std::string message;
+  if (observed.invalid_spec) {
+    condition_status = "False";
+    reason = reasons::kInvalidSpec;
+    message = *observed.invalid_spec;
+    status["readyReplicas"] = 0;
+  } else {
+    // The URLs describe the Service the operator made, so they are only
+    // published for a spec it could honour.
+    status["url"] = clientUrl(nats_streaming);
+    status["monitoringURL"] = monitoringUrl(nats_streaming);
+    status["clusterID"] = clusterId(nats_streaming);
+    const auto& deployment = observed.deployment ? *observed.deployment : nlohmann::json::object();
+    const auto wanted = intAt(deployment, "spec", "replicas", 1);
+    const auto available = intAt(deployment, "status", "availableReplicas", 0);
+    status["readyReplicas"] = intAt(deployment, "status", "readyReplicas", 0);
+    const auto generation =
+        deployment.contains("metadata") ? deployment["metadata"].value("generation", 0) : 0;
+    const auto seen_generation = intAt(deployment, "status", "observedGeneration", 0);
+    if (available >= wanted && wanted > 0) {
+      condition_status = "True";
+      reason = reasons::kReady;
+      message = std::to_string(available) + " of " + std::to_string(wanted) + " replicas available";
+    } else if (seen_generation < generation) {
+      condition_status = "False";
+      reason = reasons::kReconciling;
+      message = "waiting for the Deployment controller to roll out generation " +
+                std::to_string(generation);
+    } else {
+      condition_status = "False";
+      reason = reasons::kDeploymentUnavailable;
+      message = std::to_string(available) + " of " + std::to_string(wanted) + " replicas available";
+    }
+  }
+
+  std::string transition = now;
+  const auto current_status = nats_streaming.value("status", nlohmann::json::object());
+  const auto* previous = findCondition(current_status, "Ready");
+  if (previous != nullptr && previous->value("status", "") == condition_status &&
+      previous->contains("lastTransitionTime")) {
+    transition = (*previous)["lastTransitionTime"];
+  }
+  nlohmann::json ready = nlohmann::json::object();
+  ready["type"] = "Ready";
+  ready["status"] = condition_status;
+  ready["reason"] = reason;
+  ready["message"] = message;
+  ready["lastTransitionTime"] = transition;
+  ready["observedGeneration"] = status["observedGeneration"];
+  status["conditions"] = nlohmann::json::array();
+  status["conditions"].push_back(std::move(ready));
+  return status;
+}
+
+bool statusDiffers(const nlohmann::json& nats_streaming, const nlohmann::json& next) {
+  if (!nats_streaming.contains("status")) return true;
+  return nats_streaming["status"] != next;
+}
+
+}  // namespace natsbus::op

@@ -1,0 +1,153 @@
+#include "natsbus/operator/reconciler.hpp"
+
+#include <gtest/gtest.h>
+
+#include "fake_kube_client.hpp"
+#include "natsbus/operator/status.hpp"
+
+namespace natsbus::op {
+namespace {
+
+class RecordingEvents : public EventRecorder {
+ public:
+  struct Recorded {
+    std::string type, reason, message, name;
+  };
+  void record(const nlohmann::json& object, const std::string& type, const std::string& reason,
+              const std::string& message) override {
+    recorded.push_back({type, reason, message, object["metadata"].value("name", "")});
+  }
+  std::vector<Recorded> recorded;
+};
+
+nlohmann::json ticketing() {
+  return nlohmann::json::parse(R"({
+    "apiVersion": "natsbus.io/v1alpha1", "kind": "NatsStreaming",
+    "metadata": {"name": "nats", "namespace": "default", "uid": "0b7c-uid", "generation": 1},
+    "spec": {"clusterID": "ticketing", "ports": {"client": 4222, "monitoring": 8222},
+             "heartbeat": {"interval": "5s", "timeout": "5s", "failCount": 2}, "debug": true}
+  })");
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { client_.put(kinds::natsStreaming(), ticketing()); }
+  std::optional<nlohmann::json> lookup(const std::string& key) {
+    const auto slash = key.find('/');
+    return client_.stored(kinds::natsStreaming(), key.substr(0, slash), key.substr(slash + 1));
+  }
+  Reconciler reconciler() {
+    return Reconciler(
+        client_, [this](const std::string& key) { return lookup(key); }, events_,
+        [] { return "2026-01-01T00:00:00Z"; });
+  }
+  testing::FakeKubeClient client_;
+  RecordingEvents events_;
+};
+
+TEST_F(ReconcilerTest, AppliesDeploymentAndServiceOwnedByTheResourceAndWritesStatus) {
+  auto r = reconciler();
+  const auto outcome = r.reconcile("default/nats");
+  EXPECT_TRUE(outcome.applied);
+  EXPECT_TRUE(outcome.status_written);
+  const auto applies = client_.calls("apply");
+  ASSERT_EQ(applies.size(), 2u);
+  EXPECT_EQ(applies[0].plural, "deployments");
+  EXPECT_EQ(applies[0].name, "nats-depl");
+  EXPECT_EQ(applies[1].plural, "services");
+  EXPECT_EQ(applies[1].name, "nats-srv");
+  for (const auto& call : applies) {
+    const auto& owner = call.body["metadata"]["ownerReferences"][0];
+    EXPECT_EQ(owner["uid"], "0b7c-uid");
+    EXPECT_EQ(owner["controller"], true);
+  }
+  const auto args = applies[0].body["spec"]["template"]["spec"]["containers"][0]["args"];
+  EXPECT_EQ(
+      args,
+      nlohmann::json::parse(
+          R"(["-p","4222","-m","8222","-hbi","5s","-hbt","5s","-hbf","2","-SD","-cid","ticketing"])"));
+  const auto stored = client_.stored(kinds::natsStreaming(), "default", "nats");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ((*stored)["status"]["url"], "nats://nats-srv.default.svc:4222");
+  EXPECT_EQ((*stored)["status"]["conditions"][0]["status"],
+            "False");  // no Deployment controller here
+  EXPECT_TRUE(events_.recorded.empty());
+}
+
+TEST_F(ReconcilerTest, AnUnchangedWorldWritesNoStatus) {
+  auto r = reconciler();
+  r.reconcile("default/nats");
+  client_.clearCalls();
+  const auto second = r.reconcile("default/nats");
+  EXPECT_TRUE(second.applied) << "children are applied every pass (drift repair)";
+  EXPECT_FALSE(second.status_written);
+  EXPECT_TRUE(client_.calls("applyStatus").empty());
+}
+
+TEST_F(ReconcilerTest, AvailableReplicasMakeItReady) {
+  auto r = reconciler();
+  r.reconcile("default/nats");
+  auto deployment = *client_.stored(kinds::deployment(), "default", "nats-depl");
+  deployment["status"] = {
+      {"availableReplicas", 1}, {"readyReplicas", 1}, {"observedGeneration", 1}};
+  client_.put(kinds::deployment(), deployment);
+  const auto outcome = r.reconcile("default/nats");
+  EXPECT_EQ(outcome.ready_reason, reasons::kReady);
+  EXPECT_TRUE(outcome.status_written);
+  const auto stored = client_.stored(kinds::natsStreaming(), "default", "nats");
+  EXPECT_EQ((*stored)["status"]["conditions"][0]["status"], "True");
+  EXPECT_EQ((*stored)["status"]["readyReplicas"], 1);
+}
+
+TEST_F(ReconcilerTest, InvalidSpecIsReportedInStatusAndAnEventWithoutApplying) {
+  auto bad = ticketing();
+  bad["spec"]["replicas"] = 3;
+  client_.put(kinds::natsStreaming(), bad);
+  auto r = reconciler();
+  const auto outcome = r.reconcile("default/nats");
+  EXPECT_FALSE(outcome.applied);
+  EXPECT_TRUE(client_.calls("apply").empty());
+  EXPECT_EQ(outcome.ready_reason, reasons::kInvalidSpec);
+  const auto stored = client_.stored(kinds::natsStreaming(), "default", "nats");
+  const auto& condition = (*stored)["status"]["conditions"][0];
+  EXPECT_EQ(condition["status"], "False");
+  EXPECT_NE(condition["message"].get<std::string>().find("spec.replicas"), std::string::npos)
+      << condition.dump();
+  ASSERT_EQ(events_.recorded.size(), 1u);
+  EXPECT_EQ(events_.recorded[0].type, "Warning");
+  EXPECT_EQ(events_.recorded[0].reason, reasons::kInvalidSpec);
+  // The same invalid spec again: no new status write, no second Event.
+  r.reconcile("default/nats");
+  EXPECT_EQ(events_.recorded.size(), 1u);
+}
+
+TEST_F(ReconcilerTest, ApiErrorsAreThrownForARetry) {
+  client_.failNext("apply", 500);
+  auto r = reconciler();
+  EXPECT_THROW(r.reconcile("default/nats"), KubeError);
+  EXPECT_NO_THROW(r.reconcile("default/nats"));
+}
+
+TEST_F(ReconcilerTest, AGoneResourceNeedsNothing) {
+  auto r = reconciler();
+  const auto outcome = r.reconcile("default/missing");
+  EXPECT_FALSE(outcome.applied);
+  EXPECT_TRUE(client_.calls().empty() || client_.calls("apply").empty());
+}
+
+TEST_F(ReconcilerTest, KubeEventRecorderPostsACoreEventOnTheResource) {
+  KubeEventRecorder recorder(client_, "op-1");
+  recorder.record(ticketing(), "Warning", "InvalidSpec", "spec.replicas: must be 1");
+  const auto creates = client_.calls("create");
+  ASSERT_EQ(creates.size(), 1u);
+  EXPECT_EQ(creates[0].plural, "events");
+  EXPECT_EQ(creates[0].body["involvedObject"]["uid"], "0b7c-uid");
+  EXPECT_EQ(creates[0].body["involvedObject"]["kind"], "NatsStreaming");
+  EXPECT_EQ(creates[0].body["reason"], "InvalidSpec");
+  // A failing Event post is logged, never thrown into the reconcile.
+  client_.failNext("create", 403);
+  EXPECT_NO_THROW(recorder.record(ticketing(), "Warning", "InvalidSpec", "again"));
+}
+
+}  // namespace
+}  // namespace natsbus::op

@@ -1,0 +1,90 @@
+#include "natsbus/operator/status.hpp"
+
+#include <gtest/gtest.h>
+
+namespace natsbus::op {
+namespace {
+
+nlohmann::json resource() {
+  return nlohmann::json::parse(R"({
+    "apiVersion": "natsbus.io/v1alpha1", "kind": "NatsStreaming",
+    "metadata": {"name": "nats", "namespace": "default", "generation": 3, "uid": "u-1"},
+    "spec": {"clusterID": "ticketing", "ports": {"client": 4222, "monitoring": 8222}}
+  })");
+}
+
+nlohmann::json deployment(int available, int ready, int observed_generation = 1) {
+  return {{"metadata", {{"name", "nats-depl"}, {"generation", 1}}},
+          {"spec", {{"replicas", 1}}},
+          {"status",
+           {{"availableReplicas", available},
+            {"readyReplicas", ready},
+            {"observedGeneration", observed_generation}}}};
+}
+
+TEST(Status, AvailableDeploymentIsReadyWithUrls) {
+  const auto status =
+      buildStatus(resource(), {deployment(1, 1), std::nullopt}, "2026-01-01T00:00:00Z");
+  EXPECT_EQ(status["observedGeneration"], 3);
+  EXPECT_EQ(status["url"], "nats://nats-srv.default.svc:4222");
+  EXPECT_EQ(status["monitoringURL"], "http://nats-srv.default.svc:8222");
+  EXPECT_EQ(status["clusterID"], "ticketing");
+  EXPECT_EQ(status["readyReplicas"], 1);
+  const auto& ready = status["conditions"][0];
+  EXPECT_EQ(ready["type"], "Ready");
+  EXPECT_EQ(ready["status"], "True");
+  EXPECT_EQ(ready["reason"], reasons::kReady);
+  EXPECT_EQ(ready["lastTransitionTime"], "2026-01-01T00:00:00Z");
+}
+
+TEST(Status, UnavailableDeploymentIsNotReady) {
+  const auto status = buildStatus(resource(), {deployment(0, 0), std::nullopt}, "t");
+  EXPECT_EQ(status["conditions"][0]["status"], "False");
+  EXPECT_EQ(status["conditions"][0]["reason"], reasons::kDeploymentUnavailable);
+  EXPECT_EQ(status["conditions"][0]["message"], "0 of 1 replicas available");
+  EXPECT_EQ(status["readyReplicas"], 0);
+}
+
+TEST(Status, RolloutNotYetObservedIsReconciling) {
+  auto fresh = deployment(0, 0, 0);
+  fresh["status"].erase("observedGeneration");
+  const auto status = buildStatus(resource(), {fresh, std::nullopt}, "t");
+  EXPECT_EQ(status["conditions"][0]["status"], "False");
+  EXPECT_EQ(status["conditions"][0]["reason"], reasons::kReconciling);
+}
+
+TEST(Status, InvalidSpecCarriesTheMessageAndNoUrls) {
+  const auto status = buildStatus(resource(), {std::nullopt, "spec.replicas: must be 1"}, "t");
+  EXPECT_EQ(status["conditions"][0]["status"], "False");
+  EXPECT_EQ(status["conditions"][0]["reason"], reasons::kInvalidSpec);
+  EXPECT_EQ(status["conditions"][0]["message"], "spec.replicas: must be 1");
+  EXPECT_FALSE(status.contains("url"));
+}
+
+TEST(Status, TransitionTimeIsKeptUntilTheConditionFlips) {
+  auto current = resource();
+  current["status"] =
+      buildStatus(current, {deployment(0, 0), std::nullopt}, "2026-01-01T00:00:00Z");
+  // Same Ready status (message may differ): the old time stays, and nothing differs.
+  const auto again = buildStatus(current, {deployment(0, 0), std::nullopt}, "2026-01-02T00:00:00Z");
+  EXPECT_EQ(again["conditions"][0]["lastTransitionTime"], "2026-01-01T00:00:00Z");
+  EXPECT_FALSE(statusDiffers(current, again));
+  // The flip to True takes the new time and is a change to write.
+  const auto flipped =
+      buildStatus(current, {deployment(1, 1), std::nullopt}, "2026-01-03T00:00:00Z");
+  EXPECT_EQ(flipped["conditions"][0]["lastTransitionTime"], "2026-01-03T00:00:00Z");
+  EXPECT_TRUE(statusDiffers(current, flipped));
+}
+
+TEST(Status, TimesAreRfc3339Utc) {
+  const auto seconds = rfc3339Now();
+  ASSERT_EQ(seconds.size(), 20u) << seconds;
+  EXPECT_EQ(seconds[10], 'T');
+  EXPECT_EQ(seconds.back(), 'Z');
+  const auto micro = rfc3339MicroNow();
+  ASSERT_EQ(micro.size(), 27u) << micro;
+  EXPECT_EQ(micro[19], '.');
+}
+
+}  // namespace
+}  // namespace natsbus::op
