@@ -1,0 +1,267 @@
+// The publish half of the sidecar (issue 3) against a real nats-streaming-server:
+// the real binary runs as a child process and every assertion reads the
+// server's store back with a plain cnats client.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "natsbus/cnats_handles.hpp"
+#include "natsbus/testing/network.hpp"
+#include "sidecar_harness.hpp"
+
+namespace natsbus::sidecar::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using natsbus::testing::StreamingServerOptions;
+
+TEST(SidecarPublish, SequentialPostsAreStoredWithSameBytesInOrder) {
+  StreamingServer server;
+  SidecarProcess sidecar(server);
+  ASSERT_TRUE(sidecar.waitReady());
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 20; ++i) bodies.push_back("event-" + std::to_string(i));
+  bodies.push_back(std::string("bin\0ary\xff\n", 10));
+  bodies.push_back("");
+  bodies.push_back(R"({"id":"123","title":"concert","price":20})");
+  HttpClient client(sidecar.port());
+  std::set<std::string> guids;
+  for (const auto& body : bodies) {
+    const auto result = client.request("POST", "/v1/publish/ticket:created", body);
+    ASSERT_EQ(result.status, 200) << result.body;
+    const auto json = nlohmann::json::parse(result.body);
+    EXPECT_EQ(json.at("subject"), "ticket:created");
+    guids.insert(json.at("guid").get<std::string>());
+  }
+  EXPECT_EQ(guids.size(), bodies.size());
+  const auto stored = readChannel(server, "ticket:created", bodies.size());
+  ASSERT_EQ(stored.size(), bodies.size());
+  for (std::size_t i = 0; i < bodies.size(); ++i)
+    EXPECT_EQ(stored[i].data, bodies[i]) << "message " << i;
+}
+
+TEST(SidecarPublish, ThousandConcurrentPostsFrom32ConnectionsAreStoredOnce) {
+  StreamingServer server;
+  SidecarProcess sidecar(server);
+  ASSERT_TRUE(sidecar.waitReady());
+  constexpr int kConnections = 32;
+  constexpr int kTotal = 1000;
+  std::atomic<int> next{0};
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kConnections; ++c) {
+    threads.emplace_back([&] {
+      HttpClient client(sidecar.port());
+      for (int i = next++; i < kTotal; i = next++) {
+        if (client.request("POST", "/v1/publish/burst", "message-" + std::to_string(i)).status ==
+            200)
+          ++ok;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), kTotal);
+  const auto stored = readChannel(server, "burst", kTotal);
+  EXPECT_EQ(stored.size(), static_cast<std::size_t>(kTotal));
+  std::set<std::string> distinct;
+  for (const auto& message : stored) distinct.insert(message.data);
+  EXPECT_EQ(distinct.size(), static_cast<std::size_t>(kTotal));
+  EXPECT_EQ(storedCount(server, "burst"), kTotal);
+}
+
+TEST(SidecarPublish, ServerCrashGives503ThenRecoversWithoutLosingAcknowledgedMessages) {
+  StreamingServerOptions options;
+  options.file_store = true;
+  StreamingServer server(options);
+  SidecarProcess sidecar(server, {"--publish-timeout", "2s"});
+  ASSERT_TRUE(sidecar.waitReady());
+
+  std::vector<std::string> acknowledged;
+  int counter = 0;
+  HttpClient client(sidecar.port());
+  auto publishOne = [&] {
+    const auto body = "crash-" + std::to_string(counter++);
+    const auto result = client.request("POST", "/v1/publish/crash", body);
+    if (result.status == 200) acknowledged.push_back(body);
+    return result;
+  };
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(publishOne().status, 200);
+
+  server.kill();
+  const auto killed_at = std::chrono::steady_clock::now();
+  HttpResult refused;
+  ASSERT_TRUE(eventually(
+      [&] {
+        refused = publishOne();
+        return refused.status == 503;
+      },
+      10s))
+      << "last status " << refused.status << " " << refused.body;
+  EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 10s);
+  EXPECT_FALSE(refused.headers["retry-after"].empty());
+  EXPECT_TRUE(nlohmann::json::parse(refused.body).contains("error"));
+  EXPECT_EQ(natsbus::testing::httpGet(sidecar.port(), "/readyz"), 503);
+  EXPECT_EQ(natsbus::testing::httpGet(sidecar.port(), "/healthz"), 200);
+
+  server.restart();
+  ASSERT_TRUE(eventually([&] { return publishOne().status == 200; }, 30s))
+      << "no recovery after restart";
+  EXPECT_TRUE(sidecar.waitReady(10s));
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(publishOne().status, 200);
+
+  const auto stored = readChannel(server, "crash", acknowledged.size());
+  std::set<std::string> in_store;
+  for (const auto& message : stored) in_store.insert(message.data);
+  for (const auto& body : acknowledged)
+    EXPECT_TRUE(in_store.count(body)) << body << " was answered 200 but is lost";
+}
+
+TEST(SidecarPublish, SigtermDuringBurstKeepsEveryAcknowledgedMessage) {
+  StreamingServer server;
+  SidecarProcess sidecar(server);
+  ASSERT_TRUE(sidecar.waitReady());
+  std::mutex mutex;
+  std::vector<std::string> acknowledged;
+  std::atomic<int> next{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < 16; ++c) {
+    threads.emplace_back([&] {
+      HttpClient client(sidecar.port());
+      while (!stop) {
+        const auto body = "drain-" + std::to_string(next++);
+        const auto result = client.request("POST", "/v1/publish/drain", body);
+        if (result.status == 200) {
+          std::lock_guard lock(mutex);
+          acknowledged.push_back(body);
+        } else if (result.status == -1) {
+          std::this_thread::sleep_for(5ms);  // closed: the sidecar is gone
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(sidecar.terminate(), 0);
+  stop = true;
+  for (auto& thread : threads) thread.join();
+  ASSERT_GT(acknowledged.size(), 100u);
+  const auto stored = readChannel(server, "drain", acknowledged.size());
+  std::set<std::string> in_store;
+  for (const auto& message : stored) in_store.insert(message.data);
+  for (const auto& body : acknowledged)
+    EXPECT_TRUE(in_store.count(body)) << body << " was answered 200 but is lost";
+  // The sidecar closed its connection, so the server forgot the client at once.
+  std::string clients;
+  ASSERT_EQ(natsbus::testing::httpGet(server.monitoringPort(), "/streaming/clientsz", &clients),
+            200);
+  EXPECT_EQ(nlohmann::json::parse(clients).value("count", -1), 0) << clients;
+}
+
+TEST(SidecarPublish, MalformedHttpNeverWedgesTheServer) {
+  StreamingServer server;
+  SidecarProcess sidecar(server, {"--max-body-bytes", "1048576"});
+  ASSERT_TRUE(sidecar.waitReady());
+  const int port = sidecar.port();
+
+  const auto garbage =
+      rawExchange(port, std::string("\x16\x03\x01\x02\x00\x01\x00\xff garbage\r\n\r\n", 22), true);
+  EXPECT_NE(garbage.find("400"), std::string::npos) << garbage;
+
+  // Truncated body: Content-Length promises more than is sent, then the client leaves.
+  rawExchange(port,
+              "POST /v1/publish/t HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-ten!!",
+              true, 2s);
+
+  const auto huge_header = rawExchange(
+      port,
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 * 1024, 'a') + "\r\n\r\n",
+      false);
+  EXPECT_NE(huge_header.find("431"), std::string::npos) << huge_header.substr(0, 200);
+
+  const auto big = httpCall(port, "POST", "/v1/publish/big", std::string(10 * 1024 * 1024, 'x'));
+  EXPECT_TRUE(big.status == 413 || big.status == -1) << big.status;
+  const auto just_over = httpCall(port, "POST", "/v1/publish/big", std::string(1048577, 'x'));
+  EXPECT_EQ(just_over.status, 413);
+  EXPECT_NE(just_over.body.find("error"), std::string::npos);
+
+  const auto bad_method = rawExchange(port, "BREW /v1/publish/t HTTP/1.1\r\nHost: x\r\n\r\n", true);
+  EXPECT_NE(bad_method.find("HTTP/1.1 4"), std::string::npos) << bad_method;
+
+  // A client that connects and says nothing must not block others.
+  std::thread silent([port] { rawExchange(port, "", false, 2s); });
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(natsbus::testing::httpGet(port, "/healthz"), 200);
+  const auto ok = httpCall(port, "POST", "/v1/publish/after", "still-serving");
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(httpCall(port, "GET", "/nope").status, 404);
+  EXPECT_EQ(httpCall(port, "DELETE", "/v1/publish/after").status, 405);
+  EXPECT_EQ(httpCall(port, "POST", "/v1/publish/a.*", "x").status, 400);
+  EXPECT_TRUE(sidecar.process().running());
+  EXPECT_EQ(storedCount(server, "after"), 1);
+  EXPECT_EQ(storedCount(server, "big"), 0);
+  silent.join();
+}
+
+TEST(SidecarPublish, BadConfigurationExitsWithOneLineNamingTheSetting) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string setting;
+  };
+  const std::vector<Case> cases{
+      {{"--cluster-id", "c", "--listen", "nope"}, "--listen"},
+      {{"--cluster-id", "c", "--listen", "127.0.0.1:1", "--subscriptions", "[{}]"},
+       "--subscriptions"},
+      {{"--nats-url", "nats://127.0.0.1:1"}, "--cluster-id"}};
+  for (const auto& c : cases) {
+    std::vector<std::string> argv{sidecarBinary()};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    const auto result = natsbus::testing::runCommand(argv, {}, {}, 10s);
+    EXPECT_NE(result.exit_code, 0) << c.setting;
+    EXPECT_EQ(result.err.rfind("natsbus-sidecar: " + c.setting, 0), 0u) << result.err;
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  }
+}
+
+TEST(SidecarPublish, ClientIdDerivedFromPodNameAndShownToTheServer) {
+  StreamingServer server;
+  SidecarProcess sidecar(server, {}, {{"POD_NAME", "tickets.depl-7d9f"}});
+  ASSERT_TRUE(sidecar.waitReady());
+  std::string clients;
+  ASSERT_EQ(natsbus::testing::httpGet(server.monitoringPort(), "/streaming/clientsz", &clients),
+            200);
+  const auto json = nlohmann::json::parse(clients);
+  ASSERT_EQ(json.value("count", 0), 1) << clients;
+  const auto id = json.at("clients").at(0).at("id").get<std::string>();
+  EXPECT_EQ(id.rfind("tickets-depl-7d9f-", 0), 0u) << id;
+  EXPECT_EQ(id.size(), std::string("tickets-depl-7d9f-").size() + 8) << id;
+}
+
+TEST(SidecarPublish, ExplicitClientIdAlreadyRegisteredIsRetriedUntilFree) {
+  StreamingServer server;
+  {
+    // A live client holds the ID; the server refuses a second one while it answers.
+    stanConnOptions* raw_options = nullptr;
+    ASSERT_EQ(stanConnOptions_Create(&raw_options), NATS_OK);
+    StanConnOptionsPtr options(raw_options);
+    stanConnOptions_SetURL(options.get(), server.url().c_str());
+    stanConnection* raw = nullptr;
+    ASSERT_EQ(stanConnection_Connect(&raw, server.clusterId().c_str(), "orders-1", options.get()),
+              NATS_OK);
+    StanConnectionPtr holder_connection(raw);
+    SidecarProcess sidecar(server, {"--client-id", "orders-1"});
+    ASSERT_TRUE(sidecar.waitHealthy());
+    ASSERT_TRUE(eventually(
+        [&] { return sidecar.log().find("already registered") != std::string::npos; }, 15s))
+        << sidecar.log();
+    EXPECT_EQ(natsbus::testing::httpGet(sidecar.port(), "/readyz"), 503);
+    EXPECT_EQ(httpCall(sidecar.port(), "POST", "/v1/publish/x", "y").status, 503);
+    stanConnection_Close(holder_connection.get());
+    EXPECT_TRUE(sidecar.waitReady(15s)) << "took the ID over once it was free";
+    EXPECT_EQ(httpCall(sidecar.port(), "POST", "/v1/publish/x", "y").status, 200);
+  }
+}
+
+}  // namespace
+}  // namespace natsbus::sidecar::testing

@@ -1,0 +1,134 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "natsbus/testing/process.hpp"
+#include "natsbus/testing/streaming_server.hpp"
+
+namespace natsbus::sidecar::testing {
+
+using natsbus::testing::ChildProcess;
+using natsbus::testing::Environment;
+using natsbus::testing::StreamingServer;
+
+struct HttpResult {
+  int status = -1;                             // -1: no answer
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+};
+
+// One keep-alive HTTP/1.1 connection (Boost.Beast, blocking); reconnects when
+// the server closed it.
+class HttpClient {
+ public:
+  explicit HttpClient(int port);
+  ~HttpClient();
+  HttpResult request(const std::string& method, const std::string& target,
+                     const std::string& body = {});
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+HttpResult httpCall(int port, const std::string& method, const std::string& target,
+                    const std::string& body = {});
+
+// Sends raw bytes, optionally half-closes, and returns whatever came back
+// (empty when the server just closed).
+std::string rawExchange(int port, const std::string& bytes, bool half_close,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+// The real natsbus-sidecar binary as a child process on a free loopback port.
+class SidecarProcess {
+ public:
+  SidecarProcess(const StreamingServer& server, std::vector<std::string> extra_args = {},
+                 Environment env = {}, int port = 0);
+  ~SidecarProcess();
+  int port() const { return port_; }
+  ChildProcess& process() { return *process_; }
+  bool waitHealthy(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  bool waitReady(std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  // SIGTERM and wait; returns the exit code.
+  int terminate();
+  void kill();
+  std::string log() const { return process_ ? process_->log() : std::string(); }
+
+ private:
+  natsbus::testing::TempDir dir_;
+  int port_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// The app behind a sidecar: a small real HTTP server recording every request.
+struct AppRequest {
+  std::string method;
+  std::string target;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::chrono::steady_clock::time_point at;
+};
+
+class TestApp {
+ public:
+  // Answers 200 unless `respond` says otherwise.
+  explicit TestApp(int port = 0);
+  ~TestApp();
+  int port() const { return port_; }
+  void setResponder(std::function<int(const AppRequest&)> respond);
+  void setDelay(std::chrono::milliseconds delay) { delay_ms_ = static_cast<int>(delay.count()); }
+  bool waitFor(std::size_t count, std::chrono::milliseconds timeout);
+  std::vector<AppRequest> received();
+  int maxConcurrent() const { return max_concurrent_.load(); }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int port_;
+  std::atomic<int> delay_ms_{0};
+  std::atomic<int> concurrent_{0};
+  std::atomic<int> max_concurrent_{0};
+  friend struct Impl;
+};
+
+struct StoredMessage {
+  std::uint64_t sequence;
+  std::string data;
+};
+
+// Reads a channel from the start with a plain cnats subscriber until `count`
+// messages arrived (or `timeout`); returns them in sequence order.
+std::vector<StoredMessage> readChannel(
+    const StreamingServer& server, const std::string& subject, std::size_t count,
+    std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// Number of messages the server has stored on a channel (monitoring endpoint).
+long long storedCount(const StreamingServer& server, const std::string& subject);
+
+// Publishes with a plain cnats client (synchronous, acked).
+void publishDirect(const StreamingServer& server, const std::string& subject,
+                   const std::vector<std::string>& bodies);
+
+template <typename Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds step = std::chrono::milliseconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(step);
+  }
+  return predicate();
+}
+
+std::string sidecarBinary();
+
+}  // namespace natsbus::sidecar::testing
