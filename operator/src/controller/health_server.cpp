@@ -37,9 +37,11 @@ class BeastHealthServer final : public HealthServer {
 
   void stop() override {
     if (stopped_.exchange(true)) return;
+    // close() alone does not wake a thread blocked in accept(); shutdown() does.
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
     boost::system::error_code ignored;
-    acceptor_.close(ignored);
     if (thread_.joinable()) thread_.join();
+    acceptor_.close(ignored);
   }
 
  private:

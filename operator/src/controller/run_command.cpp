@@ -232,9 +232,12 @@ int runOperator(const RunOptions& options) {
   }
   if (received != 0) spdlog::info("received signal {}; shutting down", received);
   if (webhook) webhook->stop();
+  spdlog::debug("stopping the controller");
   controller.stop();  // finishes the reconciles in progress
+  spdlog::debug("controller stopped");
   if (elector) elector->stop(/*release=*/true);
   if (health) health->stop();
+  spdlog::debug("health server stopped");
   if (lost) {
     spdlog::error("leadership lost; exiting so that only the new leader reconciles");
     return 1;

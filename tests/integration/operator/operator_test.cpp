@@ -1,0 +1,191 @@
+// The real natsbus-operator against a real kube-apiserver + etcd (no kubelet, no
+// controller-manager): children, status, drift repair, restarts, scale, health.
+#include <signal.h>
+
+#include "operator_harness.hpp"
+
+namespace natsbus::op::itest {
+namespace {
+
+TEST_F(OperatorTest, ResourceBecomesDeploymentAndServiceOwnedByItAndStatusFollowsTheDeployment) {
+  OperatorProcess op(*server_, "operator");
+  kubectlOk({"apply", "-f", "-"}, busYaml("nats", "default"));
+  ASSERT_TRUE(eventually([&] { return converged("default", "nats"); }))
+      << "no children/status in 30s";
+
+  const auto bus = *read(kinds::natsStreaming(), "default", "nats");
+  const auto deployment = *read(kinds::deployment(), "default", "nats-depl");
+  const auto service = *read(kinds::service(), "default", "nats-srv");
+  for (const auto& child : {deployment, service}) {
+    const auto& owner = child["metadata"]["ownerReferences"][0];
+    EXPECT_EQ(owner["kind"], "NatsStreaming");
+    EXPECT_EQ(owner["name"], "nats");
+    EXPECT_EQ(owner["uid"], bus["metadata"]["uid"]);
+    EXPECT_EQ(owner["controller"], true);
+    EXPECT_EQ(child["metadata"]["labels"]["app.kubernetes.io/managed-by"], "natsbus-operator");
+  }
+  EXPECT_EQ(
+      args(deployment),
+      nlohmann::json::parse(
+          R"(["-p","4222","-m","8222","-hbi","5s","-hbt","5s","-hbf","2","-SD","-cid","ticketing"])"));
+  std::set<std::string> port_names;
+  for (const auto& port : service["spec"]["ports"]) port_names.insert(port["name"]);
+  EXPECT_EQ(port_names, (std::set<std::string>{"client", "monitoring"}));
+
+  // No kubelet: nothing is available, so not Ready.
+  EXPECT_EQ(bus["status"]["url"], "nats://nats-srv.default.svc:4222");
+  EXPECT_EQ(bus["status"]["monitoringURL"], "http://nats-srv.default.svc:8222");
+  EXPECT_EQ(bus["status"]["clusterID"], "ticketing");
+  EXPECT_EQ(bus["status"]["observedGeneration"], bus["metadata"]["generation"]);
+  EXPECT_EQ(readyCondition(bus)["status"], "False");
+  const auto not_ready_since = readyCondition(bus)["lastTransitionTime"];
+
+  markAvailable("default", "nats-depl", 1);
+  ASSERT_TRUE(eventually([&] {
+    return readyCondition(*read(kinds::natsStreaming(), "default", "nats"))["status"] == "True";
+  })) << read(kinds::natsStreaming(), "default", "nats")->dump();
+  const auto ready = *read(kinds::natsStreaming(), "default", "nats");
+  EXPECT_EQ(readyCondition(ready)["reason"], "Ready");
+  EXPECT_EQ(ready["status"]["readyReplicas"], 1);
+  EXPECT_FALSE(readyCondition(ready)["lastTransitionTime"].is_null());
+  (void)not_ready_since;
+
+  // Status is only written when it changes: a quiet world means a quiet resource.
+  const auto version = ready["metadata"]["resourceVersion"];
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ((*read(kinds::natsStreaming(), "default", "nats"))["metadata"]["resourceVersion"],
+            version)
+      << "status rewritten without a change (hot loop)";
+}
+
+TEST_F(OperatorTest, ChangingHeartbeatRollsTheArgs) {
+  OperatorProcess op(*server_, "operator");
+  kubectlOk({"apply", "-f", "-"}, busYaml("nats", "default"));
+  ASSERT_TRUE(eventually([&] { return converged("default", "nats"); }));
+  kubectlOk({"patch", "natsstreaming", "nats", "--type=merge", "-p",
+             R"({"spec":{"heartbeat":{"interval":"10s","failCount":5}}})"});
+  ASSERT_TRUE(eventually([&] {
+    return args(*read(kinds::deployment(), "default", "nats-depl")) ==
+           nlohmann::json::parse(
+               R"(["-p","4222","-m","8222","-hbi","10s","-hbt","5s","-hbf","5","-SD","-cid","ticketing"])");
+  })) << read(kinds::deployment(), "default", "nats-depl")->dump();
+  ASSERT_TRUE(eventually([&] {
+    return (*read(kinds::natsStreaming(), "default", "nats"))["status"]["observedGeneration"] == 2;
+  }));
+}
+
+TEST_F(OperatorTest, DeletedServiceAndHandEditedDeploymentAreRestored) {
+  OperatorProcess op(*server_, "operator");
+  kubectlOk({"apply", "-f", "-"}, busYaml("nats", "default"));
+  ASSERT_TRUE(eventually([&] { return converged("default", "nats"); }));
+  const auto original_uid = (*read(kinds::service(), "default", "nats-srv"))["metadata"]["uid"];
+
+  kubectlOk({"delete", "service", "nats-srv"});
+  ASSERT_TRUE(eventually([&] {
+    const auto service = read(kinds::service(), "default", "nats-srv");
+    return service && (*service)["metadata"]["uid"] != original_uid;
+  })) << "deleted Service not recreated";
+
+  kubectlOk(
+      {"patch", "deployment", "nats-depl", "--type=json", "-p",
+       R"([{"op":"replace","path":"/spec/template/spec/containers/0/args","value":["-p","1111"]}])"});
+  ASSERT_TRUE(eventually([&] {
+    return args(*read(kinds::deployment(), "default", "nats-depl")).size() == 13;
+  })) << "hand-edited Deployment not restored: "
+      << read(kinds::deployment(), "default", "nats-depl")->dump();
+  EXPECT_EQ(args(*read(kinds::deployment(), "default", "nats-depl"))[1], "4222");
+}
+
+TEST_F(OperatorTest, KilledAndRestartedOperatorConverges) {
+  auto op = std::make_unique<OperatorProcess>(*server_, "operator-1");
+  kubectlOk({"apply", "-f", "-"}, busYaml("a", "default"));
+  ASSERT_TRUE(eventually([&] { return converged("default", "a"); }));
+  op->process().stop(SIGKILL);
+  op.reset();
+  // While no operator runs: a new bus, a deleted child, a changed spec.
+  kubectlOk({"apply", "-f", "-"}, busYaml("b", "default"));
+  kubectlOk({"delete", "service", "a-srv"});
+  kubectlOk({"patch", "natsstreaming", "a", "--type=merge", "-p",
+             R"({"spec":{"heartbeat":{"timeout":"7s"}}})"});
+  op = std::make_unique<OperatorProcess>(*server_, "operator-2");
+  ASSERT_TRUE(eventually([&] { return converged("default", "b") && converged("default", "a"); }));
+  EXPECT_EQ(args(*read(kinds::deployment(), "default", "a-depl"))[7], "7s");
+}
+
+TEST_F(OperatorTest, ApiServerRestartConverges) {
+  OperatorProcess op(*server_, "operator");
+  kubectlOk({"apply", "-f", "-"}, busYaml("before", "default"));
+  ASSERT_TRUE(eventually([&] { return converged("default", "before"); }));
+  server_->restartApiServer();
+  kubectlOk({"apply", "-f", "-"}, busYaml("after", "default"));
+  kubectlOk({"delete", "service", "before-srv"});
+  ASSERT_TRUE(eventually(
+      [&] { return converged("default", "after") && converged("default", "before"); }, 50s))
+      << "operator did not resume its watches after the API server restart";
+  EXPECT_TRUE(op.process().running());
+}
+
+TEST_F(OperatorTest, FiftyResourcesAcrossThreeNamespacesAllReconcile) {
+  std::string manifests;
+  const std::vector<std::string> namespaces{"team-a", "team-b", "team-c"};
+  for (const auto& ns : namespaces)
+    manifests += "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}\n---\n";
+  for (int i = 0; i < 50; ++i) {
+    manifests += busYaml("bus-" + std::to_string(i), namespaces[i % 3]) + "---\n";
+  }
+  OperatorProcess op(*server_, "operator");
+  kubectlOk({"apply", "-f", "-"}, manifests);
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (int i = 0; i < 50; ++i) {
+          if (!converged(namespaces[i % 3], "bus-" + std::to_string(i))) return false;
+        }
+        return true;
+      },
+      50s, 500ms));
+  EXPECT_GE(op.metric("natsbus_operator_reconciles_total"), 50);
+  EXPECT_EQ(op.metric("natsbus_operator_reconcile_errors_total"), 0);
+}
+
+TEST_F(OperatorTest, NamespaceFlagWatchesOnlyThatNamespace) {
+  kubectlOk({"create", "namespace", "other"});
+  OperatorProcess op(*server_, "operator", {"--namespace", "default"});
+  kubectlOk({"apply", "-f", "-"},
+            busYaml("mine", "default") + "---\n" + busYaml("theirs", "other"));
+  ASSERT_TRUE(eventually([&] { return converged("default", "mine"); }));
+  std::this_thread::sleep_for(2s);
+  EXPECT_FALSE(read(kinds::deployment(), "other", "theirs-depl").has_value());
+}
+
+TEST_F(OperatorTest, HealthReadinessMetricsAndCleanExitOnSigterm) {
+  OperatorProcess op(*server_, "operator");
+  ASSERT_TRUE(op.waitReady());
+  EXPECT_EQ(testing::httpGet(op.metricsPort(), "/healthz"), 200);
+  kubectlOk({"apply", "-f", "-"}, busYaml("nats", "default"));
+  ASSERT_TRUE(eventually([&] { return converged("default", "nats"); }));
+  std::string metrics;
+  ASSERT_EQ(testing::httpGet(op.metricsPort(), "/metrics", &metrics), 200);
+  for (const char* name :
+       {"natsbus_operator_reconciles_total", "natsbus_operator_reconcile_errors_total",
+        "natsbus_operator_reconcile_duration_seconds_bucket", "natsbus_operator_queue_depth",
+        "natsbus_operator_leader 1"}) {
+    EXPECT_NE(metrics.find(name), std::string::npos) << name << " missing from\n" << metrics;
+  }
+  EXPECT_GE(op.metric("natsbus_operator_reconciles_total"), 1);
+  EXPECT_EQ(testing::httpGet(op.metricsPort(), "/nope"), 404);
+  const int status = op.process().stop(SIGTERM, 15s);
+  EXPECT_EQ(testing::ChildProcess::exitCode(status), 0) << op.process().log();
+}
+
+TEST_F(OperatorTest, ReadyzFailsWhileTheApiServerIsUnreachable) {
+  server_->stopApiServer();
+  OperatorProcess op(*server_, "operator");
+  ASSERT_TRUE(eventually([&] { return testing::httpGet(op.metricsPort(), "/healthz") == 200; }));
+  EXPECT_EQ(testing::httpGet(op.metricsPort(), "/readyz"), 503)
+      << "caches cannot be synced without an API server";
+  server_->startApiServer();
+  EXPECT_TRUE(op.waitReady(40s));
+}
+
+}  // namespace
+}  // namespace natsbus::op::itest
