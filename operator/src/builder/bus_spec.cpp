@@ -1,0 +1,219 @@
+// Validation of a NatsStreaming resource. The CRD schema refuses most bad specs
+// at the API server, but `render` has no API server and a CRD may be older than
+// the operator, so the builder checks everything it relies on and names the field.
+#include "bus_spec.hpp"
+
+#include <initializer_list>
+#include <limits>
+#include <regex>
+#include <string>
+
+#include "natsbus/duration.hpp"
+#include "natsbus/operator/builder.hpp"
+#include "natsbus/validation_error.hpp"
+
+namespace natsbus::op {
+namespace {
+
+[[noreturn]] void fail(const std::string& field, const std::string& why) {
+  throw ValidationError(field + ": " + why);
+}
+
+const nlohmann::json& objectAt(const nlohmann::json& parent, const char* key,
+                               const std::string& field) {
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  const auto found = parent.find(key);
+  if (found == parent.end() || found->is_null()) return kEmpty;
+  if (!found->is_object()) fail(field, "must be an object, not " + found->dump());
+  return *found;
+}
+
+// Unknown fields would be pruned by the API server without a word; in a file
+// given to `render` they are almost always typos, so they are refused.
+void onlyKnownFields(const nlohmann::json& object, const std::string& field,
+                     std::initializer_list<const char*> known) {
+  for (const auto& [key, value] : object.items()) {
+    bool found = false;
+    for (const char* name : known) found = found || key == name;
+    if (!found) fail(field.empty() ? key : field + "." + key, "unknown field");
+  }
+}
+
+// Missing keys read as null (and are refused as such) rather than tripping
+// nlohmann's assertion on const operator[].
+nlohmann::json valueAt(const nlohmann::json& object, const char* key) {
+  return object.contains(key) ? object.at(key) : nlohmann::json();
+}
+
+std::string stringAt(const nlohmann::json& object, const char* key, const std::string& field) {
+  const auto value = valueAt(object, key);
+  if (!value.is_string()) fail(field, "must be a string, not " + value.dump());
+  return value.get<std::string>();
+}
+
+std::int64_t integerAt(const nlohmann::json& object, const char* key, const std::string& field,
+                       std::int64_t minimum, std::int64_t maximum) {
+  const auto value = valueAt(object, key);
+  const bool integral = value.is_number_integer() || value.is_number_unsigned();
+  if (!integral ||
+      (value.is_number_unsigned() &&
+       value.get<std::uint64_t>() > static_cast<std::uint64_t>(maximum)) ||
+      value.get<std::int64_t>() < minimum || value.get<std::int64_t>() > maximum) {
+    std::string range = "an integer >= " + std::to_string(minimum);
+    if (maximum != std::numeric_limits<std::int64_t>::max()) {
+      range = "an integer from " + std::to_string(minimum) + " to " + std::to_string(maximum);
+    }
+    fail(field, "must be " + range + ", not " + value.dump());
+  }
+  return value.get<std::int64_t>();
+}
+
+std::optional<std::int64_t> optionalCount(const nlohmann::json& limits, const char* key) {
+  if (valueAt(limits, key).is_null()) return std::nullopt;
+  return integerAt(limits, key, std::string("spec.limits.") + key, 0,
+                   std::numeric_limits<std::int64_t>::max());
+}
+
+bool boolAt(const nlohmann::json& object, const char* key, const std::string& field) {
+  const auto value = valueAt(object, key);
+  if (!value.is_boolean()) fail(field, "must be true or false, not " + value.dump());
+  return value.get<bool>();
+}
+
+// A positive duration, in the canonical spelling nats-streaming-server parses.
+std::string durationFlag(const nlohmann::json& object, const char* key, const std::string& field,
+                         bool zero_allowed) {
+  const auto text = stringAt(object, key, field);
+  const auto duration = parseDuration(text, field);
+  if (duration.count() == 0 && !zero_allowed)
+    fail(field, "must be greater than zero, not \"" + text + "\"");
+  return formatDuration(duration);
+}
+
+void checkName(const std::string& name) {
+  // The Service is <name>-srv and Service names are DNS-1035 labels (<= 63).
+  static const std::regex kDns1035("^[a-z]([-a-z0-9]*[a-z0-9])?$");
+  if (name.empty()) fail("metadata.name", "is required");
+  if (name.size() > 59)
+    fail("metadata.name", "must be at most 59 characters (the Service is named <name>-srv)");
+  if (!std::regex_match(name, kDns1035)) {
+    fail("metadata.name", "\"" + name +
+                              "\" must be a DNS-1035 label (lower-case letters, digits and '-', "
+                              "starting with a letter), since the Service is named <name>-srv");
+  }
+}
+
+void checkQuantities(const nlohmann::json& resources) {
+  onlyKnownFields(resources, "spec.resources", {"limits", "requests"});
+  for (const char* kind : {"limits", "requests"}) {
+    const auto field = std::string("spec.resources.") + kind;
+    for (const auto& [resource, quantity] : objectAt(resources, kind, field).items()) {
+      quantityValue(quantity,
+                    field + "." + resource);  // syntax and sign; the value is the kubelet's
+    }
+  }
+}
+
+}  // namespace
+
+BusSpec parseBusSpec(const nlohmann::json& nats_streaming) {
+  if (!nats_streaming.is_object())
+    fail("NatsStreaming", "must be an object, not " + nats_streaming.dump());
+  const nlohmann::json resource = withDefaults(nats_streaming);
+  BusSpec bus;
+
+  const auto& metadata = objectAt(resource, "metadata", "metadata");
+  if (!metadata.contains("name")) fail("metadata.name", "is required");
+  bus.name = stringAt(metadata, "name", "metadata.name");
+  checkName(bus.name);
+  if (metadata.contains("namespace") && !metadata["namespace"].is_null()) {
+    bus.namespace_name = stringAt(metadata, "namespace", "metadata.namespace");
+  }
+  if (metadata.contains("uid") && !metadata["uid"].is_null()) {
+    bus.uid = stringAt(metadata, "uid", "metadata.uid");
+  }
+
+  const auto& spec = objectAt(resource, "spec", "spec");
+  onlyKnownFields(spec, "spec",
+                  {"clusterID", "image", "replicas", "ports", "heartbeat", "debug", "trace",
+                   "store", "limits", "resources"});
+
+  bus.cluster_id = bus.name;
+  if (spec.contains("clusterID") && !spec["clusterID"].is_null()) {
+    static const std::regex kClusterId("^[A-Za-z0-9_-]{1,128}$");
+    bus.cluster_id = stringAt(spec, "clusterID", "spec.clusterID");
+    if (!std::regex_match(bus.cluster_id, kClusterId)) {
+      fail("spec.clusterID",
+           "\"" + bus.cluster_id + "\" may only contain letters, digits, '-' and '_' (1 to 128)");
+    }
+  }
+  bus.image = stringAt(spec, "image", "spec.image");
+  if (bus.image.empty()) fail("spec.image", "must not be empty");
+
+  const auto replicas = valueAt(spec, "replicas");
+  if (!(replicas.is_number_integer() || replicas.is_number_unsigned()) ||
+      replicas.get<std::int64_t>() != 1) {
+    fail("spec.replicas",
+         "clustering is not yet supported: replicas must be 1, not " + replicas.dump());
+  }
+
+  const auto& ports = objectAt(spec, "ports", "spec.ports");
+  onlyKnownFields(ports, "spec.ports", {"client", "monitoring"});
+  bus.client_port = static_cast<int>(integerAt(ports, "client", "spec.ports.client", 1, 65535));
+  bus.monitoring_port =
+      static_cast<int>(integerAt(ports, "monitoring", "spec.ports.monitoring", 1, 65535));
+  if (bus.client_port == bus.monitoring_port)
+    fail("spec.ports", "client and monitoring ports must differ");
+
+  const auto& heartbeat = objectAt(spec, "heartbeat", "spec.heartbeat");
+  onlyKnownFields(heartbeat, "spec.heartbeat", {"interval", "timeout", "failCount"});
+  bus.heartbeat_interval = durationFlag(heartbeat, "interval", "spec.heartbeat.interval", false);
+  bus.heartbeat_timeout = durationFlag(heartbeat, "timeout", "spec.heartbeat.timeout", false);
+  bus.heartbeat_fail_count = integerAt(heartbeat, "failCount", "spec.heartbeat.failCount", 1,
+                                       std::numeric_limits<std::int32_t>::max());
+
+  bus.debug = boolAt(spec, "debug", "spec.debug");
+  bus.trace = boolAt(spec, "trace", "spec.trace");
+
+  const auto& store = objectAt(spec, "store", "spec.store");
+  onlyKnownFields(store, "spec.store", {"type", "size", "storageClassName"});
+  const auto store_type = stringAt(store, "type", "spec.store.type");
+  if (store_type != "memory" && store_type != "file") {
+    fail("spec.store.type", "must be memory or file, not \"" + store_type + "\"");
+  }
+  bus.file_store = store_type == "file";
+  if (store.contains("size") && !store["size"].is_null()) {
+    if (!bus.file_store) fail("spec.store.size", "needs store.type file");
+    if (quantityValue(store["size"], "spec.store.size") == 0)
+      fail("spec.store.size", "must be greater than zero");
+    bus.store_size = store["size"];
+  }
+  if (store.contains("storageClassName") && !store["storageClassName"].is_null()) {
+    if (!bus.store_size)
+      fail("spec.store.storageClassName", "needs store.size (a PersistentVolumeClaim)");
+    bus.storage_class_name = stringAt(store, "storageClassName", "spec.store.storageClassName");
+    if (bus.storage_class_name->empty()) fail("spec.store.storageClassName", "must not be empty");
+  }
+
+  const auto& limits = objectAt(spec, "limits", "spec.limits");
+  onlyKnownFields(limits, "spec.limits",
+                  {"maxChannels", "maxSubscriptions", "maxMsgs", "maxBytes", "maxAge"});
+  bus.max_channels = optionalCount(limits, "maxChannels");
+  bus.max_subscriptions = optionalCount(limits, "maxSubscriptions");
+  bus.max_msgs = optionalCount(limits, "maxMsgs");
+  if (limits.contains("maxBytes") && !limits["maxBytes"].is_null()) {
+    bus.max_bytes = quantityValue(limits["maxBytes"], "spec.limits.maxBytes");
+  }
+  if (limits.contains("maxAge") && !limits["maxAge"].is_null()) {
+    bus.max_age = durationFlag(limits, "maxAge", "spec.limits.maxAge", true);
+  }
+
+  if (spec.contains("resources") && !spec["resources"].is_null()) {
+    const auto& resources = objectAt(spec, "resources", "spec.resources");
+    checkQuantities(resources);
+    if (!resources.empty()) bus.resources = resources;
+  }
+  return bus;
+}
+
+}  // namespace natsbus::op

@@ -1,0 +1,179 @@
+// The NatsStreaming CRD shipped in crds/ against the real kube-apiserver: it is
+// accepted and established, the API server defaults a resource exactly as the
+// builder's withDefaults does (so `render` and the reconciler see what the
+// server stores), and bad specs are refused with a message naming the field.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "natsbus/operator/builder.hpp"
+#include "natsbus/testing/kube_api_server.hpp"
+#include "natsbus/testing/tools.hpp"
+
+namespace natsbus {
+namespace {
+
+using testing::KubeApiServer;
+
+constexpr const char* kCrdPath = "crds/natsbus.io_natsstreamings.yaml";
+
+class CrdValidation : public ::testing::Test {
+ protected:
+  // Each gtest case runs in its own process, so this is one API server per case.
+  static void SetUpTestSuite() {
+    server_ = std::make_unique<KubeApiServer>();
+    const auto applied = server_->kubectl({"apply", "-f", testing::sourcePath(kCrdPath)});
+    ASSERT_EQ(applied.exit_code, 0) << applied.err;
+    const auto established =
+        server_->kubectl({"wait", "--for", "condition=established", "--timeout", "60s",
+                          "crd/natsstreamings.natsbus.io"});
+    ASSERT_EQ(established.exit_code, 0) << established.err;
+  }
+  static void TearDownTestSuite() { server_.reset(); }
+
+  // `kubectl <args> -o json`, read from the live API server.
+  static nlohmann::json getJson(const std::vector<std::string>& args) {
+    auto full = args;
+    full.insert(full.end(), {"-o", "json"});
+    const auto got = server_->kubectl(full);
+    EXPECT_EQ(got.exit_code, 0) << got.err;
+    return got.exit_code == 0 ? nlohmann::json::parse(got.out) : nlohmann::json();
+  }
+
+  static std::unique_ptr<KubeApiServer> server_;
+};
+std::unique_ptr<KubeApiServer> CrdValidation::server_;
+
+TEST_F(CrdValidation, CrdIsServedWithShortNameStatusAndPrinterColumns) {
+  const auto crd = getJson({"get", "crd", "natsstreamings.natsbus.io"});
+  ASSERT_FALSE(crd.is_null());
+  EXPECT_EQ(crd["spec"]["scope"], "Namespaced");
+  EXPECT_EQ(crd["spec"]["names"]["shortNames"], nlohmann::json::array({"stan"}));
+  const auto& version = crd["spec"]["versions"][0];
+  EXPECT_EQ(version["name"], "v1alpha1");
+  EXPECT_TRUE(version["subresources"].contains("status"));
+  std::vector<std::string> columns;
+  for (const auto& column : version["additionalPrinterColumns"]) columns.push_back(column["name"]);
+  EXPECT_EQ(columns, (std::vector<std::string>{"ClusterID", "Ready", "URL", "Age"}));
+
+  // The short name resolves through discovery.
+  const auto listed = server_->kubectl({"get", "stan", "-A"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+}
+
+TEST_F(CrdValidation, ReferenceResourceIsAcceptedAndDefaultedAsWithDefaults) {
+  const std::string reference = R"(apiVersion: natsbus.io/v1alpha1
+kind: NatsStreaming
+metadata: { name: nats, namespace: default }
+spec:
+  clusterID: ticketing
+  debug: true
+)";
+  const auto applied = server_->kubectl({"apply", "-f", "-"}, reference);
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  const auto stored = getJson({"get", "natsstreaming", "nats", "-n", "default"});
+  ASSERT_FALSE(stored.is_null());
+  const auto& spec = stored["spec"];
+  EXPECT_EQ(spec["image"], "nats-streaming:0.25.6");
+  EXPECT_EQ(spec["replicas"], 1);
+  EXPECT_EQ(spec["ports"], (nlohmann::json{{"client", 4222}, {"monitoring", 8222}}));
+  EXPECT_EQ(spec["heartbeat"],
+            (nlohmann::json{{"interval", "5s"}, {"timeout", "5s"}, {"failCount", 2}}));
+  EXPECT_EQ(spec["store"], (nlohmann::json{{"type", "memory"}}));
+  EXPECT_EQ(spec["trace"], false);
+
+  // The builder's defaults are the server's defaults, field for field.
+  const nlohmann::json sent = {{"apiVersion", "natsbus.io/v1alpha1"},
+                               {"kind", "NatsStreaming"},
+                               {"metadata", {{"name", "nats"}, {"namespace", "default"}}},
+                               {"spec", {{"clusterID", "ticketing"}, {"debug", true}}}};
+  EXPECT_EQ(op::withDefaults(sent)["spec"], spec);
+
+  // A resource with no spec at all is defaulted too (spec defaults to {}).
+  const auto bare = server_->kubectl({"apply", "-f", "-"}, R"(apiVersion: natsbus.io/v1alpha1
+kind: NatsStreaming
+metadata: { name: bare, namespace: default }
+)");
+  ASSERT_EQ(bare.exit_code, 0) << bare.err;
+  const auto bare_stored = getJson({"get", "stan", "bare", "-n", "default"});
+  const nlohmann::json bare_sent = {{"apiVersion", "natsbus.io/v1alpha1"},
+                                    {"kind", "NatsStreaming"},
+                                    {"metadata", {{"name", "bare"}, {"namespace", "default"}}}};
+  EXPECT_EQ(op::withDefaults(bare_sent)["spec"], bare_stored["spec"]);
+
+  // The full example of SPEC 1 (file store, limits, resources) is accepted as written.
+  const auto full = server_->kubectl({"apply", "-f", "-"}, R"(apiVersion: natsbus.io/v1alpha1
+kind: NatsStreaming
+metadata: { name: full, namespace: default }
+spec:
+  clusterID: ticketing
+  image: nats-streaming:0.25.6
+  replicas: 1
+  ports: { client: 4222, monitoring: 8222 }
+  heartbeat: { interval: 5s, timeout: 5s, failCount: 2 }
+  debug: true
+  store: { type: file, size: 1Gi, storageClassName: standard }
+  limits: { maxChannels: 100, maxSubscriptions: 1000, maxMsgs: 1000000, maxBytes: 1Gi, maxAge: 24h }
+  resources: { requests: { cpu: 100m, memory: 64Mi } }
+)");
+  EXPECT_EQ(full.exit_code, 0) << full.err;
+}
+
+struct Refusal {
+  std::string what;
+  std::string spec_yaml;        // the body of `spec:`, one line
+  std::string expected_field;   // must appear in the API server's message
+  std::string expected_detail;  // and so must this
+};
+
+TEST_F(CrdValidation, InvalidResourcesAreRefusedNamingTheField) {
+  const std::vector<Refusal> cases = {
+      {"bad clusterID", "{ clusterID: 'ticket ing' }", "spec.clusterID", "should match"},
+      {"replicas 3", "{ replicas: 3 }", "spec.replicas", "clustering is not yet supported"},
+      {"negative failCount", "{ heartbeat: { failCount: -1 } }", "spec.heartbeat.failCount",
+       "greater than or equal to 1"},
+      {"unknown store type", "{ store: { type: sql } }", "spec.store.type", "Unsupported value"},
+      {"bad duration", "{ heartbeat: { interval: 5 seconds } }", "spec.heartbeat.interval",
+       "should match"},
+      {"day duration", "{ limits: { maxAge: 1d } }", "spec.limits.maxAge", "should match"},
+      {"port 70000", "{ ports: { client: 70000 } }", "spec.ports.client",
+       "less than or equal to 65535"},
+      {"port 0", "{ ports: { monitoring: 0 } }", "spec.ports.monitoring",
+       "greater than or equal to 1"},
+      {"same ports", "{ ports: { client: 8222 } }", "spec.ports", "must differ"},
+      {"bad quantity", "{ store: { type: file, size: lots } }", "spec.store.size", "should match"},
+      {"size on memory store", "{ store: { size: 1Gi } }", "spec.store", "size needs type: file"},
+      {"negative maxMsgs", "{ limits: { maxMsgs: -5 } }", "spec.limits.maxMsgs",
+       "greater than or equal to 0"},
+      {"bad resource quantity", "{ resources: { requests: { cpu: fast } } }",
+       "spec.resources.requests.cpu", "should match"},
+  };
+  int index = 0;
+  for (const auto& refusal : cases) {
+    SCOPED_TRACE(refusal.what);
+    const std::string manifest =
+        "apiVersion: natsbus.io/v1alpha1\nkind: NatsStreaming\nmetadata: { name: bad-" +
+        std::to_string(index++) + ", namespace: default }\nspec: " + refusal.spec_yaml + "\n";
+    const auto result = server_->kubectl({"apply", "-f", "-"}, manifest);
+    EXPECT_NE(result.exit_code, 0) << "accepted: " << manifest;
+    EXPECT_NE(result.err.find(refusal.expected_field), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find(refusal.expected_detail), std::string::npos) << result.err;
+  }
+  // A name too long for the <name>-srv Service.
+  const auto long_name =
+      server_->kubectl({"apply", "-f", "-"},
+                       "apiVersion: natsbus.io/v1alpha1\nkind: NatsStreaming\nmetadata: { name: " +
+                           std::string(60, 'a') + ", namespace: default }\n");
+  EXPECT_NE(long_name.exit_code, 0);
+  EXPECT_NE(long_name.err.find("metadata.name must be at most 59 characters"), std::string::npos)
+      << long_name.err;
+  // None of the refused resources exists.
+  const auto listed = getJson({"get", "natsstreamings", "-n", "default"});
+  EXPECT_EQ(listed["items"].size(), 0u) << listed.dump();
+}
+
+}  // namespace
+}  // namespace natsbus

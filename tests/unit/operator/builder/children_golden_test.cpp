@@ -1,0 +1,191 @@
+// buildChildren against golden files: golden/<case>.input.json is a
+// NatsStreaming resource, golden/<case>.golden.json the objects it must become.
+// Compared as parsed JSON, so formatting never matters. To regenerate after an
+// intended change: NATSBUS_UPDATE_GOLDEN=1 ctest -R BuilderGolden, then review
+// the diff like code.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "natsbus/operator/builder.hpp"
+
+namespace natsbus::op {
+namespace {
+
+std::string goldenPath(const std::string& name) {
+  return std::string(NATSBUS_GOLDEN_DIR) + "/" + name;
+}
+
+nlohmann::json readJson(const std::string& path) {
+  std::ifstream in(path);
+  EXPECT_TRUE(in.good()) << "missing " << path;
+  if (!in) return nullptr;
+  return nlohmann::json::parse(in);
+}
+
+nlohmann::json childrenJson(const ChildObjects& children) {
+  nlohmann::json out = {{"deployment", children.deployment}, {"service", children.service}};
+  if (children.persistent_volume_claim)
+    out["persistentVolumeClaim"] = *children.persistent_volume_claim;
+  return out;
+}
+
+std::vector<std::string> argsOf(const ChildObjects& children) {
+  return children.deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+      .get<std::vector<std::string>>();
+}
+
+class BuilderGolden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BuilderGolden, MatchesGoldenFile) {
+  const auto input = readJson(goldenPath(GetParam() + ".input.json"));
+  const auto actual = childrenJson(buildChildren(input));
+  const auto golden_path = goldenPath(GetParam() + ".golden.json");
+  if (const char* update = std::getenv("NATSBUS_UPDATE_GOLDEN");
+      update != nullptr && *update == '1') {
+    std::ofstream(golden_path) << actual.dump(2) << "\n";
+  }
+  const auto expected = readJson(golden_path);
+  EXPECT_EQ(actual, expected) << "diff (expected -> actual): "
+                              << nlohmann::json::diff(expected, actual).dump(2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, BuilderGolden,
+                         ::testing::Values("reference", "defaults", "file-store-claim",
+                                           "file-store-empty-dir", "limits", "trace", "resources"));
+
+// The cases the SPEC spells out, asserted directly so they do not rest on a
+// golden file being right.
+TEST(Builder, ReferenceSpecGivesTheExactServerArgs) {
+  const auto children = buildChildren(readJson(goldenPath("reference.input.json")));
+  EXPECT_EQ(argsOf(children),
+            (std::vector<std::string>{"-p", "4222", "-m", "8222", "-hbi", "5s", "-hbt", "5s",
+                                      "-hbf", "2", "-SD", "-cid", "ticketing"}));
+  EXPECT_EQ(children.deployment["metadata"]["name"], "nats-depl");
+  EXPECT_EQ(children.service["metadata"]["name"], "nats-srv");
+  EXPECT_FALSE(children.persistent_volume_claim.has_value());
+  const auto& ports = children.service["spec"]["ports"];
+  ASSERT_EQ(ports.size(), 2u);
+  EXPECT_EQ(ports[0]["name"], "client");
+  EXPECT_EQ(ports[0]["port"], 4222);
+  EXPECT_EQ(ports[1]["name"], "monitoring");
+  EXPECT_EQ(ports[1]["port"], 8222);
+  // The Service selects exactly the pods the Deployment makes.
+  EXPECT_EQ(children.service["spec"]["selector"],
+            children.deployment["spec"]["selector"]["matchLabels"]);
+  const auto& pod_labels = children.deployment["spec"]["template"]["metadata"]["labels"];
+  for (const auto& [key, value] : children.service["spec"]["selector"].items())
+    EXPECT_EQ(pod_labels[key], value);
+  for (const auto* object : {&children.deployment, &children.service}) {
+    const auto& metadata = (*object)["metadata"];
+    EXPECT_EQ(metadata["labels"]["app"], "nats");
+    EXPECT_EQ(metadata["labels"]["app.kubernetes.io/name"], "nats-streaming");
+    EXPECT_EQ(metadata["labels"]["app.kubernetes.io/instance"], "nats");
+    EXPECT_EQ(metadata["labels"]["app.kubernetes.io/managed-by"], "natsbus-operator");
+    ASSERT_EQ(metadata["ownerReferences"].size(), 1u);
+    const auto& owner = metadata["ownerReferences"][0];
+    EXPECT_EQ(owner["apiVersion"], "natsbus.io/v1alpha1");
+    EXPECT_EQ(owner["kind"], "NatsStreaming");
+    EXPECT_EQ(owner["name"], "nats");
+    EXPECT_EQ(owner["uid"], "5f0c7a0e-1111-4d2b-9c3e-000000000001");
+    EXPECT_EQ(owner["controller"], true);
+    EXPECT_EQ(owner["blockOwnerDeletion"], true);
+  }
+  const auto& probe =
+      children.deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"];
+  EXPECT_EQ(probe["httpGet"]["path"], "/streaming/serverz");
+  EXPECT_EQ(probe["httpGet"]["port"], "monitoring");
+}
+
+TEST(Builder, FileStoreWithSizeMountsAClaim) {
+  const auto children = buildChildren(readJson(goldenPath("file-store-claim.input.json")));
+  const auto args = argsOf(children);
+  const std::vector<std::string> tail(args.end() - 4, args.end());
+  EXPECT_EQ(tail, (std::vector<std::string>{"-st", "FILE", "-dir", "/data/stan"}));
+  ASSERT_TRUE(children.persistent_volume_claim.has_value());
+  EXPECT_EQ((*children.persistent_volume_claim)["metadata"]["name"], "events-data");
+  EXPECT_EQ((*children.persistent_volume_claim)["spec"]["resources"]["requests"]["storage"], "1Gi");
+  EXPECT_EQ((*children.persistent_volume_claim)["spec"]["storageClassName"], "standard");
+  const auto& volume = children.deployment["spec"]["template"]["spec"]["volumes"][0];
+  EXPECT_EQ(volume["persistentVolumeClaim"]["claimName"], "events-data");
+}
+
+TEST(Builder, FileStoreWithoutSizeUsesEmptyDir) {
+  const auto children = buildChildren(readJson(goldenPath("file-store-empty-dir.input.json")));
+  EXPECT_FALSE(children.persistent_volume_claim.has_value());
+  const auto& volume = children.deployment["spec"]["template"]["spec"]["volumes"][0];
+  EXPECT_TRUE(volume.contains("emptyDir"));
+  EXPECT_EQ(children.deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]
+                               ["mountPath"],
+            "/data/stan");
+}
+
+TEST(Builder, LimitsBecomeFlagsInOrderWithBytesAndCanonicalAge) {
+  const auto args = argsOf(buildChildren(readJson(goldenPath("limits.input.json"))));
+  const auto cid = std::find(args.begin(), args.end(), "-cid");
+  ASSERT_NE(cid, args.end());
+  const std::vector<std::string> after(cid + 2, args.end());
+  EXPECT_EQ(after, (std::vector<std::string>{"-mc", "100", "-msu", "1000", "-mm", "1000000", "-mb",
+                                             "1073741824", "-ma", "24h"}));
+}
+
+TEST(Builder, TraceAddsSvAfterSd) {
+  const auto args = argsOf(buildChildren(readJson(goldenPath("trace.input.json"))));
+  const auto hbf = std::find(args.begin(), args.end(), "-hbf");
+  ASSERT_NE(hbf, args.end());
+  const std::vector<std::string> flags(hbf + 2, hbf + 6);
+  EXPECT_EQ(flags, (std::vector<std::string>{"-SD", "-SV", "-cid", "trace-bus"}));
+}
+
+TEST(Builder, DefaultsMatchTheCrdDefaults) {
+  const nlohmann::json bare = {{"metadata", {{"name", "nats"}}}};
+  const auto spec = withDefaults(bare)["spec"];
+  EXPECT_EQ(spec, nlohmann::json::parse(R"({
+    "image": "nats-streaming:0.25.6", "replicas": 1,
+    "ports": {"client": 4222, "monitoring": 8222},
+    "heartbeat": {"interval": "5s", "timeout": "5s", "failCount": 2},
+    "debug": false, "trace": false, "store": {"type": "memory"}})"));
+  // Values already set are kept, null ones are defaulted (as the API server does).
+  const nlohmann::json partial = {{"metadata", {{"name", "nats"}}},
+                                  {"spec", {{"ports", {{"client", 5222}}}, {"image", nullptr}}}};
+  const auto defaulted = withDefaults(partial)["spec"];
+  EXPECT_EQ(defaulted["ports"], (nlohmann::json{{"client", 5222}, {"monitoring", 8222}}));
+  EXPECT_EQ(defaulted["image"], "nats-streaming:0.25.6");
+  // Not an object: left alone for validation to report, never a crash.
+  EXPECT_EQ(withDefaults(nlohmann::json("text")), nlohmann::json("text"));
+}
+
+TEST(Builder, UrlsAndClusterId) {
+  const auto reference = readJson(goldenPath("reference.input.json"));
+  EXPECT_EQ(clientUrl(reference), "nats://nats-srv.default.svc:4222");
+  EXPECT_EQ(monitoringUrl(reference), "http://nats-srv.default.svc:8222");
+  EXPECT_EQ(clusterId(reference), "ticketing");
+  const nlohmann::json unnamed_cluster = {
+      {"metadata", {{"name", "bus"}, {"namespace", "shop"}}},
+      {"spec", {{"ports", {{"client", 5222}, {"monitoring", 9222}}}}}};
+  EXPECT_EQ(clusterId(unnamed_cluster), "bus");
+  EXPECT_EQ(clientUrl(unnamed_cluster), "nats://bus-srv.shop.svc:5222");
+  EXPECT_EQ(monitoringUrl(unnamed_cluster), "http://bus-srv.shop.svc:9222");
+  EXPECT_EQ(deploymentName(unnamed_cluster), "bus-depl");
+  EXPECT_EQ(serviceName(unnamed_cluster), "bus-srv");
+  EXPECT_EQ(claimName(unnamed_cluster), "bus-data");
+}
+
+TEST(Builder, RenderedFileWithoutUidOrNamespaceHasNoOwnerOrNamespace) {
+  const nlohmann::json local = {{"apiVersion", "natsbus.io/v1alpha1"},
+                                {"kind", "NatsStreaming"},
+                                {"metadata", {{"name", "nats"}}}};
+  const auto children = buildChildren(local);
+  EXPECT_FALSE(children.deployment["metadata"].contains("ownerReferences"));
+  EXPECT_FALSE(children.service["metadata"].contains("namespace"));
+  EXPECT_EQ(clientUrl(local), "nats://nats-srv.default.svc:4222");
+}
+
+}  // namespace
+}  // namespace natsbus::op

@@ -1,0 +1,169 @@
+// `render`: YAML in (or JSON), YAML documents out, read back as the same objects.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "natsbus/operator/builder.hpp"
+#include "natsbus/operator/commands.hpp"
+#include "natsbus/testing/process.hpp"
+#include "natsbus/validation_error.hpp"
+
+namespace natsbus::op {
+namespace {
+
+constexpr const char* kReferenceYaml = R"(# the reference bus of SPEC 1
+apiVersion: natsbus.io/v1alpha1
+kind: NatsStreaming
+metadata: { name: nats, namespace: default }
+spec:
+  clusterID: ticketing
+  ports: { client: 4222, monitoring: 8222 }
+  heartbeat: { interval: 5s, timeout: 5s, failCount: 2 }
+  debug: yes          # YAML 1.1 boolean, as kubectl reads it
+  store: { type: memory }
+)";
+
+TEST(Render, ReferenceYamlBecomesDeploymentAndServiceThatReadBackExactly) {
+  const auto text = renderYaml(kReferenceYaml, "nats.yaml");
+  const auto documents = parseYamlDocuments(text, "output");
+  ASSERT_EQ(documents.size(), 2u) << text;
+  const auto expected = buildChildren(parseYamlDocuments(kReferenceYaml, "nats.yaml").at(0));
+  EXPECT_EQ(documents[0], expected.deployment);
+  EXPECT_EQ(documents[1], expected.service);
+  // Numeric-looking args stay strings in the YAML (a Pod's args are strings).
+  EXPECT_NE(text.find("- \"4222\""), std::string::npos) << text;
+  const auto args = documents[0]["spec"]["template"]["spec"]["containers"][0]["args"];
+  EXPECT_EQ(args, nlohmann::json::parse(
+                      R"(["-p","4222","-m","8222","-hbi","5s","-hbt","5s","-hbf","2","-SD",
+                                           "-cid","ticketing"])"));
+}
+
+TEST(Render, JsonInputAndSeveralDocumentsWithAClaim) {
+  const std::string input = R"({"apiVersion":"natsbus.io/v1alpha1","kind":"NatsStreaming",
+    "metadata":{"name":"a"},"spec":{"store":{"type":"file","size":"2Gi"}}}
+---
+---
+apiVersion: natsbus.io/v1alpha1
+kind: NatsStreaming
+metadata: { name: b }
+)";
+  const auto documents = parseYamlDocuments(renderYaml(input, "two.yaml"), "output");
+  ASSERT_EQ(documents.size(), 5u);
+  std::vector<std::string> kinds_and_names;
+  for (const auto& document : documents) {
+    kinds_and_names.push_back(document["kind"].get<std::string>() + "/" +
+                              document["metadata"]["name"].get<std::string>());
+  }
+  EXPECT_EQ(kinds_and_names, (std::vector<std::string>{"Deployment/a-depl", "Service/a-srv",
+                                                       "PersistentVolumeClaim/a-data",
+                                                       "Deployment/b-depl", "Service/b-srv"}));
+}
+
+TEST(Render, ErrorsNameFileDocumentAndField) {
+  const auto message = [](const std::string& input) {
+    try {
+      renderYaml(input, "bus.yaml");
+    } catch (const ValidationError& error) {
+      return std::string(error.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(message("apiVersion: natsbus.io/v1alpha1\nkind: NatsStreaming\nmetadata: {name: nats}\n"
+                    "spec: {replicas: 3}\n"),
+            "bus.yaml: document 1 (nats): spec.replicas: clustering is not yet supported: replicas "
+            "must be 1, not 3");
+  EXPECT_EQ(message("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")
+                .rfind("bus.yaml: document 1 (p): kind/", 0),
+            0u);
+  EXPECT_EQ(message("").rfind("bus.yaml: no NatsStreaming resource", 0), 0u);
+  EXPECT_EQ(message("spec: [unclosed\n").rfind("bus.yaml: line ", 0), 0u);
+  EXPECT_EQ(message("- a\n- b\n").rfind("bus.yaml: document 1: expected a NatsStreaming object", 0),
+            0u);
+}
+
+TEST(YamlJson, ScalarsAreTypedAsKubectlReadsThem) {
+  const auto document = parseYamlDocuments(R"(
+int: 42
+negative: -7
+hex: 0x1F
+float: 1.5
+yes_bool: yes
+off_bool: off
+true_bool: true
+quoted_number: "42"
+quoted_bool: 'true'
+tagged: !!str 12
+empty:
+tilde: ~
+text: 5s
+list: [1, two, "3"]
+)",
+                                           "t.yaml")
+                            .at(0);
+  EXPECT_EQ(document,
+            nlohmann::json::parse(R"({"int":42,"negative":-7,"hex":31,"float":1.5,"yes_bool":true,
+    "off_bool":false,"true_bool":true,"quoted_number":"42","quoted_bool":"true","tagged":"12","empty":null,
+    "tilde":null,"text":"5s","list":[1,"two","3"]})"));
+}
+
+TEST(YamlJson, ToYamlRoundTripsAmbiguousStrings) {
+  const auto value =
+      nlohmann::json::parse(R"({"a":"4222","b":"on","c":"","d":"null","e":"1.5","f":"x: y",
+    "g":"- dash","h":[],"i":{},"j":3,"k":false,"l":null,"m":"0x10","n":"#hash","o":"µs","p":2.25,"q":"multi\nline"})");
+  EXPECT_EQ(parseYamlDocuments(toYaml(value), "round-trip").at(0), value) << toYaml(value);
+}
+
+// The command itself: exit codes and where the output goes.
+class RenderCommand : public ::testing::Test {
+ protected:
+  testing::TempDir dir_{"render-test"};
+  std::string write(const std::string& name, const std::string& text) {
+    const auto path = (dir_.path() / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+};
+
+TEST_F(RenderCommand, PrintsDocumentsAndExitsZero) {
+  const auto path = write("nats.yaml", kReferenceYaml);
+  ::testing::internal::CaptureStdout();
+  const int code = runRenderCommand({"-f", path});
+  const auto out = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(out, renderYaml(kReferenceYaml, path));
+}
+
+TEST_F(RenderCommand, BadInputAndUsageErrors) {
+  const auto bad =
+      write("bad.yaml",
+            "apiVersion: natsbus.io/v1alpha1\nkind: NatsStreaming\nmetadata: {name: bus}\n"
+            "spec: {ports: {client: 70000}}\n");
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(runRenderCommand({"-f", bad}), 1);
+  auto err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("spec.ports.client: must be an integer from 1 to 65535, not 70000"),
+            std::string::npos)
+      << err;
+
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(runRenderCommand({"-f", (dir_.path() / "missing.yaml").string()}), 1);
+  err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("cannot read"), std::string::npos) << err;
+
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(runRenderCommand({}), 2);
+  err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("-f FILE is required"), std::string::npos) << err;
+
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(runRenderCommand({"-f", bad, "--extra"}), 2);
+  err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("unexpected argument \"--extra\""), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace natsbus::op
