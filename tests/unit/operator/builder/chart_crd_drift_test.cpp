@@ -1,0 +1,35 @@
+// The Helm chart ships the CRD in charts/natsbus/crds/ (helm installs that folder
+// before any template); crds/ is the single source. Fails on any drift: fix it
+// with `cp crds/natsbus.io_natsstreamings.yaml charts/natsbus/crds/`.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "natsbus/testing/tools.hpp"
+
+namespace natsbus {
+namespace {
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot read " << path;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(ChartCrd, IsIdenticalToTheTopLevelCrd) {
+  const auto source = readFile(testing::sourcePath("crds/natsbus.io_natsstreamings.yaml"));
+  const auto chart =
+      readFile(testing::sourcePath("charts/natsbus/crds/natsbus.io_natsstreamings.yaml"));
+  ASSERT_FALSE(source.empty());
+  EXPECT_TRUE(source == chart)
+      << "charts/natsbus/crds/natsbus.io_natsstreamings.yaml differs from "
+         "crds/natsbus.io_natsstreamings.yaml; "
+         "run: cp crds/natsbus.io_natsstreamings.yaml charts/natsbus/crds/";
+}
+
+}  // namespace
+}  // namespace natsbus
