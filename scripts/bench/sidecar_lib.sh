@@ -1,0 +1,59 @@
+# Shared helpers for scripts/bench/sidecar_*.sh (sourced, not run by itself:
+# `make bench` runs only *.sh files named sidecar_publish/sidecar_delivery... and
+# this file, so it exits early when executed directly).
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then exit 0; fi
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="${BUILD_DIR:-build}"
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+sidecar_bin="$build/sidecar/natsbus-sidecar"
+bench_bin="$build/sidecar/bench"
+stan_bin="${NATS_STREAMING_SERVER:-$root/.tools/bin/nats-streaming-server}"
+seconds="${BENCH_SECONDS:-5}"
+work="$(mktemp -d "${TMPDIR:-/tmp}/natsbus-bench.XXXXXX")"
+pids=()
+
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+for f in "$sidecar_bin" "$stan_bin"; do
+  if [ ! -x "$f" ]; then echo "missing $f (build first; BUILD_DIR=$build)" >&2; exit 1; fi
+done
+command -v wrk >/dev/null || { echo "wrk is not installed (make deps)" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_http() {  # url [seconds]
+  local deadline=$((SECONDS + ${2:-20}))
+  until curl -fs -o /dev/null "$1"; do
+    [ $SECONDS -lt $deadline ] || { echo "timed out waiting for $1" >&2; return 1; }
+    sleep 0.05
+  done
+}
+
+start_stan() {  # sets stan_url, stan_cid
+  local port mport
+  port=$(free_port); mport=$(free_port)
+  stan_cid=bench
+  "$stan_bin" -a 127.0.0.1 -p "$port" -m "$mport" -cid "$stan_cid" >"$work/stan.log" 2>&1 &
+  pids+=($!)
+  stan_url="nats://127.0.0.1:$port"
+  wait_http "http://127.0.0.1:$mport/streaming/serverz"
+}
+
+# wrk output -> "rps p50_us p99_us non2xx"
+parse_wrk() {
+  awk '
+    function us(v) { if (v ~ /us$/) return v+0; if (v ~ /ms$/) return (v+0)*1000; if (v ~ /s$/) return (v+0)*1000000; return v }
+    /Requests\/sec/ { rps = $2 }
+    $1 == "50%" { p50 = us($2) }
+    $1 == "99%" { p99 = us($2) }
+    /Non-2xx/ { bad = $NF }
+    END { printf "%.0f %.0f %.0f %d\n", rps, p50, p99, bad + 0 }'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Publish through the sidecar vs a direct cnats publisher, same server, same
+# run: 256-byte events at concurrency 1 and 32 (throughput, p50, p99, ratio),
+# the HTTP layer alone (Beast no-op vs cpprestsdk no-op), and idle RSS.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/sidecar_lib.sh"
+
+start_stan
+port=$(free_port)
+"$sidecar_bin" --nats-url "$stan_url" --cluster-id "$stan_cid" --client-id bench-sidecar \
+  --listen "127.0.0.1:$port" --log-level warn >"$work/sidecar.log" 2>&1 &
+sidecar_pid=$!
+pids+=($sidecar_pid)
+wait_http "http://127.0.0.1:$port/readyz"
+sleep 1
+idle_rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/$sidecar_pid/status")
+
+printf 'wrk.method = "POST"\nwrk.body = string.rep("x", 256)\n' >"$work/post.lua"
+
+cp_port=$(free_port)
+"$bench_bin/natsbus-bench-cpprest-noop" "$cp_port" &
+pids+=($!)
+wait_http "http://127.0.0.1:$cp_port/"
+
+echo "payload 256 B, ${seconds}s per run, nats-streaming-server memory store, $(nproc) cores"
+printf '%-34s %6s %10s %9s %9s %8s\n' "run" "conc" "req/s" "p50 us" "p99 us" "errors"
+declare -A rps p50
+for conc in 1 32; do
+  threads=$([ "$conc" -eq 1 ] && echo 1 || echo 2)
+  read -r d_rps d_p50 d_p99 < <("$bench_bin/natsbus-bench-direct-publish" "$stan_url" "$stan_cid" "$conc" "$seconds" 256 |
+    sed -E 's/[a-z0-9_]+=//g')
+  printf '%-34s %6s %10s %9s %9s %8s\n' "direct cnats async, SendAsap" "$conc" "$d_rps" "$d_p50" "$d_p99" "-"
+  read -r s_rps s_p50 s_p99 s_bad < <(wrk -t"$threads" -c"$conc" -d"${seconds}s" --latency -s "$work/post.lua" \
+    "http://127.0.0.1:$port/v1/publish/bench.sidecar" | parse_wrk)
+  printf '%-34s %6s %10s %9s %9s %8s\n' "sidecar POST /v1/publish" "$conc" "$s_rps" "$s_p50" "$s_p99" "$s_bad"
+  read -r b_rps b_p50 b_p99 b_bad < <(wrk -t"$threads" -c"$conc" -d"${seconds}s" --latency \
+    "http://127.0.0.1:$port/healthz" | parse_wrk)
+  printf '%-34s %6s %10s %9s %9s %8s\n' "  HTTP only: Beast no-op (/healthz)" "$conc" "$b_rps" "$b_p50" "$b_p99" "$b_bad"
+  read -r c_rps c_p50 c_p99 c_bad < <(wrk -t"$threads" -c"$conc" -d"${seconds}s" --latency \
+    "http://127.0.0.1:$cp_port/" | parse_wrk)
+  printf '%-34s %6s %10s %9s %9s %8s\n' "  HTTP only: cpprestsdk no-op" "$conc" "$c_rps" "$c_p50" "$c_p99" "$c_bad"
+  rps[$conc]="$s_rps/$d_rps"
+  p50[$conc]="$s_p50 $d_p50"
+  if [ "$s_bad" -ne 0 ]; then echo "WARNING: $s_bad sidecar publishes were not answered 200" >&2; fi
+done
+
+read -r s1 d1 <<<"${p50[1]}"
+echo
+echo "throughput ratio sidecar/direct: conc 1 = $(ratio ${rps[1]%/*} ${rps[1]#*/}), conc 32 = $(ratio ${rps[32]%/*} ${rps[32]#*/})   (target >= 0.5 at 32)"
+echo "added p50 latency at conc 1: $((s1 - d1)) us   (target <= 100 us)"
+echo "sidecar idle RSS: $((idle_rss_kb / 1024)) MB ($idle_rss_kb kB)   (target <= 15 MB)"
