@@ -120,6 +120,10 @@ spec:
   resources: { requests: { cpu: 100m, memory: 64Mi } }
 )");
   EXPECT_EQ(full.exit_code, 0) << full.err;
+
+  // The shipped example is accepted as written.
+  const auto example = server_->kubectl({"apply", "-f", testing::sourcePath("examples/ticketing-bus.yaml")});
+  EXPECT_EQ(example.exit_code, 0) << example.err;
 }
 
 struct Refusal {

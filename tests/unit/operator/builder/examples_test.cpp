@@ -1,0 +1,104 @@
+// The files in examples/ stay true to the SPEC: the bus renders to the reference
+// args, the orders pod carries the reference subscription, and the sample app
+// prints what it receives and publishes what it is told.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "natsbus/operator/builder.hpp"
+#include "natsbus/subscription.hpp"
+#include "natsbus/testing/network.hpp"
+#include "natsbus/testing/process.hpp"
+#include "natsbus/testing/tools.hpp"
+
+namespace natsbus {
+namespace {
+
+std::string readFile(const std::string& relative) {
+  std::ifstream in(testing::sourcePath(relative), std::ios::binary);
+  EXPECT_TRUE(in.good()) << "missing " << relative;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(Examples, TicketingBusRendersTheReferenceServer) {
+  const auto documents =
+      op::parseYamlDocuments(readFile("examples/ticketing-bus.yaml"), "ticketing-bus.yaml");
+  ASSERT_EQ(documents.size(), 1u);
+  const auto children = op::buildChildren(documents[0]);
+  EXPECT_EQ(children.deployment["metadata"]["name"], "nats-depl");
+  EXPECT_EQ(children.service["metadata"]["name"], "nats-srv");
+  EXPECT_EQ(children.deployment["spec"]["template"]["spec"]["containers"][0]["args"],
+            nlohmann::json::parse(
+                R"(["-p","4222","-m","8222","-hbi","5s","-hbt","5s","-hbf","2","-SD","-cid",
+                                      "ticketing"])"));
+  EXPECT_EQ(op::clientUrl(documents[0]), "nats://nats-srv.default.svc:4222");
+}
+
+TEST(Examples, PodsAreAnnotatedPerSpec) {
+  const auto orders =
+      op::parseYamlDocuments(readFile("examples/orders-pod.yaml"), "orders-pod.yaml").at(0);
+  const auto& annotations = orders["metadata"]["annotations"];
+  EXPECT_EQ(annotations["natsbus.io/inject"], "true");
+  EXPECT_EQ(annotations["natsbus.io/bus"], "nats");
+  EXPECT_EQ(annotations["natsbus.io/app-port"], "3000");
+  const auto subscriptions =
+      parseSubscriptions(annotations["natsbus.io/subscriptions"].get<std::string>());
+  ASSERT_EQ(subscriptions.size(), 1u);
+  const auto& subscription = subscriptions[0];
+  EXPECT_EQ(subscription.subject, "ticket:created");
+  EXPECT_EQ(subscription.queue_group, "orders-service-queue-group");
+  EXPECT_EQ(subscription.durable_name, "orders-service");
+  EXPECT_EQ(subscription.path, "/events/ticket-created");
+  EXPECT_TRUE(subscription.deliver_all_available);
+  EXPECT_EQ(subscription.ack_wait, std::chrono::seconds(30));
+  EXPECT_EQ(subscription.max_in_flight, 1);
+
+  const auto tickets =
+      op::parseYamlDocuments(readFile("examples/tickets-pod.yaml"), "tickets-pod.yaml").at(0);
+  EXPECT_EQ(tickets["metadata"]["annotations"]["natsbus.io/inject"], "true");
+  EXPECT_EQ(tickets["metadata"]["annotations"]["natsbus.io/bus"], "nats");
+  EXPECT_FALSE(tickets["metadata"]["annotations"].contains("natsbus.io/subscriptions"));
+}
+
+TEST(Examples, SampleAppPrintsDeliveriesAndPublishes) {
+  testing::TempDir dir("sample-app");
+  const int port = testing::freeLoopbackPort();
+  const auto app = testing::sourcePath("examples/sample-app/app.py");
+  testing::ChildProcess listener(
+      {"/usr/bin/python3", "-u", app, "listen", "--port", std::to_string(port), "--name", "orders"},
+      dir.path() / "listen.log");
+  ASSERT_TRUE(testing::waitForTcp(port, std::chrono::seconds(10))) << listener.log();
+
+  // The listener stands in for the sidecar here: publish mode POSTs to
+  // <sidecar>/v1/publish/<subject> and prints the answer.
+  const auto published = testing::runCommand({"/usr/bin/python3", app, "publish", "--sidecar",
+                                              "http://127.0.0.1:" + std::to_string(port)});
+  EXPECT_EQ(published.exit_code, 0) << published.err;
+  EXPECT_EQ(published.out, "{\"ok\":true}\n");
+  std::string log;
+  for (int attempt = 0; attempt < 50 && log.find("body:") == std::string::npos; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    log = listener.log();
+  }
+  EXPECT_NE(log.find("[orders] received POST /v1/publish/ticket:created"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find(R"(body: {"id":"123","title":"concert","price":20})"), std::string::npos)
+      << log;
+
+  // Nothing listening: a clear error and a non-zero exit.
+  const auto refused =
+      testing::runCommand({"/usr/bin/python3", app, "publish", "--sidecar",
+                           "http://127.0.0.1:" + std::to_string(testing::freeLoopbackPort())});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("publish to http://127.0.0.1:"), std::string::npos) << refused.err;
+}
+
+}  // namespace
+}  // namespace natsbus
