@@ -122,8 +122,58 @@ spec:
   EXPECT_EQ(full.exit_code, 0) << full.err;
 
   // The shipped example is accepted as written.
-  const auto example = server_->kubectl({"apply", "-f", testing::sourcePath("examples/ticketing-bus.yaml")});
+  const auto example =
+      server_->kubectl({"apply", "-f", testing::sourcePath("examples/ticketing-bus.yaml")});
   EXPECT_EQ(example.exit_code, 0) << example.err;
+}
+
+// What the builder makes is valid Kubernetes: the API server stores it as is
+// (server-side apply, the operator's field manager), owner references included.
+TEST_F(CrdValidation, BuiltChildrenAreAcceptedByTheApiServer) {
+  const auto created = server_->kubectl({"apply", "-f", "-"}, R"(apiVersion: natsbus.io/v1alpha1
+kind: NatsStreaming
+metadata: { name: events, namespace: default }
+spec:
+  clusterID: events_1
+  trace: true
+  store: { type: file, size: 1Gi, storageClassName: standard }
+  limits: { maxChannels: 100, maxSubscriptions: 1000, maxMsgs: 1000000, maxBytes: 1Gi, maxAge: 24h }
+  resources: { requests: { cpu: 100m, memory: 64Mi }, limits: { memory: 256Mi } }
+)");
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const auto stored = getJson({"get", "natsstreaming", "events", "-n", "default"});
+  const auto children = op::buildChildren(stored);
+  ASSERT_TRUE(children.persistent_volume_claim.has_value());
+  for (const auto* object :
+       {&children.deployment, &children.service, &*children.persistent_volume_claim}) {
+    const auto applied = server_->kubectl(
+        {"apply", "--server-side", "--field-manager", "natsbus-operator", "-f", "-"},
+        op::toYaml(*object));
+    ASSERT_EQ(applied.exit_code, 0) << applied.err << "\n" << op::toYaml(*object);
+  }
+  const auto deployment = getJson({"get", "deployment", "events-depl", "-n", "default"});
+  const auto& container = deployment["spec"]["template"]["spec"]["containers"][0];
+  EXPECT_EQ(container["args"],
+            children.deployment["spec"]["template"]["spec"]["containers"][0]["args"]);
+  EXPECT_EQ(container["readinessProbe"]["httpGet"]["path"], "/streaming/serverz");
+  EXPECT_EQ(deployment["metadata"]["ownerReferences"][0]["uid"], stored["metadata"]["uid"]);
+  EXPECT_EQ(deployment["metadata"]["ownerReferences"][0]["controller"], true);
+  const auto service = getJson({"get", "service", "events-srv", "-n", "default"});
+  EXPECT_EQ(service["spec"]["ports"][0]["name"], "client");
+  EXPECT_EQ(service["spec"]["ports"][1]["name"], "monitoring");
+  const auto claim = getJson({"get", "pvc", "events-data", "-n", "default"});
+  EXPECT_EQ(claim["spec"]["resources"]["requests"]["storage"], "1Gi");
+
+  // Applying the same objects again changes nothing (no generation bump), which
+  // is what lets the reconciler apply on every pass.
+  const auto generation = deployment["metadata"]["generation"];
+  const auto again =
+      server_->kubectl({"apply", "--server-side", "--field-manager", "natsbus-operator", "-f", "-"},
+                       op::toYaml(children.deployment));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(
+      getJson({"get", "deployment", "events-depl", "-n", "default"})["metadata"]["generation"],
+      generation);
 }
 
 struct Refusal {
