@@ -1,0 +1,96 @@
+// crds/README.md is the CR reference users read; this keeps it and the CRD in
+// step: every field of the schema is documented, every documented field exists,
+// and each documented default is the one the schema declares.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "natsbus/operator/builder.hpp"
+#include "natsbus/testing/tools.hpp"
+
+namespace natsbus {
+namespace {
+
+std::string readFile(const std::string& relative) {
+  std::ifstream in(testing::sourcePath(relative), std::ios::binary);
+  EXPECT_TRUE(in.good()) << "missing " << relative;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Leaf fields of a schema (objects without `properties`, e.g. resources.limits,
+// count as leaves), with their declared default when there is one.
+void collectLeaves(const nlohmann::json& schema, const std::string& path,
+                   std::map<std::string, nlohmann::json>& out) {
+  if (schema.contains("properties")) {
+    for (const auto& [name, child] : schema["properties"].items())
+      collectLeaves(child, path + "." + name, out);
+    return;
+  }
+  out[path] = schema.value("default", nlohmann::json());
+}
+
+std::map<std::string, nlohmann::json> crdLeaves() {
+  const auto crd = op::parseYamlDocuments(readFile("crds/natsbus.io_natsstreamings.yaml"),
+                                          "natsbus.io_natsstreamings.yaml")
+                       .at(0);
+  const auto& schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"];
+  std::map<std::string, nlohmann::json> leaves;
+  collectLeaves(schema["spec"], "spec", leaves);
+  collectLeaves(schema["status"], "status", leaves);
+  return leaves;
+}
+
+// Table rows of the README: field -> the default column (spec rows) or "".
+std::map<std::string, std::string> documentedFields() {
+  const auto readme = readFile("crds/README.md");
+  std::map<std::string, std::string> fields;
+  static const std::regex kRow(R"(^\| `((?:spec|status)\.[A-Za-z.]+)` \|([^|]*)\|(?:([^|]*)\|)?)");
+  std::istringstream lines(readme);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch match;
+    if (std::regex_search(line, match, kRow)) fields[match[1]] = match[3];
+  }
+  return fields;
+}
+
+TEST(CrdReference, EveryFieldIsDocumentedAndEveryDocumentedFieldExists) {
+  const auto leaves = crdLeaves();
+  const auto documented = documentedFields();
+  ASSERT_GT(leaves.size(), 20u);
+  for (const auto& [path, default_value] : leaves) {
+    EXPECT_TRUE(documented.count(path)) << path << " is in the CRD but not in crds/README.md";
+  }
+  for (const auto& [path, column] : documented) {
+    EXPECT_TRUE(leaves.count(path)) << path << " is in crds/README.md but not in the CRD";
+  }
+}
+
+TEST(CrdReference, DocumentedDefaultsAreTheSchemaDefaults) {
+  const auto leaves = crdLeaves();
+  for (const auto& [path, column] : documentedFields()) {
+    if (path.rfind("spec.", 0) != 0 || !leaves.count(path)) continue;
+    const auto& declared = leaves.at(path);
+    if (declared.is_null()) {
+      // clusterID defaults to metadata.name in the builder, which a schema cannot say.
+      if (path != "spec.clusterID") {
+        EXPECT_EQ(column.find("`"), std::string::npos)
+            << path << ": README shows a default the CRD does not declare";
+      }
+      continue;
+    }
+    const std::string shown = declared.is_string() ? declared.get<std::string>() : declared.dump();
+    EXPECT_NE(column.find("`" + shown + "`"), std::string::npos)
+        << path << ": README default column \"" << column << "\" does not show `" << shown << "`";
+  }
+}
+
+}  // namespace
+}  // namespace natsbus
