@@ -21,7 +21,14 @@ nlohmann::json trimChild(nlohmann::json object) {
 }
 
 nlohmann::json trimResource(nlohmann::json object) {
-  if (object.contains("metadata")) object["metadata"].erase("managedFields");
+  if (!object.contains("metadata")) return object;
+  auto& metadata = object["metadata"];
+  metadata.erase("managedFields");
+  // kubectl apply keeps a full copy of the object here; the reconciler never reads it.
+  if (metadata.contains("annotations")) {
+    metadata["annotations"].erase("kubectl.kubernetes.io/last-applied-configuration");
+    if (metadata["annotations"].empty()) metadata.erase("annotations");
+  }
   return object;
 }
 
@@ -48,30 +55,42 @@ Controller::Controller(KubeClient& client, EventRecorder& events, MetricsRegistr
   resource_options.ns = options_.ns;
   resource_options.watch_timeout = options_.watch_timeout;
   resource_options.trim = trimResource;
-  resources_ = std::make_unique<Informer>(client_, kinds::natsStreaming(), resource_options,
-                                          [this](const nlohmann::json& object, bool) {
-                                            queue_.add(objectKey(object));
-                                            depth_.set(static_cast<std::int64_t>(queue_.depth()));
-                                          });
+  resources_ = std::make_unique<Informer>(
+      client_, kinds::natsStreaming(), resource_options,
+      [this](const nlohmann::json& object, bool deleted) {
+        const auto key = objectKey(object);
+        if (!deleted && reconciler_.ownWrite(kinds::natsStreaming().plural, key,
+                                             object["metadata"].value("resourceVersion", ""))) {
+          return;
+        }
+        queue_.add(key);
+        depth_.set(static_cast<std::int64_t>(queue_.depth()));
+      });
   InformerOptions child_options = resource_options;
   child_options.label_selector = kManagedBy;
   child_options.trim = trimChild;
-  deployments_ =
-      std::make_unique<Informer>(client_, kinds::deployment(), child_options,
-                                 [this](const nlohmann::json& object, bool) { onChild(object); });
-  services_ =
-      std::make_unique<Informer>(client_, kinds::service(), child_options,
-                                 [this](const nlohmann::json& object, bool) { onChild(object); });
+  deployments_ = std::make_unique<Informer>(client_, kinds::deployment(), child_options,
+                                            [this](const nlohmann::json& object, bool deleted) {
+                                              onChild(kinds::deployment(), object, deleted);
+                                            });
+  services_ = std::make_unique<Informer>(client_, kinds::service(), child_options,
+                                         [this](const nlohmann::json& object, bool deleted) {
+                                           onChild(kinds::service(), object, deleted);
+                                         });
 }
 
 Controller::~Controller() {
   stop();
 }
 
-void Controller::onChild(const nlohmann::json& object) {
-  // A child event (edited, deleted) means its owner must be reconciled again.
+void Controller::onChild(const ResourceKind& kind, const nlohmann::json& object, bool deleted) {
+  // A child event (edited, deleted) means its owner must be reconciled again,
+  // unless the event is the echo of our own apply.
   const auto& metadata = object["metadata"];
   if (!metadata.contains("ownerReferences")) return;
+  if (!deleted &&
+      reconciler_.ownWrite(kind.plural, objectKey(object), metadata.value("resourceVersion", "")))
+    return;
   for (const auto& owner : metadata["ownerReferences"]) {
     if (owner.value("kind", "") == kinds::natsStreaming().kind &&
         owner.value("controller", false)) {

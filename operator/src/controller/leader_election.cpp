@@ -74,8 +74,10 @@ bool LeaderElector::tryAcquireOrRenew() {
   const auto duration =
       std::chrono::seconds(spec.value("leaseDurationSeconds", config_.lease_duration.count()));
   const bool mine = holder == config_.identity;
-  if (!mine && !holder.empty() && now < observed_at_ + duration)
-    return false;  // held by a live leader
+  if (!mine && !holder.empty() && now < observed_at_ + duration) {  // held by a live leader
+    expires_at_ = observed_at_ + duration;
+    return false;
+  }
 
   if (!mine) {
     spec["acquireTime"] = stamp;
@@ -108,7 +110,15 @@ void LeaderElector::run() {
       spdlog::warn("leader election: cannot read or take lease {}/{}: {}", config_.ns,
                    config_.lease_name, e.what());
     }
-    if (!sleepFor(config_.retry_period)) return;
+    // Wake at the expiry itself when it comes before the next retry, so a dead
+    // leader is replaced as soon as its lease runs out, not up to a period later.
+    auto delay = config_.retry_period;
+    const auto until_expiry = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  expires_at_ - std::chrono::steady_clock::now()) +
+                              std::chrono::milliseconds(10);
+    if (until_expiry > std::chrono::milliseconds::zero() && until_expiry < delay)
+      delay = until_expiry;
+    if (!sleepFor(delay)) return;
   }
   if (stopping_) return;
   leading_ = true;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "natsbus/operator/builder.hpp"
+#include "natsbus/operator/informer.hpp"
 #include "natsbus/operator/status.hpp"
 #include "natsbus/validation_error.hpp"
 
@@ -51,11 +52,57 @@ void KubeEventRecorder::record(const nlohmann::json& object, const std::string& 
 Reconciler::Reconciler(KubeClient& client, Lookup lookup, EventRecorder& events, Now now)
     : client_(client), lookup_(std::move(lookup)), events_(events), now_(std::move(now)) {}
 
+namespace {
+
+std::string resourceVersionOf(const nlohmann::json& object) {
+  if (!object.contains("metadata")) return {};
+  return object["metadata"].value("resourceVersion", "");
+}
+
+// How long a status we wrote stands in for a cache that has not seen it yet.
+constexpr auto kWrittenStatusTtl = std::chrono::seconds(10);
+
+}  // namespace
+
+void Reconciler::noteWrite(const std::string& plural, const std::string& key,
+                           const nlohmann::json& stored, nlohmann::json status) {
+  std::lock_guard lock(written_mutex_);
+  written_[plural + "/" + key] = {resourceVersionOf(stored), std::move(status),
+                                  std::chrono::steady_clock::now()};
+}
+
+bool Reconciler::ownWrite(const std::string& plural, const std::string& key,
+                          const std::string& resource_version) {
+  std::lock_guard lock(written_mutex_);
+  const auto it = written_.find(plural + "/" + key);
+  if (it == written_.end() || resource_version.empty() ||
+      it->second.resource_version != resource_version) {
+    return false;
+  }
+  // The echo arrived, so the cache has caught up: the entry has done its job.
+  written_.erase(it);
+  return true;
+}
+
+nlohmann::json Reconciler::withLatestStatus(const std::string& key, nlohmann::json resource) const {
+  std::lock_guard lock(written_mutex_);
+  const auto it = written_.find(kinds::natsStreaming().plural + "/" + key);
+  if (it == written_.end() || it->second.status.is_null()) return resource;
+  if (std::chrono::steady_clock::now() - it->second.at > kWrittenStatusTtl) return resource;
+  if (resourceVersionOf(resource) == it->second.resource_version)
+    return resource;  // cache caught up
+  // The cache still shows the object from before our status write (its watch
+  // event is in flight): compare against what we wrote, or the same status would
+  // be written again with a new transition time.
+  resource["status"] = it->second.status;
+  return resource;
+}
+
 ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   ReconcileOutcome outcome;
   const auto found = lookup_(key);
   if (!found) return outcome;
-  const auto& resource = *found;
+  const auto resource = withLatestStatus(key, *found);
   if (resource["metadata"].contains("deletionTimestamp"))
     return outcome;  // being deleted; GC does the rest
   const auto ns = resource["metadata"].value("namespace", "");
@@ -77,7 +124,11 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   if (children) {
     observed.deployment =
         client_.apply(kinds::deployment(), ns, nameOf(children->deployment), children->deployment);
-    client_.apply(kinds::service(), ns, nameOf(children->service), children->service);
+    noteWrite(kinds::deployment().plural, objectKey(ns, nameOf(children->deployment)),
+              *observed.deployment);
+    const auto service =
+        client_.apply(kinds::service(), ns, nameOf(children->service), children->service);
+    noteWrite(kinds::service().plural, objectKey(ns, nameOf(children->service)), service);
     if (children->persistent_volume_claim) {
       client_.apply(kinds::persistentVolumeClaim(), ns, nameOf(*children->persistent_volume_claim),
                     *children->persistent_volume_claim);
@@ -90,11 +141,12 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   const auto status = buildStatus(resource, observed, now_());
   outcome.ready_reason = status["conditions"][0].value("reason", "");
   if (statusDiffers(resource, status)) {
-    client_.applyStatus(kinds::natsStreaming(), ns, name,
-                        {{"apiVersion", kinds::natsStreaming().api_version},
-                         {"kind", kinds::natsStreaming().kind},
-                         {"metadata", {{"name", name}, {"namespace", ns}}},
-                         {"status", status}});
+    const auto stored = client_.applyStatus(kinds::natsStreaming(), ns, name,
+                                            {{"apiVersion", kinds::natsStreaming().api_version},
+                                             {"kind", kinds::natsStreaming().kind},
+                                             {"metadata", {{"name", name}, {"namespace", ns}}},
+                                             {"status", status}});
+    noteWrite(kinds::natsStreaming().plural, key, stored, status);
     outcome.status_written = true;
     if (observed.invalid_spec) {
       events_.record(resource, "Warning", reasons::kInvalidSpec, *observed.invalid_spec);

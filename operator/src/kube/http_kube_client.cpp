@@ -1,6 +1,7 @@
 #include "natsbus/operator/http_kube_client.hpp"
 
 #include <cpprest/http_client.h>
+#include <pplx/threadpool.h>
 
 #include <boost/asio/ssl/context.hpp>
 #include <fstream>
@@ -264,6 +265,10 @@ class HttpKubeClient final : public KubeClient {
 };
 
 }  // namespace
+
+void setHttpIoThreads(std::size_t threads) {
+  crossplat::threadpool::initialize_with_threads(threads);
+}
 
 KubeClientPtr makeHttpKubeClient(const KubeConfig& config, HttpKubeClientOptions options) {
   return std::make_unique<HttpKubeClient>(config, options);

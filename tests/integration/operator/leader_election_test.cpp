@@ -50,8 +50,10 @@ TEST_F(LeaderElectionTest, OnlyTheLeaderReconcilesAndTheOtherTakesOverWithinTheL
   const auto takeover = std::chrono::steady_clock::now() - killed_at;
   ASSERT_TRUE(eventually([&] { return converged("default", "two"); }, 10s));
   EXPECT_NE(holder(), old_holder);
-  // Lease 15s, checked every 2s (retry period), polled here every 100ms.
-  EXPECT_LE(takeover, 15s + 2s + 500ms)
+  // Lease 15s, timed from when the standby last saw it renewed, which lags the
+  // leader's last renewal by up to one retry period (2s); plus this test's 100ms
+  // polling of the standby's metrics on a loaded machine.
+  EXPECT_LE(takeover, 15s + 2s + 1s)
       << "takeover took " << std::chrono::duration_cast<std::chrono::milliseconds>(takeover).count()
       << " ms";
   std::cerr << "[ measured ] takeover after SIGKILL of the leader: "

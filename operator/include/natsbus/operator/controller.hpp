@@ -44,7 +44,7 @@ class Controller final : public BusLookup {
   WorkQueue& queue() { return queue_; }
 
  private:
-  void onChild(const nlohmann::json& object);
+  void onChild(const ResourceKind& kind, const nlohmann::json& object, bool deleted);
   void work();
 
   KubeClient& client_;

@@ -17,6 +17,11 @@ struct HttpKubeClientOptions {
 
 // The real KubeClient, over cpprestsdk's http_client (TLS with the configured CA,
 // bearer token or client certificate).
+// Sizes cpprestsdk's shared I/O thread pool (40 threads by default, each with its
+// own malloc arena). Call once, before the first client is made; the operator's
+// blocking calls run on its own threads, so a few I/O threads are plenty.
+void setHttpIoThreads(std::size_t threads);
+
 KubeClientPtr makeHttpKubeClient(const KubeConfig& config, HttpKubeClientOptions options = {});
 
 }  // namespace natsbus::op

@@ -66,6 +66,7 @@ class LeaderElector {
   std::string observed_renew_time_;
   std::chrono::steady_clock::time_point observed_at_{};
   std::chrono::steady_clock::time_point last_renewed_{};
+  std::chrono::steady_clock::time_point expires_at_{};  // of the lease another holds
 };
 
 // hostname + "-" + 8 random hex digits.

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -51,7 +54,27 @@ class Reconciler {
   // children carry ownerReferences, so the garbage collector removes them.
   ReconcileOutcome reconcile(const std::string& key);
 
+  // True when `resource_version` of the object `plural/namespace/name` is the one
+  // this reconciler's own last write produced: the watch event it causes needs
+  // no new pass (without this, every pass would trigger a second one). The
+  // entry is dropped once matched.
+  bool ownWrite(const std::string& plural, const std::string& key,
+                const std::string& resource_version);
+
  private:
+  struct Written {
+    std::string resource_version;
+    nlohmann::json status;  // for NatsStreamings: the status written
+    std::chrono::steady_clock::time_point at;
+  };
+  void noteWrite(const std::string& plural, const std::string& key, const nlohmann::json& stored,
+                 nlohmann::json status = {});
+  // The resource as of our last status write when the cache has not caught up yet.
+  nlohmann::json withLatestStatus(const std::string& key, nlohmann::json resource) const;
+
+  mutable std::mutex written_mutex_;
+  std::map<std::string, Written> written_;
+  std::size_t writes_since_sweep_ = 0;
   KubeClient& client_;
   Lookup lookup_;
   EventRecorder& events_;

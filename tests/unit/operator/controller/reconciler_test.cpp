@@ -151,3 +151,31 @@ TEST_F(ReconcilerTest, KubeEventRecorderPostsACoreEventOnTheResource) {
 
 }  // namespace
 }  // namespace natsbus::op
+
+namespace natsbus::op {
+namespace {
+
+TEST_F(ReconcilerTest, EchoesOfItsOwnWritesAreRecognised) {
+  auto r = reconciler();
+  r.reconcile("default/nats");
+  const auto deployment = *client_.stored(kinds::deployment(), "default", "nats-depl");
+  const auto rv = deployment["metadata"]["resourceVersion"].get<std::string>();
+  EXPECT_TRUE(r.ownWrite("deployments", "default/nats-depl", rv));
+  EXPECT_FALSE(r.ownWrite("deployments", "default/nats-depl", rv + "1")) << "someone else's edit";
+  const auto bus = *client_.stored(kinds::natsStreaming(), "default", "nats");
+  EXPECT_TRUE(r.ownWrite("natsstreamings", "default/nats", bus["metadata"]["resourceVersion"]));
+}
+
+TEST_F(ReconcilerTest, AStaleCacheDoesNotRewriteTheSameStatus) {
+  // The lookup keeps answering the object as it was before the status write.
+  const auto before = *client_.stored(kinds::natsStreaming(), "default", "nats");
+  Reconciler r(
+      client_, [&](const std::string&) { return std::optional<nlohmann::json>(before); }, events_,
+      [] { return "2026-01-01T00:00:00Z"; });
+  EXPECT_TRUE(r.reconcile("default/nats").status_written);
+  EXPECT_FALSE(r.reconcile("default/nats").status_written);
+  EXPECT_EQ(client_.calls("applyStatus").size(), 1u);
+}
+
+}  // namespace
+}  // namespace natsbus::op

@@ -1,0 +1,266 @@
+// Benchmark driver for scripts/bench/operator_reconcile.sh.
+//
+// One real etcd + kube-apiserver, then in the same run:
+//  1. direct:   one HTTP client issues, per resource, exactly the requests the
+//               operator's pass makes (create the NatsStreaming, apply Deployment,
+//               apply Service, apply status), sequentially: the baseline.
+//  2. operator: the real natsbus-operator binary; the driver creates each
+//               resource and waits (on a watch) until its status is written; the
+//               operator writes status only after both children were applied.
+//  3. converge: 1,000 resources created back to back; time until every one has
+//               status, the same through the direct client, and the operator's RSS.
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "natsbus/operator/builder.hpp"
+#include "natsbus/operator/http_kube_client.hpp"
+#include "natsbus/operator/kube_config.hpp"
+#include "natsbus/operator/status.hpp"
+#include "natsbus/testing/kube_api_server.hpp"
+#include "natsbus/testing/network.hpp"
+#include "natsbus/testing/process.hpp"
+#include "natsbus/testing/tools.hpp"
+
+namespace natsbus::op::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Millis = std::chrono::duration<double, std::milli>;
+
+nlohmann::json makeBus(const std::string& ns, const std::string& name) {
+  auto object = nlohmann::json::parse(R"({"apiVersion":"natsbus.io/v1alpha1","kind":"NatsStreaming",
+    "spec":{"clusterID":"ticketing","ports":{"client":4222,"monitoring":8222},
+            "heartbeat":{"interval":"5s","timeout":"5s","failCount":2},"debug":true}})");
+  object["metadata"] = {{"name", name}, {"namespace", ns}};
+  return object;
+}
+
+double percentile(std::vector<double> samples, double p) {
+  std::sort(samples.begin(), samples.end());
+  const auto rank =
+      static_cast<std::size_t>(std::max(1.0, std::ceil(p * static_cast<double>(samples.size()))));
+  return samples[rank - 1];
+}
+
+// The requests of one reconcile pass, issued directly (the baseline).
+void directPass(KubeClient& client, const std::string& ns, const std::string& name) {
+  const auto created = client.create(kinds::natsStreaming(), ns, makeBus(ns, name));
+  const auto children = buildChildren(created);
+  const auto deployment = client.apply(
+      kinds::deployment(), ns, children.deployment["metadata"]["name"], children.deployment);
+  client.apply(kinds::service(), ns, children.service["metadata"]["name"], children.service);
+  client.applyStatus(kinds::natsStreaming(), ns, name,
+                     {{"apiVersion", "natsbus.io/v1alpha1"},
+                      {"kind", "NatsStreaming"},
+                      {"metadata", {{"name", name}, {"namespace", ns}}},
+                      {"status", buildStatus(created, {deployment, std::nullopt}, rfc3339Now())}});
+}
+
+// Watches NatsStreamings in a namespace and notes when each first has a status.
+class StatusWatcher {
+ public:
+  StatusWatcher(const KubeConfig& config, const std::string& ns)
+      : client_(makeHttpKubeClient(config)), ns_(ns) {
+    rv_ = client_->list(kinds::natsStreaming(), ns_, {}).resource_version;
+    thread_ = std::thread([this] { run(); });
+  }
+  ~StatusWatcher() {
+    stopping_ = true;
+    client_->cancelWatches();
+    thread_.join();
+  }
+  bool waitFor(const std::string& name, std::chrono::seconds timeout) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return done_.count(name) != 0; });
+  }
+  bool waitForCount(std::size_t count, std::chrono::seconds timeout) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return done_.size() >= count; });
+  }
+  Clock::time_point lastAt() {
+    std::lock_guard lock(mutex_);
+    Clock::time_point last{};
+    for (const auto& [name, at] : done_) last = std::max(last, at);
+    return last;
+  }
+
+ private:
+  void run() {
+    while (!stopping_) {
+      try {
+        WatchOptions options;
+        options.resource_version = rv_;
+        options.timeout_seconds = 280;
+        client_->watch(kinds::natsStreaming(), ns_, options, [&](const WatchEvent& event) {
+          const auto& metadata = event.object["metadata"];
+          if (metadata.contains("resourceVersion")) rv_ = metadata["resourceVersion"];
+          if (event.object.contains("status") && event.object["status"].contains("url")) {
+            std::lock_guard lock(mutex_);
+            done_.emplace(metadata.value("name", ""), Clock::now());
+            changed_.notify_all();
+          }
+          return !stopping_;
+        });
+      } catch (const std::exception& e) {
+        if (!stopping_) std::cerr << "watch: " << e.what() << "\n";
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  }
+
+  KubeClientPtr client_;
+  std::string ns_;
+  std::string rv_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::string, Clock::time_point> done_;
+  std::thread thread_;
+};
+
+long rssKiB(pid_t pid, const std::string& field) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  }
+  return -1;
+}
+
+void createNamespace(KubeClient& client, const std::string& name) {
+  client.create({"/api/v1", "namespaces", "v1", "Namespace"}, "",
+                {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}});
+}
+
+int run(int samples, int scale) {
+  testing::KubeApiServer server;
+  const auto crd =
+      server.kubectl({"apply", "-f", testing::sourcePath("crds/natsbus.io_natsstreamings.yaml")});
+  if (crd.exit_code != 0) throw std::runtime_error("CRD apply failed: " + crd.err);
+  server.kubectl({"wait", "--for", "condition=established", "--timeout", "60s",
+                  "crd/natsstreamings.natsbus.io"});
+  const auto config = loadKubeconfig(server.kubeconfigPath());
+  auto client = makeHttpKubeClient(config);
+  for (const auto* ns : {"warmup", "direct", "operated", "direct-scale", "scale"})
+    createNamespace(*client, ns);
+  // Warm the API server's paths (first SSA of a kind, CRD handler) outside the figures.
+  for (int i = 0; i < 5; ++i) directPass(*client, "warmup", "w" + std::to_string(i));
+
+  // 1. Baseline.
+  std::vector<double> direct;
+  for (int i = 0; i < samples; ++i) {
+    const auto start = Clock::now();
+    directPass(*client, "direct", "bus-" + std::to_string(i));
+    direct.push_back(Millis(Clock::now() - start).count());
+  }
+
+  // 2. Operator, one resource at a time.
+  const int metrics_port = testing::freeLoopbackPort();
+  testing::ChildProcess op(
+      {NATSBUS_BINARY_DIR "/operator/natsbus-operator", "run", "--kubeconfig",
+       server.kubeconfigPath(), "--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port),
+       "--log-level",
+       std::getenv("BENCH_OPERATOR_LOG_LEVEL") ? std::getenv("BENCH_OPERATOR_LOG_LEVEL") : "warn"},
+      server.workDir() + "/operator.log");
+  const auto ready_by = Clock::now() + std::chrono::seconds(30);
+  while (testing::httpGet(metrics_port, "/readyz") != 200) {
+    if (Clock::now() > ready_by) throw std::runtime_error("operator not ready: " + op.log());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::vector<double> operated;
+  {
+    StatusWatcher watcher(config, "operated");
+    for (int i = 0; i < samples; ++i) {
+      const auto name = "bus-" + std::to_string(i);
+      const auto start = Clock::now();
+      client->create(kinds::natsStreaming(), "operated", makeBus("operated", name));
+      if (!watcher.waitFor(name, std::chrono::seconds(30)))
+        throw std::runtime_error(name + " never got status");
+      operated.push_back(Millis(Clock::now() - start).count());
+    }
+  }
+  // Every operated resource has its children too (read from the live API).
+  for (int i = 0; i < samples; ++i) {
+    client->get(kinds::deployment(), "operated", "bus-" + std::to_string(i) + "-depl");
+    client->get(kinds::service(), "operated", "bus-" + std::to_string(i) + "-srv");
+  }
+
+  // 3. Converge `scale` resources.
+  const long rss_before = rssKiB(op.pid(), "VmRSS");
+  double converge_ms = 0;
+  {
+    StatusWatcher watcher(config, "scale");
+    const auto start = Clock::now();
+    for (int i = 0; i < scale; ++i) {
+      client->create(kinds::natsStreaming(), "scale", makeBus("scale", "bus-" + std::to_string(i)));
+    }
+    const auto created_ms = Millis(Clock::now() - start).count();
+    if (!watcher.waitForCount(static_cast<std::size_t>(scale), std::chrono::seconds(600))) {
+      throw std::runtime_error("not all resources converged");
+    }
+    converge_ms = Millis(watcher.lastAt() - start).count();
+    std::cout << "  (creating the " << scale << " resources took " << std::fixed
+              << std::setprecision(0) << created_ms << " ms of that)\n";
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const long rss = rssKiB(op.pid(), "VmRSS");
+  const long hwm = rssKiB(op.pid(), "VmHWM");
+  const long anon = rssKiB(op.pid(), "RssAnon");
+  const long file = rssKiB(op.pid(), "RssFile");
+  if (const char* smaps = std::getenv("BENCH_OPERATOR_SMAPS"); smaps != nullptr) {
+    std::ifstream in("/proc/" + std::to_string(op.pid()) + "/smaps");
+    std::ofstream(smaps) << in.rdbuf();
+  }
+  op.stop(SIGTERM);
+  if (std::getenv("BENCH_OPERATOR_LOG") != nullptr)
+    std::ofstream(std::getenv("BENCH_OPERATOR_LOG")) << op.log();
+
+  const auto direct_start = Clock::now();
+  for (int i = 0; i < scale; ++i) directPass(*client, "direct-scale", "bus-" + std::to_string(i));
+  const double direct_scale_ms = Millis(Clock::now() - direct_start).count();
+
+  const double d50 = percentile(direct, 0.5), d99 = percentile(direct, 0.99);
+  const double o50 = percentile(operated, 0.5), o99 = percentile(operated, 0.99);
+  std::cout << std::fixed << std::setprecision(1);
+  std::cout << "resource created -> Deployment, Service and status present (" << samples
+            << " resources, one at a time)\n"
+            << "  direct client (baseline): p50 " << d50 << " ms, p99 " << d99 << " ms\n"
+            << "  natsbus-operator:         p50 " << o50 << " ms, p99 " << o99 << " ms\n"
+            << std::setprecision(2) << "  ratio operator/direct:    p50 " << o50 / d50 << "x, p99 "
+            << o99 / d99 << "x   (target <= 1.5x)\n";
+  std::cout << std::setprecision(1) << "converge " << scale << " resources created back to back\n"
+            << "  natsbus-operator: " << converge_ms / 1000 << " s (last status written)\n"
+            << "  direct client, same requests sequentially: " << direct_scale_ms / 1000 << " s\n"
+            << std::setprecision(2) << "  ratio operator/direct: " << converge_ms / direct_scale_ms
+            << "x\n";
+  std::cout << "operator memory with " << samples + scale << " resources cached: RSS "
+            << rss / 1024.0 << " MiB (peak " << hwm / 1024.0 << " MiB; " << rss_before / 1024.0
+            << " MiB before the " << scale << ")   (target <= 40 MB)\n"
+            << "  of which anonymous (heap, stacks) " << anon / 1024.0
+            << " MiB, file-backed (shared libraries) " << file / 1024.0 << " MiB\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace natsbus::op::bench
+
+int main(int argc, char** argv) {
+  const int samples = argc > 1 ? std::atoi(argv[1]) : 100;
+  const int scale = argc > 2 ? std::atoi(argv[2]) : 1000;
+  try {
+    return natsbus::op::bench::run(samples, scale);
+  } catch (const std::exception& e) {
+    std::cerr << "operator_reconcile_bench: " << e.what() << "\n";
+    return 1;
+  }
+}
