@@ -1,7 +1,5 @@
-# Shared helpers for scripts/bench/sidecar_*.sh (sourced, not run by itself:
-# `make bench` runs only *.sh files named sidecar_publish/sidecar_delivery... and
-# this file, so it exits early when executed directly).
-if [ "${BASH_SOURCE[0]}" = "$0" ]; then exit 0; fi
+# Shared helpers for scripts/bench/sidecar_*.sh (sourced; the .bash suffix keeps
+# `make bench`, which runs every *.sh, from running it on its own).
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${BUILD_DIR:-build}"

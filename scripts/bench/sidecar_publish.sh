@@ -3,7 +3,7 @@
 # run: 256-byte events at concurrency 1 and 32 (throughput, p50, p99, ratio),
 # the HTTP layer alone (Beast no-op vs cpprestsdk no-op), and idle RSS.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/sidecar_lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/sidecar_lib.bash"
 
 start_stan
 port=$(free_port)
