@@ -77,6 +77,10 @@ Controller::Controller(KubeClient& client, EventRecorder& events, MetricsRegistr
                                          [this](const nlohmann::json& object, bool deleted) {
                                            onChild(kinds::service(), object, deleted);
                                          });
+  claims_ = std::make_unique<Informer>(client_, kinds::persistentVolumeClaim(), child_options,
+                                       [this](const nlohmann::json& object, bool deleted) {
+                                         onChild(kinds::persistentVolumeClaim(), object, deleted);
+                                       });
 }
 
 Controller::~Controller() {
@@ -104,15 +108,17 @@ void Controller::startInformers() {
   resources_->start();
   deployments_->start();
   services_->start();
+  claims_->start();
 }
 
 bool Controller::synced() const {
-  return resources_->synced() && deployments_->synced() && services_->synced();
+  return resources_->synced() && deployments_->synced() && services_->synced() && claims_->synced();
 }
 
 bool Controller::waitForSync(std::chrono::milliseconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (const auto* informer : {resources_.get(), deployments_.get(), services_.get()}) {
+  for (const auto* informer :
+       {resources_.get(), deployments_.get(), services_.get(), claims_.get()}) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (!informer->waitForSync(std::max(left, std::chrono::milliseconds(0)))) return false;
@@ -156,6 +162,7 @@ void Controller::stop() {
   resources_->stop();
   deployments_->stop();
   services_->stop();
+  claims_->stop();
 }
 
 std::optional<BusInfo> Controller::find(const std::string& ns, const std::string& name) const {

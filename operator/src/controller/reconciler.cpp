@@ -121,6 +121,21 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   // 2. Server-side apply: the API server merges our fields and restores any
   //    that were edited by hand; an unchanged apply is a no-op (no new revision),
   //    so reconciling often causes no churn.
+  if (children && children->persistent_volume_claim) {
+    // The claim first: the Deployment mounts it. Most of a bound claim's spec is
+    // immutable, so a changed store the API server refuses (422) is reported
+    // like an invalid spec rather than retried for ever.
+    const auto& claim = *children->persistent_volume_claim;
+    try {
+      const auto stored = client_.apply(kinds::persistentVolumeClaim(), ns, nameOf(claim), claim);
+      noteWrite(kinds::persistentVolumeClaim().plural, objectKey(ns, nameOf(claim)), stored);
+    } catch (const KubeError& e) {
+      if (e.status() != 422) throw;
+      observed.invalid_spec = "spec.store: the PersistentVolumeClaim " + nameOf(claim) +
+                              " cannot be changed this way: " + e.what();
+      children.reset();
+    }
+  }
   if (children) {
     observed.deployment =
         client_.apply(kinds::deployment(), ns, nameOf(children->deployment), children->deployment);
@@ -129,10 +144,6 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
     const auto service =
         client_.apply(kinds::service(), ns, nameOf(children->service), children->service);
     noteWrite(kinds::service().plural, objectKey(ns, nameOf(children->service)), service);
-    if (children->persistent_volume_claim) {
-      client_.apply(kinds::persistentVolumeClaim(), ns, nameOf(*children->persistent_volume_claim),
-                    *children->persistent_volume_claim);
-    }
     outcome.applied = true;
   }
 

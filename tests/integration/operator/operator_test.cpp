@@ -96,6 +96,20 @@ TEST_F(OperatorTest, DeletedServiceAndHandEditedDeploymentAreRestored) {
   EXPECT_EQ(args(*read(kinds::deployment(), "default", "nats-depl"))[1], "4222");
 }
 
+TEST_F(OperatorTest, FileStoreWithASizeGetsAnOwnedClaim) {
+  OperatorProcess op(*server_, "operator");
+  kubectlOk({"apply", "-f", "-"}, busYaml("disk", "default", "  store: {type: file, size: 2Gi}\n"));
+  ASSERT_TRUE(eventually([&] { return converged("default", "disk"); }));
+  const auto claim = read({"/api/v1", "persistentvolumeclaims", "v1", "PersistentVolumeClaim"},
+                          "default", "disk-data");
+  ASSERT_TRUE(claim.has_value()) << "no PersistentVolumeClaim disk-data";
+  EXPECT_EQ((*claim)["spec"]["resources"]["requests"]["storage"], "2Gi");
+  EXPECT_EQ((*claim)["metadata"]["ownerReferences"][0]["name"], "disk");
+  const auto deployment = *read(kinds::deployment(), "default", "disk-depl");
+  const auto a = args(deployment);
+  EXPECT_NE(std::find(a.begin(), a.end(), "FILE"), a.end()) << a.dump();
+}
+
 TEST_F(OperatorTest, KilledAndRestartedOperatorConverges) {
   auto op = std::make_unique<OperatorProcess>(*server_, "operator-1");
   kubectlOk({"apply", "-f", "-"}, busYaml("a", "default"));

@@ -21,7 +21,7 @@ struct ControllerOptions {
   RateLimiter rate_limiter{};
 };
 
-// Watches NatsStreaming resources and the Deployments/Services they own, and
+// Watches NatsStreaming resources and the Deployments/Services/PVCs they own, and
 // reconciles each resource through a de-duplicating, rate-limited work queue.
 // Informers run on every replica (the webhook's BusLookup needs the cache);
 // reconcile workers run only once startWorkers() is called (on the leader).
@@ -53,6 +53,7 @@ class Controller final : public BusLookup {
   std::unique_ptr<Informer> resources_;
   std::unique_ptr<Informer> deployments_;
   std::unique_ptr<Informer> services_;
+  std::unique_ptr<Informer> claims_;
   Reconciler reconciler_;
   std::vector<std::thread> workers_;
   std::atomic<bool> stopped_{false};

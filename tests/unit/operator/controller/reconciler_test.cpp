@@ -179,3 +179,39 @@ TEST_F(ReconcilerTest, AStaleCacheDoesNotRewriteTheSameStatus) {
 
 }  // namespace
 }  // namespace natsbus::op
+
+namespace natsbus::op {
+namespace {
+
+nlohmann::json fileStore() {
+  auto bus = ticketing();
+  bus["spec"]["store"] = {{"type", "file"}, {"size", "1Gi"}};
+  return bus;
+}
+
+TEST_F(ReconcilerTest, FileStoreWithASizeAppliesTheClaimFirst) {
+  client_.put(kinds::natsStreaming(), fileStore());
+  auto r = reconciler();
+  EXPECT_TRUE(r.reconcile("default/nats").applied);
+  const auto applies = client_.calls("apply");
+  ASSERT_EQ(applies.size(), 3u);
+  EXPECT_EQ(applies[0].plural, "persistentvolumeclaims");
+  EXPECT_EQ(applies[0].name, "nats-data");
+  EXPECT_EQ(applies[0].body["metadata"]["ownerReferences"][0]["uid"], "0b7c-uid");
+}
+
+TEST_F(ReconcilerTest, AClaimChangeTheServerRefusesIsReportedNotRetried) {
+  client_.put(kinds::natsStreaming(), fileStore());
+  client_.failNext("apply", 422);
+  auto r = reconciler();
+  ReconcileOutcome outcome;
+  ASSERT_NO_THROW(outcome = r.reconcile("default/nats"));
+  EXPECT_EQ(outcome.ready_reason, reasons::kInvalidSpec);
+  EXPECT_FALSE(outcome.applied);
+  ASSERT_EQ(events_.recorded.size(), 1u);
+  EXPECT_NE(events_.recorded[0].message.find("spec.store"), std::string::npos)
+      << events_.recorded[0].message;
+}
+
+}  // namespace
+}  // namespace natsbus::op
