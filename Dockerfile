@@ -9,10 +9,11 @@
 
 # --- build: exactly what CI runs (.ci/run -> make test), minus the integration tests.
 # Debian bookworm with the Go toolchain, because `make deps` (as on CI machines)
-# needs Go and npm for the test servers it installs alongside the Debian packages.
+# needs Go and npm for the test servers it installs alongside the Debian packages;
+# python3 runs the sample app in the unit tests.
 FROM golang:1.24-bookworm AS build
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm python3 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

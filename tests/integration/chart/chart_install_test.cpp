@@ -133,3 +133,51 @@ TEST_F(ChartInstall, InstallUpgradeUninstall) {
 
 }  // namespace
 }  // namespace natsbus
+
+namespace natsbus {
+namespace {
+
+// The `make demo` path: the operator runs on the host, so the chart installs
+// only the webhook registration pointing at it by URL; a later upgrade turns
+// the in-cluster operator on (TLS generated then) and a value change rolls it.
+TEST_F(ChartInstall, ExternalOperatorThenInClusterOperator) {
+  const auto chart = testing::sourcePath("charts/natsbus");
+  const auto installed =
+      helm({"install", "natsbus", chart, "--namespace", kNamespace, "--create-namespace", "--set",
+            "operator.enabled=false", "--set", "webhook.url=https://127.0.0.1:9443/mutate-v1-pod",
+            "--set", "webhook.caBundle=Q0E="});
+  ASSERT_EQ(installed.exit_code, 0) << installed.err;
+  const auto registration =
+      get({"get", "mutatingwebhookconfiguration", "natsbus-sidecar-injector"});
+  ASSERT_FALSE(registration.is_null());
+  EXPECT_EQ(registration["webhooks"][0]["clientConfig"]["url"],
+            "https://127.0.0.1:9443/mutate-v1-pod");
+  EXPECT_TRUE(get({"get", "deployment", "natsbus-operator", "-n", kNamespace}).is_null());
+  EXPECT_TRUE(get({"get", "secret", "natsbus-webhook-tls", "-n", kNamespace}).is_null());
+
+  const auto enabled = helm({"upgrade", "natsbus", chart, "--namespace", kNamespace,
+                             "--reuse-values", "--set", "operator.enabled=true"});
+  ASSERT_EQ(enabled.exit_code, 0) << enabled.err;
+  const auto before = get({"get", "deployment", "natsbus-operator", "-n", kNamespace});
+  ASSERT_FALSE(before.is_null());
+  EXPECT_FALSE(get({"get", "secret", "natsbus-webhook-tls", "-n", kNamespace}).is_null());
+  // Still the external URL and its CA: the registration follows webhook.url.
+  EXPECT_EQ(get({"get", "mutatingwebhookconfiguration",
+                 "natsbus-sidecar-injector"})["webhooks"][0]["clientConfig"]["caBundle"],
+            "Q0E=");
+
+  const auto rolled = helm({"upgrade", "natsbus", chart, "--namespace", kNamespace,
+                            "--reuse-values", "--set", "operator.logLevel=debug"});
+  ASSERT_EQ(rolled.exit_code, 0) << rolled.err;
+  const auto after = get({"get", "deployment", "natsbus-operator", "-n", kNamespace});
+  EXPECT_GT(after["metadata"]["generation"].get<int>(),
+            before["metadata"]["generation"].get<int>());
+  EXPECT_NE(after["spec"]["template"], before["spec"]["template"]);
+
+  ASSERT_EQ(helm({"uninstall", "natsbus", "--namespace", kNamespace}).exit_code, 0);
+  EXPECT_TRUE(get({"get", "mutatingwebhookconfiguration", "natsbus-sidecar-injector"}).is_null());
+  EXPECT_TRUE(get({"get", "deployment", "natsbus-operator", "-n", kNamespace}).is_null());
+}
+
+}  // namespace
+}  // namespace natsbus
