@@ -87,6 +87,7 @@ TEST_F(ChartInstall, InstallUpgradeUninstall) {
   EXPECT_TRUE(operatorCan({"patch", "deployments.apps", "-n", "default"}));
   EXPECT_TRUE(operatorCan({"create", "services", "-n", "shop"}));
   EXPECT_TRUE(operatorCan({"create", "persistentvolumeclaims", "-n", "shop"}));
+  EXPECT_TRUE(operatorCan({"watch", "persistentvolumeclaims", "--all-namespaces"}));
   EXPECT_TRUE(operatorCan({"create", "events", "-n", "shop"}));
   EXPECT_FALSE(operatorCan({"delete", "deployments.apps", "-n", "default"}));
   EXPECT_FALSE(

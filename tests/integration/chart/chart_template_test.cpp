@@ -65,7 +65,7 @@ TEST(ChartTemplate, DefaultsRenderTheOperatorWebhookAndLeastPrivilegeRbac) {
     "natsstreamings/status": ["get","update","patch"],
     "deployments": ["get","list","watch","create","patch"],
     "services": ["get","list","watch","create","patch"],
-    "persistentvolumeclaims": ["get","create","patch"],
+    "persistentvolumeclaims": ["get","list","watch","create","patch"],
     "events": ["create","patch"]})"));
   EXPECT_TRUE(findObject(objects, "Role", "natsbus-operator-leader-election").is_null())
       << "one replica needs no Lease";
