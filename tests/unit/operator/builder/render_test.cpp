@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "natsbus/operator/builder.hpp"
 #include "natsbus/operator/commands.hpp"
 #include "natsbus/testing/process.hpp"
+#include "natsbus/testing/tools.hpp"
 #include "natsbus/validation_error.hpp"
 
 namespace natsbus::op {
@@ -163,6 +165,27 @@ TEST_F(RenderCommand, BadInputAndUsageErrors) {
   EXPECT_EQ(runRenderCommand({"-f", bad, "--extra"}), 2);
   err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("unexpected argument \"--extra\""), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace natsbus::op
+
+namespace natsbus::op {
+namespace {
+
+// The shipped binary routes `render` here and exits as documented.
+TEST(RenderBinary, RendersTheExampleBus) {
+  const std::string binary = std::string(NATSBUS_BINARY_DIR) + "/operator/natsbus-operator";
+  ASSERT_TRUE(std::filesystem::exists(binary)) << binary << " is not built";
+  const auto example = testing::sourcePath("examples/ticketing-bus.yaml");
+  const auto rendered = testing::runCommand({binary, "render", "-f", example});
+  EXPECT_EQ(rendered.exit_code, 0) << rendered.err;
+  std::ifstream in(example);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(rendered.out, renderYaml(text, example));
+  const auto missing = testing::runCommand({binary, "render"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("-f FILE is required"), std::string::npos) << missing.err;
 }
 
 }  // namespace
