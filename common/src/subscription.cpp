@@ -165,6 +165,9 @@ std::vector<Subscription> parseSubscriptions(std::string_view json_text) {
     parsed = nlohmann::json::parse(json_text);
   } catch (const nlohmann::json::parse_error& error) {
     fail("subscriptions", "invalid JSON at byte " + std::to_string(error.byte) + ": " + error.what());
+  } catch (const nlohmann::json::out_of_range& error) {
+    // The parser throws this, not parse_error, for numbers beyond a double ("1e400").
+    fail("subscriptions", std::string("invalid JSON: ") + error.what());
   }
   return subscriptionsFromJson(parsed);
 }

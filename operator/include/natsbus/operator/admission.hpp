@@ -1,0 +1,44 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "natsbus/operator/bus_lookup.hpp"
+#include "natsbus/operator/webhook_server.hpp"
+
+namespace natsbus::op {
+
+inline constexpr std::string_view kWebhookName = "sidecar-injector.natsbus.io";
+inline constexpr std::string_view kMutatePodPath = "/mutate-v1-pod";
+
+// The request is not an AdmissionReview v1 we can answer (not JSON, wrong kind or
+// apiVersion, no request.uid, no object, ...). Answered with HTTP 400.
+class MalformedReview : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// AdmissionReview v1 in, AdmissionReview v1 out, with the response for the pod:
+// allowed without a patch (not annotated, already injected, not a CREATE),
+// allowed with a base64 JSONPatch adding the sidecar, or refused (allowed: false,
+// status.code 400) with a message naming the annotation and the problem. Pure: no
+// I/O besides the BusLookup. Throws MalformedReview.
+nlohmann::json reviewPodAdmission(const nlohmann::json& review, const BusLookup& buses,
+                                  const InjectionSettings& settings);
+
+struct HttpAnswer {
+  int status = 200;
+  std::string body;  // JSON
+};
+
+// The whole HTTP exchange for POST /mutate-v1-pod: body text in, status and JSON
+// body out. Malformed reviews give 400 with {"error": "..."}; never throws.
+HttpAnswer answerAdmissionRequest(std::string_view body, const BusLookup& buses,
+                                  const InjectionSettings& settings) noexcept;
+
+// Standard base64 (RFC 4648, with padding), as Kubernetes expects for the patch.
+std::string base64Encode(std::string_view bytes);
+
+}  // namespace natsbus::op

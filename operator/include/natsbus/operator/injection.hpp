@@ -1,0 +1,63 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "natsbus/operator/bus_lookup.hpp"
+#include "natsbus/operator/webhook_server.hpp"
+#include "natsbus/subscription.hpp"
+
+namespace natsbus::op {
+
+// Pod annotations (SPEC 2).
+inline constexpr std::string_view kAnnotationPrefix = "natsbus.io/";
+inline constexpr std::string_view kInjectAnnotation = "natsbus.io/inject";
+inline constexpr std::string_view kBusAnnotation = "natsbus.io/bus";
+inline constexpr std::string_view kAppPortAnnotation = "natsbus.io/app-port";
+inline constexpr std::string_view kSubscriptionsAnnotation = "natsbus.io/subscriptions";
+inline constexpr std::string_view kLogLevelAnnotation = "natsbus.io/log-level";
+inline constexpr std::string_view kSidecarImageAnnotation = "natsbus.io/sidecar-image";
+
+inline constexpr std::string_view kSidecarContainerName = "natsbus-sidecar";
+inline constexpr int kSidecarPort = 4195;  // NATSBUS_LISTEN is 127.0.0.1:4195
+inline constexpr int kDefaultAppPort = 3000;
+
+// What the annotations of one pod ask for, validated.
+struct InjectionRequest {
+  std::string bus;
+  int app_port = kDefaultAppPort;
+  std::vector<Subscription> subscriptions;
+  std::string log_level;
+  std::string image;
+};
+
+// True when the pod asks for injection (natsbus.io/inject: "true"). Throws
+// ValidationError when the annotation holds anything but "true" or "false", so a
+// typo does not silently leave a pod without its sidecar.
+bool wantsInjection(const nlohmann::json& pod);
+
+// True when the pod already has a container or init container named natsbus-sidecar.
+bool alreadyInjected(const nlohmann::json& pod);
+
+// Reads and validates the natsbus.io/* annotations. Throws ValidationError whose
+// message starts with the annotation it is about ("natsbus.io/app-port: ...").
+// Subscriptions are validated by natsbus::parseSubscriptions, the sidecar's own parser.
+InjectionRequest parseInjectionAnnotations(const nlohmann::json& pod,
+                                           const InjectionSettings& settings);
+
+// The natsbus-sidecar container for `request` connecting to `bus`. `pod` is only
+// read for its name (to decide whether the client ID can be the pod name).
+nlohmann::json buildSidecarContainer(const nlohmann::json& pod, const InjectionRequest& request,
+                                     const BusInfo& bus, const InjectionSettings& settings);
+
+// Returns a copy of `pod` with the sidecar added (as the first init container with
+// restartPolicy: Always, or as the last container when settings.native_sidecar is
+// false). Throws ValidationError naming the annotation when the pod cannot be
+// injected, including a bus that does not exist in `ns`. Call only for pods that
+// want injection and are not already injected.
+nlohmann::json injectSidecar(const nlohmann::json& pod, const std::string& ns,
+                             const BusLookup& buses, const InjectionSettings& settings);
+
+}  // namespace natsbus::op

@@ -1,0 +1,284 @@
+#include "natsbus/operator/injection.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include "natsbus/validation_error.hpp"
+
+namespace natsbus::op {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::string_view, 6> kKnownAnnotations{
+    kInjectAnnotation,        kBusAnnotation,      kAppPortAnnotation,
+    kSubscriptionsAnnotation, kLogLevelAnnotation, kSidecarImageAnnotation};
+
+// The levels natsbus::setupLogging accepts (common/include/natsbus/logging.hpp),
+// which is what the sidecar does with NATSBUS_LOG_LEVEL.
+constexpr std::array<std::string_view, 7> kLogLevels{"trace", "debug",    "info", "warn",
+                                                     "error", "critical", "off"};
+
+[[noreturn]] void refuse(std::string_view annotation, std::string_view why) {
+  throw ValidationError(std::string(annotation) + ": " + std::string(why));
+}
+
+const json* annotations(const json& pod) {
+  if (!pod.is_object()) return nullptr;
+  auto metadata = pod.find("metadata");
+  if (metadata == pod.end() || !metadata->is_object()) return nullptr;
+  auto found = metadata->find("annotations");
+  if (found == metadata->end() || !found->is_object()) return nullptr;
+  return &*found;
+}
+
+// The annotation's text, or nullopt when it is not set.
+std::optional<std::string> annotation(const json& pod, std::string_view key) {
+  const json* all = annotations(pod);
+  if (all == nullptr) return std::nullopt;
+  auto found = all->find(key);
+  if (found == all->end() || found->is_null()) return std::nullopt;
+  if (!found->is_string()) refuse(key, "must be a string, not " + std::string(found->type_name()));
+  return found->get<std::string>();
+}
+
+std::string quote(std::string_view text) {
+  // Bounded, so a huge annotation does not become a huge refusal message.
+  constexpr std::size_t kMax = 80;
+  if (text.size() <= kMax) return "\"" + std::string(text) + "\"";
+  return "\"" + std::string(text.substr(0, kMax)) + "...\"";
+}
+
+int parseAppPort(const std::optional<std::string>& text) {
+  if (!text) return kDefaultAppPort;
+  const auto bad = [&] {
+    refuse(kAppPortAnnotation, "must be an integer from 1 to 65535, not " + quote(*text));
+  };
+  if (text->empty() || text->size() > 5) bad();
+  int port = 0;
+  for (unsigned char c : *text) {
+    if (!std::isdigit(c)) bad();
+    port = port * 10 + (c - '0');
+  }
+  if (port < 1 || port > 65535) bad();
+  if (port == kSidecarPort) {
+    refuse(kAppPortAnnotation,
+           "4195 is the sidecar's own port (NATSBUS_LISTEN); the app must listen on another");
+  }
+  return port;
+}
+
+std::vector<Subscription> parseSubscriptionsAnnotation(const std::optional<std::string>& text) {
+  if (!text) return {};
+  try {
+    return parseSubscriptions(*text);
+  } catch (const ValidationError& error) {
+    // parseSubscriptions names "subscriptions..." (the sidecar's setting); here the
+    // user wrote an annotation, so name that instead.
+    std::string what = error.what();
+    constexpr std::string_view kPrefix = "subscriptions";
+    if (what.rfind(kPrefix, 0) == 0) what.erase(0, kPrefix.size());
+    if (what.rfind(": ", 0) == 0) what.erase(0, 2);
+    if (!what.empty() && what.front() == '[')
+      throw ValidationError(std::string(kSubscriptionsAnnotation) + what);
+    throw ValidationError(std::string(kSubscriptionsAnnotation) + ": " + what);
+  }
+}
+
+std::string parseLogLevel(const std::optional<std::string>& text,
+                          const InjectionSettings& settings) {
+  const std::string level = text.value_or(settings.log_level);
+  if (std::find(kLogLevels.begin(), kLogLevels.end(), level) == kLogLevels.end()) {
+    refuse(kLogLevelAnnotation,
+           "must be one of trace, debug, info, warn, error, critical, off; not " + quote(level));
+  }
+  return level;
+}
+
+std::string parseImage(const std::optional<std::string>& text, const InjectionSettings& settings) {
+  const std::string image = text.value_or(settings.sidecar_image);
+  if (image.empty()) refuse(kSidecarImageAnnotation, "must not be empty");
+  for (unsigned char c : image) {
+    if (std::isspace(c) || std::iscntrl(c)) {
+      refuse(kSidecarImageAnnotation,
+             "must not contain spaces or control characters: " + quote(image));
+    }
+  }
+  return image;
+}
+
+// Kubernetes expands $(VAR) in env values; "$$" keeps a literal "$" (e.g. in a path).
+std::string escapeEnvValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    out += c;
+    if (c == '$') out += '$';
+  }
+  return out;
+}
+
+// The pod's name as the kubelet will see it, or its generateName prefix (pods of
+// a Deployment only get their name after admission).
+std::string podNameOrPrefix(const json& pod) {
+  auto metadata = pod.find("metadata");
+  if (metadata == pod.end() || !metadata->is_object()) return {};
+  for (const char* key : {"name", "generateName"}) {
+    auto found = metadata->find(key);
+    if (found != metadata->end() && found->is_string() && !found->get<std::string>().empty()) {
+      return found->get<std::string>();
+    }
+  }
+  return {};
+}
+
+// NATS Streaming client IDs allow only letters, digits, '-' and '_'; pod names
+// may also hold '.'.
+bool validClientId(std::string_view id) {
+  return !id.empty() && std::all_of(id.begin(), id.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_';
+  });
+}
+
+json envValue(std::string_view name, std::string_view value) {
+  return json{{"name", name}, {"value", value}};
+}
+
+bool hasContainerNamed(const json& spec, const char* list, std::string_view name) {
+  auto found = spec.find(list);
+  if (found == spec.end() || !found->is_array()) return false;
+  return std::any_of(found->begin(), found->end(), [&](const json& container) {
+    if (!container.is_object()) return false;
+    auto container_name = container.find("name");
+    return container_name != container.end() && container_name->is_string() &&
+           container_name->get<std::string>() == name;
+  });
+}
+
+}  // namespace
+
+bool wantsInjection(const json& pod) {
+  const auto value = annotation(pod, kInjectAnnotation);
+  if (!value || *value == "false") return false;
+  if (*value == "true") return true;
+  refuse(kInjectAnnotation, "must be \"true\" or \"false\", not " + quote(*value));
+}
+
+bool alreadyInjected(const json& pod) {
+  if (!pod.is_object()) return false;
+  auto spec = pod.find("spec");
+  if (spec == pod.end() || !spec->is_object()) return false;
+  return hasContainerNamed(*spec, "initContainers", kSidecarContainerName) ||
+         hasContainerNamed(*spec, "containers", kSidecarContainerName);
+}
+
+InjectionRequest parseInjectionAnnotations(const json& pod, const InjectionSettings& settings) {
+  if (const json* all = annotations(pod)) {
+    // A misspelt annotation ("natsbus.io/subscription") would otherwise be ignored
+    // and the pod would run without its subscriptions.
+    for (const auto& [key, value] : all->items()) {
+      if (key.rfind(kAnnotationPrefix, 0) != 0) continue;
+      if (std::find(kKnownAnnotations.begin(), kKnownAnnotations.end(), key) ==
+          kKnownAnnotations.end()) {
+        refuse(key,
+               "unknown annotation (known: natsbus.io/inject, natsbus.io/bus, natsbus.io/app-port, "
+               "natsbus.io/subscriptions, natsbus.io/log-level, natsbus.io/sidecar-image)");
+      }
+    }
+  }
+
+  InjectionRequest request;
+  const auto bus = annotation(pod, kBusAnnotation);
+  if (!bus || bus->empty()) {
+    refuse(kBusAnnotation,
+           "required: the name of the NatsStreaming resource in the pod's namespace");
+  }
+  request.bus = *bus;
+  request.app_port = parseAppPort(annotation(pod, kAppPortAnnotation));
+  request.subscriptions = parseSubscriptionsAnnotation(annotation(pod, kSubscriptionsAnnotation));
+  request.log_level = parseLogLevel(annotation(pod, kLogLevelAnnotation), settings);
+  request.image = parseImage(annotation(pod, kSidecarImageAnnotation), settings);
+  return request;
+}
+
+json buildSidecarContainer(const json& pod, const InjectionRequest& request, const BusInfo& bus,
+                           const InjectionSettings& settings) {
+  json env = json::array();
+  env.push_back(
+      {{"name", "POD_NAME"},
+       {"valueFrom", {{"fieldRef", {{"apiVersion", "v1"}, {"fieldPath", "metadata.name"}}}}}});
+  // A stable client ID (the pod name) lets non-queue durable subscriptions resume
+  // when the sidecar container restarts inside the pod: NATS Streaming keys them
+  // by client ID. The server replaces a stale registration of the same ID after
+  // its heartbeat check. When the name could hold characters NATS refuses ('.'),
+  // leave NATSBUS_CLIENT_ID unset and let the sidecar sanitise POD_NAME and append
+  // a random suffix, since the kubelet's $(POD_NAME) expansion cannot sanitise.
+  if (validClientId(podNameOrPrefix(pod)))
+    env.push_back(envValue("NATSBUS_CLIENT_ID", "$(POD_NAME)"));
+  env.push_back(envValue("NATSBUS_NATS_URL", escapeEnvValue(bus.nats_url)));
+  env.push_back(envValue("NATSBUS_CLUSTER_ID", escapeEnvValue(bus.cluster_id)));
+  env.push_back(envValue("NATSBUS_LISTEN", "127.0.0.1:" + std::to_string(kSidecarPort)));
+  env.push_back(
+      envValue("NATSBUS_APP_URL", "http://127.0.0.1:" + std::to_string(request.app_port)));
+  // The canonical form of what was validated, so the sidecar parses exactly that.
+  env.push_back(
+      envValue("NATSBUS_SUBSCRIPTIONS", escapeEnvValue(json(request.subscriptions).dump())));
+  env.push_back(envValue("NATSBUS_LOG_LEVEL", request.log_level));
+
+  json container = {
+      {"name", kSidecarContainerName},
+      {"image", request.image},
+      {"imagePullPolicy", "IfNotPresent"},
+      {"env", env},
+      // Only a readiness probe: the kubelet probes the pod IP, and a startup or
+      // liveness probe that cannot connect would restart the sidecar in a loop.
+      {"readinessProbe",
+       {{"httpGet", {{"path", "/readyz"}, {"port", kSidecarPort}, {"scheme", "HTTP"}}},
+        {"periodSeconds", 5},
+        {"timeoutSeconds", 2},
+        {"failureThreshold", 3}}},
+      {"resources",
+       {{"requests", {{"cpu", "10m"}, {"memory", "32Mi"}}},
+        {"limits", {{"cpu", "200m"}, {"memory", "128Mi"}}}}},
+      {"securityContext",
+       {{"runAsNonRoot", true},
+        {"runAsUser", 65532},
+        {"runAsGroup", 65532},
+        {"readOnlyRootFilesystem", true},
+        {"allowPrivilegeEscalation", false},
+        {"capabilities", {{"drop", json::array({"ALL"})}}},
+        {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+      // The sidecar's one-line configuration error then shows in the pod status.
+      {"terminationMessagePolicy", "FallbackToLogsOnError"},
+  };
+  if (settings.native_sidecar) container["restartPolicy"] = "Always";
+  return container;
+}
+
+json injectSidecar(const json& pod, const std::string& ns, const BusLookup& buses,
+                   const InjectionSettings& settings) {
+  const InjectionRequest request = parseInjectionAnnotations(pod, settings);
+  const auto bus = buses.find(ns, request.bus);
+  if (!bus) {
+    refuse(kBusAnnotation,
+           "NatsStreaming " + quote(request.bus) + " not found in namespace " + quote(ns));
+  }
+
+  json mutated = pod;
+  json& spec = mutated["spec"];
+  const json container = buildSidecarContainer(pod, request, *bus, settings);
+  if (settings.native_sidecar) {
+    // First, so that init containers after it can already use the bus.
+    json& init = spec["initContainers"];
+    if (init.is_null()) init = json::array();
+    init.insert(init.begin(), container);
+  } else {
+    json& containers = spec["containers"];
+    if (containers.is_null()) containers = json::array();
+    containers.push_back(container);
+  }
+  return mutated;
+}
+
+}  // namespace natsbus::op
