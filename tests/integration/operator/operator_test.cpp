@@ -110,6 +110,39 @@ TEST_F(OperatorTest, FileStoreWithASizeGetsAnOwnedClaim) {
   EXPECT_NE(std::find(a.begin(), a.end(), "FILE"), a.end()) << a.dump();
 }
 
+TEST_F(OperatorTest, AStoreChangeTheApiServerRefusesIsReportedInStatusAndAnEvent) {
+  OperatorProcess op(*server_, "operator");
+  kubectlOk({"apply", "-f", "-"}, busYaml("disk", "default", "  store: {type: file, size: 2Gi}\n"));
+  ASSERT_TRUE(eventually([&] { return converged("default", "disk"); }));
+  // A claim cannot shrink: the API server refuses the apply (422), which the
+  // operator cannot fix by retrying, so it tells the user.
+  kubectlOk({"patch", "natsstreaming", "disk", "--type=merge", "-p",
+             R"({"spec":{"store":{"size":"1Gi"}}})"});
+  ASSERT_TRUE(eventually([&] {
+    return readyCondition(*read(kinds::natsStreaming(), "default", "disk"))["reason"] ==
+           "InvalidSpec";
+  })) << read(kinds::natsStreaming(), "default", "disk")->dump();
+  const auto condition = readyCondition(*read(kinds::natsStreaming(), "default", "disk"));
+  EXPECT_EQ(condition["status"], "False");
+  EXPECT_NE(condition["message"].get<std::string>().find("spec.store"), std::string::npos)
+      << condition.dump();
+  nlohmann::json events;
+  ASSERT_TRUE(eventually([&] {
+    const auto listed = server_->kubectl({"get", "events", "-n", "default", "--field-selector",
+                                          "involvedObject.name=disk", "-o", "json"});
+    if (listed.exit_code != 0) return false;
+    events = nlohmann::json::parse(listed.out)["items"];
+    return !events.empty();
+  })) << "no Event on the resource";
+  EXPECT_EQ(events[0]["reason"], "InvalidSpec");
+  EXPECT_EQ(events[0]["type"], "Warning");
+  EXPECT_EQ(events[0]["involvedObject"]["kind"], "NatsStreaming");
+  // Not retried in a loop: the error counter stays put.
+  const auto errors = op.metric("natsbus_operator_reconcile_errors_total");
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(op.metric("natsbus_operator_reconcile_errors_total"), errors);
+}
+
 TEST_F(OperatorTest, KilledAndRestartedOperatorConverges) {
   auto op = std::make_unique<OperatorProcess>(*server_, "operator-1");
   kubectlOk({"apply", "-f", "-"}, busYaml("a", "default"));
