@@ -285,5 +285,50 @@ TEST(SidecarDelivery, InteropWithPlainCnatsClients) {
   EXPECT_EQ(stored[0].data, "from-app");
 }
 
+TEST(SidecarDelivery, ServerLosingAllStateIsSurvivedByReconnectingAndResubscribing) {
+  // Memory store: after the restart the server knows neither the client nor the
+  // subscription, so only a full reconnect with re-created subscriptions works.
+  StreamingServer server;
+  TestApp app;
+  SidecarProcess sidecar(
+      server,
+      {"--app-url", "http://127.0.0.1:" + std::to_string(app.port()), "--subscriptions",
+       subscriptions(
+           {{"subject", "again"}, {"queueGroup", "g"}, {"durableName", "d"}, {"path", "/again"}})});
+  ASSERT_TRUE(sidecar.waitReady());
+  publishDirect(server, "again", {"before-restart"});
+  ASSERT_TRUE(app.waitFor(1, 10s));
+  server.kill();
+  ASSERT_TRUE(
+      eventually([&] { return natsbus::testing::httpGet(sidecar.port(), "/readyz") == 503; }, 10s));
+  server.restart();
+  ASSERT_TRUE(sidecar.waitReady(30s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto metrics = httpCall(sidecar.port(), "GET", "/metrics").body;
+        return metrics.find("natsbus_sidecar_reconnects_total 0") == std::string::npos;
+      },
+      20s))
+      << "the lost session was replaced by a new connection";
+  publishDirect(server, "again", {"after-restart"});
+  ASSERT_TRUE(app.waitFor(2, 15s));
+  EXPECT_EQ(app.received().back().body, "after-restart");
+  const auto subs =
+      nlohmann::json::parse(httpCall(sidecar.port(), "GET", "/v1/subscriptions").body);
+  EXPECT_EQ(subs.at("subscriptions").at(0).at("state"), "active");
+  EXPECT_EQ(httpCall(sidecar.port(), "POST", "/v1/publish/again", "via-sidecar").status, 200);
+  ASSERT_TRUE(app.waitFor(3, 15s));
+}
+
+TEST(SidecarDelivery, SigtermWhileDisconnectedStillExitsZero) {
+  StreamingServer server;
+  SidecarProcess sidecar(server);
+  ASSERT_TRUE(sidecar.waitReady());
+  server.kill();
+  ASSERT_TRUE(
+      eventually([&] { return natsbus::testing::httpGet(sidecar.port(), "/readyz") == 503; }, 10s));
+  EXPECT_EQ(sidecar.terminate(), 0);
+}
+
 }  // namespace
 }  // namespace natsbus::sidecar::testing
