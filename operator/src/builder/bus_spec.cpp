@@ -3,11 +3,12 @@
 // the operator, so the builder checks everything it relies on and names the field.
 #include "bus_spec.hpp"
 
+#include <cctype>
 #include <initializer_list>
 #include <limits>
-#include <regex>
 #include <string>
 
+#include "message.hpp"
 #include "natsbus/duration.hpp"
 #include "natsbus/operator/builder.hpp"
 #include "natsbus/validation_error.hpp"
@@ -24,7 +25,7 @@ const nlohmann::json& objectAt(const nlohmann::json& parent, const char* key,
   static const nlohmann::json kEmpty = nlohmann::json::object();
   const auto found = parent.find(key);
   if (found == parent.end() || found->is_null()) return kEmpty;
-  if (!found->is_object()) fail(field, "must be an object, not " + found->dump());
+  if (!found->is_object()) fail(field, "must be an object, not " + shown(*found));
   return *found;
 }
 
@@ -47,7 +48,7 @@ nlohmann::json valueAt(const nlohmann::json& object, const char* key) {
 
 std::string stringAt(const nlohmann::json& object, const char* key, const std::string& field) {
   const auto value = valueAt(object, key);
-  if (!value.is_string()) fail(field, "must be a string, not " + value.dump());
+  if (!value.is_string()) fail(field, "must be a string, not " + shown(value));
   return value.get<std::string>();
 }
 
@@ -63,7 +64,7 @@ std::int64_t integerAt(const nlohmann::json& object, const char* key, const std:
     if (maximum != std::numeric_limits<std::int64_t>::max()) {
       range = "an integer from " + std::to_string(minimum) + " to " + std::to_string(maximum);
     }
-    fail(field, "must be " + range + ", not " + value.dump());
+    fail(field, "must be " + range + ", not " + shown(value));
   }
   return value.get<std::int64_t>();
 }
@@ -76,7 +77,7 @@ std::optional<std::int64_t> optionalCount(const nlohmann::json& limits, const ch
 
 bool boolAt(const nlohmann::json& object, const char* key, const std::string& field) {
   const auto value = valueAt(object, key);
-  if (!value.is_boolean()) fail(field, "must be true or false, not " + value.dump());
+  if (!value.is_boolean()) fail(field, "must be true or false, not " + shown(value));
   return value.get<bool>();
 }
 
@@ -84,21 +85,40 @@ bool boolAt(const nlohmann::json& object, const char* key, const std::string& fi
 std::string durationFlag(const nlohmann::json& object, const char* key, const std::string& field,
                          bool zero_allowed) {
   const auto text = stringAt(object, key, field);
+  // parseDuration quotes the whole text in its errors; no real duration is this long.
+  if (text.size() > 64) fail(field, "invalid duration " + inQuotes(text) + ": too long");
   const auto duration = parseDuration(text, field);
   if (duration.count() == 0 && !zero_allowed)
-    fail(field, "must be greater than zero, not \"" + text + "\"");
+    fail(field, "must be greater than zero, not " + inQuotes(text));
   return formatDuration(duration);
+}
+
+// Hand-written rather than std::regex, whose libstdc++ implementation recurses
+// per character and overflows the stack on a long enough value.
+bool isDns1035Label(const std::string& name) {
+  if (name.empty() || name.front() < 'a' || name.front() > 'z' || name.back() == '-') return false;
+  for (const char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+bool isClusterId(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (const char c : id) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+  }
+  return true;
 }
 
 void checkName(const std::string& name) {
   // The Service is <name>-srv and Service names are DNS-1035 labels (<= 63).
-  static const std::regex kDns1035("^[a-z]([-a-z0-9]*[a-z0-9])?$");
   if (name.empty()) fail("metadata.name", "is required");
   if (name.size() > 59)
     fail("metadata.name", "must be at most 59 characters (the Service is named <name>-srv)");
-  if (!std::regex_match(name, kDns1035)) {
-    fail("metadata.name", "\"" + name +
-                              "\" must be a DNS-1035 label (lower-case letters, digits and '-', "
+  if (!isDns1035Label(name)) {
+    fail("metadata.name", inQuotes(name) +
+                              " must be a DNS-1035 label (lower-case letters, digits and '-', "
                               "starting with a letter), since the Service is named <name>-srv");
   }
 }
@@ -118,7 +138,7 @@ void checkQuantities(const nlohmann::json& resources) {
 
 BusSpec parseBusSpec(const nlohmann::json& nats_streaming) {
   if (!nats_streaming.is_object())
-    fail("NatsStreaming", "must be an object, not " + nats_streaming.dump());
+    fail("NatsStreaming", "must be an object, not " + shown(nats_streaming));
   const nlohmann::json resource = withDefaults(nats_streaming);
   BusSpec bus;
 
@@ -140,11 +160,10 @@ BusSpec parseBusSpec(const nlohmann::json& nats_streaming) {
 
   bus.cluster_id = bus.name;
   if (spec.contains("clusterID") && !spec["clusterID"].is_null()) {
-    static const std::regex kClusterId("^[A-Za-z0-9_-]{1,128}$");
     bus.cluster_id = stringAt(spec, "clusterID", "spec.clusterID");
-    if (!std::regex_match(bus.cluster_id, kClusterId)) {
+    if (!isClusterId(bus.cluster_id)) {
       fail("spec.clusterID",
-           "\"" + bus.cluster_id + "\" may only contain letters, digits, '-' and '_' (1 to 128)");
+           inQuotes(bus.cluster_id) + " may only contain letters, digits, '-' and '_' (1 to 128)");
     }
   }
   bus.image = stringAt(spec, "image", "spec.image");
@@ -154,7 +173,7 @@ BusSpec parseBusSpec(const nlohmann::json& nats_streaming) {
   if (!(replicas.is_number_integer() || replicas.is_number_unsigned()) ||
       replicas.get<std::int64_t>() != 1) {
     fail("spec.replicas",
-         "clustering is not yet supported: replicas must be 1, not " + replicas.dump());
+         "clustering is not yet supported: replicas must be 1, not " + shown(replicas));
   }
 
   const auto& ports = objectAt(spec, "ports", "spec.ports");

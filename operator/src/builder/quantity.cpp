@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "message.hpp"
 #include "natsbus/operator/builder.hpp"
 #include "natsbus/validation_error.hpp"
 
@@ -18,8 +19,8 @@ __extension__ using Wide = unsigned __int128;
 constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
 
 [[noreturn]] void fail(std::string_view field, const std::string& text, std::string_view why) {
-  throw ValidationError(std::string(field) + ": invalid quantity \"" + text +
-                        "\": " + std::string(why));
+  throw ValidationError(std::string(field) + ": invalid quantity " + inQuotes(text) + ": " +
+                        std::string(why));
 }
 
 struct Suffix {
@@ -91,7 +92,7 @@ std::int64_t quantityValue(const nlohmann::json& quantity, std::string_view fiel
   }
   if (!quantity.is_string()) {
     throw ValidationError(std::string(field) + ": must be a quantity such as 1Gi or 1048576, not " +
-                          quantity.dump());
+                          shown(quantity));
   }
   const std::string text = quantity.get<std::string>();
   std::string_view rest = text;

@@ -1,6 +1,7 @@
 // `render`: the objects NatsStreaming documents become, as YAML, with no cluster.
 #include <string>
 
+#include "message.hpp"
 #include "natsbus/operator/builder.hpp"
 #include "natsbus/validation_error.hpp"
 
@@ -30,12 +31,12 @@ std::string renderYaml(std::string_view text, std::string_view source) {
     const auto& document = documents[index];
     const auto where = std::string(source) + ": " + describe(document, index);
     if (!document.is_object())
-      throw ValidationError(where + ": expected a NatsStreaming object, not " + document.dump());
+      throw ValidationError(where + ": expected a NatsStreaming object, not " + shown(document));
     const auto kind = document.value("kind", nlohmann::json());
     const auto api_version = document.value("apiVersion", nlohmann::json());
     if (kind != kKind || api_version != kApiVersion) {
       throw ValidationError(where + ": kind/apiVersion must be " + std::string(kKind) + "/" +
-                            kApiVersion + ", not " + kind.dump() + "/" + api_version.dump());
+                            kApiVersion + ", not " + shown(kind) + "/" + shown(api_version));
     }
     ChildObjects children;
     try {

@@ -3,9 +3,11 @@
 // file that kubectl applies as `debug: yes` or `port: 4222` reads the same here.
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
-#include <regex>
+#include <initializer_list>
 #include <string>
 
 #include "natsbus/operator/builder.hpp"
@@ -21,6 +23,65 @@ bool isOneOf(const std::string& text, std::initializer_list<const char*> words) 
   return false;
 }
 
+bool isDigit(char c, int base) {
+  if (base == 16) return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+  return c >= '0' && c < static_cast<char>('0' + base);
+}
+
+// Hand-written rather than std::regex: libstdc++'s regex recurses once per
+// character, so a long scalar in a user's file would overflow the stack.
+std::size_t digitsAt(std::string_view text, std::size_t at, int base) {
+  std::size_t end = at;
+  while (end < text.size() && isDigit(text[end], base)) ++end;
+  return end - at;
+}
+
+// YAML 1.1 integers as kubectl reads them: 0, 42, 0x1F, 0755, 0o755, signed.
+// Returns the base, or 0 when `text` is not an integer.
+int integerBase(std::string_view text, std::string* digits) {
+  std::string_view body = text;
+  std::string sign;
+  if (!body.empty() && (body[0] == '-' || body[0] == '+')) {
+    sign = body[0] == '-' ? "-" : "";
+    body.remove_prefix(1);
+  }
+  int base = 10;
+  std::size_t start = 0;
+  if (body.size() > 2 && body[0] == '0' && (body[1] == 'x' || body[1] == 'X')) {
+    base = 16;
+    start = 2;
+  } else if (body.size() > 2 && body[0] == '0' && body[1] == 'o') {
+    base = 8;
+    start = 2;
+  } else if (body.size() > 1 && body[0] == '0') {
+    base = 8;
+    start = 1;
+  }
+  if (body.size() == start || digitsAt(body, start, base) != body.size() - start) return 0;
+  *digits = sign + std::string(body.substr(start));
+  return base;
+}
+
+bool isFloat(std::string_view text) {
+  std::size_t at = (!text.empty() && (text[0] == '-' || text[0] == '+')) ? 1 : 0;
+  const std::size_t whole = digitsAt(text, at, 10);
+  at += whole;
+  std::size_t fraction = 0;
+  if (at < text.size() && text[at] == '.') {
+    fraction = digitsAt(text, at + 1, 10);
+    at += 1 + fraction;
+  }
+  if (whole == 0 && fraction == 0) return false;
+  if (at < text.size() && (text[at] == 'e' || text[at] == 'E')) {
+    ++at;
+    if (at < text.size() && (text[at] == '-' || text[at] == '+')) ++at;
+    const std::size_t exponent = digitsAt(text, at, 10);
+    if (exponent == 0) return false;
+    at += exponent;
+  }
+  return at == text.size();
+}
+
 // The JSON value a plain (unquoted) scalar stands for.
 nlohmann::json plainScalar(const std::string& text) {
   if (isOneOf(text, {"", "~", "null", "Null", "NULL"})) return nullptr;
@@ -28,21 +89,17 @@ nlohmann::json plainScalar(const std::string& text) {
     return true;
   if (isOneOf(text, {"false", "False", "FALSE", "no", "No", "NO", "n", "N", "off", "Off", "OFF"}))
     return false;
-  static const std::regex kInteger("^[-+]?(0|[1-9][0-9]*|0[xX][0-9a-fA-F]+|0[0-7]+|0o[0-7]+)$");
-  static const std::regex kFloat(R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$)");
-  if (std::regex_match(text, kInteger)) {
-    std::string digits = text;
-    int base = 0;  // strtoll's 0 reads 0x.. as hex and 0.. as octal, as YAML 1.1 does
-    if (const auto at = digits.find("0o"); at != std::string::npos) {
-      digits.erase(at, 2);
-      base = 8;
-    }
+  std::string digits;
+  if (const int base = integerBase(text, &digits); base != 0) {
     errno = 0;
     const long long value = std::strtoll(digits.c_str(), nullptr, base);
     if (errno == 0) return value;
     // Out of int64 range: a float, as YAML readers make it.
   }
-  if (std::regex_match(text, kFloat)) return std::strtod(text.c_str(), nullptr);
+  if (isFloat(text)) {
+    const double value = std::strtod(text.c_str(), nullptr);
+    if (std::isfinite(value)) return value;
+  }
   return text;
 }
 

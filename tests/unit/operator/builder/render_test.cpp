@@ -190,3 +190,43 @@ TEST(RenderBinary, RendersTheExampleBus) {
 
 }  // namespace
 }  // namespace natsbus::op
+
+namespace natsbus::op {
+namespace {
+
+// Hostile or odd files end in a ValidationError (or a rendering), never in a
+// crash: long scalars once overflowed the stack through std::regex.
+TEST(RenderRobustness, OddInputsNeverCrash) {
+  const std::string head =
+      "apiVersion: natsbus.io/v1alpha1\nkind: NatsStreaming\nmetadata: {name: nats}\n";
+  const std::vector<std::string> inputs = {
+      head + "spec: {clusterID: " + std::string(200000, '1') + "}\n",
+      head + "spec: {clusterID: " + std::string(200000, 'a') + "}\n",
+      head + "spec: {image: \"" + std::string(100000, '.') + "\"}\n",
+      head + "spec: {limits: {maxBytes: " + std::string(5000, '9') + "}}\n",
+      head + "spec: {limits: {maxBytes: \"" + std::string(5000, '9') + "Gi\"}}\n",
+      head + "spec: " + std::string(5000, '[') + std::string(5000, ']') + "\n",
+      head + "spec: &s {debug: true}\nstatus: *s\n",
+      head + "spec: {ports: {client: 1e400}}\n",
+      head + "spec: {ports: {client: -9223372036854775809}}\n",
+      head + "spec: {heartbeat: {interval: 99999999999999999999h}}\n",
+      head + "spec: {heartbeat: {timeout: " + std::string(100000, '5') + "s}}\n",
+      std::string("\x00\x01\x02\xff\xfe", 5),
+      "\t- : :\n",
+      "--- !!binary aGVsbG8=\n",
+      "? [complex, key]\n: value\n",
+  };
+  for (const auto& input : inputs) {
+    SCOPED_TRACE(input.substr(0, 80));
+    try {
+      renderYaml(input, "odd.yaml");
+    } catch (const ValidationError& error) {
+      EXPECT_LT(std::string(error.what()).size(), 1000u) << "messages stay short";
+    } catch (const std::exception& error) {
+      ADD_FAILURE() << "not a ValidationError: " << error.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace natsbus::op
