@@ -80,7 +80,10 @@ std::optional<std::string> WorkQueue::get() {
     if (waiting_.empty()) {
       wake_.wait(lock);
     } else {
-      wake_.wait_until(lock, waiting_.begin()->first);
+      // A copy: another thread may erase the entry while this one waits, and
+      // wait_until reads its deadline again after waking.
+      const Clock::time_point next = waiting_.begin()->first;
+      wake_.wait_until(lock, next);
     }
   }
 }
