@@ -61,7 +61,13 @@ int runSidecar(const SidecarConfig& config) {
   }
   deliveries.stop();
   connection.close();
-  // Give the answers posted by the last acks a moment to be written.
+  // Closing makes cnats fail the acks still pending (503) from its timer thread
+  // shortly after; wait for those callbacks, which use the router, and give the
+  // answers they posted a moment to be written.
+  const auto closed_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (router.publishesInFlight() > 0 && std::chrono::steady_clock::now() < closed_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   server.stop();
   spdlog::info("stopped");
