@@ -37,10 +37,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-// An AdmissionReview carries the pod (and, for updates, the old pod); etcd refuses
-// objects over 1.5 MiB, so 4 MiB leaves room and still bounds memory.
-constexpr std::uint64_t kBodyLimit = 4 * 1024 * 1024;
-constexpr std::size_t kMaxConnections = 64;
+constexpr std::uint64_t kBodyLimit = kWebhookBodyLimit;
+constexpr std::size_t kMaxConnections = kWebhookMaxConnections;
 constexpr int kIoThreads = 2;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 // The API server keeps connections open between reviews; an idle one is closed
@@ -311,7 +309,7 @@ http::response<http::string_body> Session::answer(const http::request<http::stri
     return jsonResponse(static_cast<http::status>(answer.status), answer.body, version, keep_alive);
   }
   if (path == "/healthz") {
-    if (request.method() != http::verb::get && request.method() != http::verb::head) {
+    if (request.method() != http::verb::get) {
       return jsonResponse(http::status::method_not_allowed, R"({"error":"use GET for /healthz"})",
                           version, keep_alive);
     }

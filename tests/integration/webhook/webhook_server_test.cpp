@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "natsbus/operator/admission.hpp"
 #include "natsbus/testing/network.hpp"
 #include "natsbus/testing/process.hpp"
 #include "tls_client.hpp"
@@ -139,6 +140,28 @@ TEST_F(WebhookServerTest, StopClosesTheListener) {
   server_->stop();
   EXPECT_EQ(httpsRequest(port, (dir_.path() / "one.crt").string(), "GET", "/healthz").status, -1);
   server_->stop();  // idempotent
+}
+
+TEST_F(WebhookServerTest, ConnectionsBeyondTheBoundAreClosedUntilOneFrees) {
+  const std::string ca = (dir_.path() / "one.crt").string();
+  boost::asio::io_context io;
+  std::vector<boost::asio::ip::tcp::socket> idle;
+  for (std::size_t i = 0; i < kWebhookMaxConnections; ++i) {
+    idle.emplace_back(io).connect(
+        {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server_->port())});
+  }
+  // The server admits connections in order, so by the time this one is accepted
+  // the bound is reached.
+  const auto refused = httpsRequest(server_->port(), ca, "GET", "/healthz");
+  EXPECT_EQ(refused.status, -1) << refused.body;
+
+  idle.pop_back();  // the server sees EOF during the handshake and frees the slot
+  int status = -1;
+  for (int attempt = 0; attempt < 50 && status != 200; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    status = httpsRequest(server_->port(), ca, "GET", "/healthz").status;
+  }
+  EXPECT_EQ(status, 200);
 }
 
 TEST_F(WebhookServerTest, ParallelReviewsAllAnswered) {

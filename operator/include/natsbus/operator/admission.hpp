@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -12,6 +13,13 @@ namespace natsbus::op {
 
 inline constexpr std::string_view kWebhookName = "sidecar-injector.natsbus.io";
 inline constexpr std::string_view kMutatePodPath = "/mutate-v1-pod";
+
+// Limits of the HTTPS server. An AdmissionReview carries the pod (and, for
+// updates, the old pod); etcd refuses objects over 1.5 MiB, so 4 MiB leaves room
+// and still bounds memory. Connections beyond the bound are closed at once; the
+// API server retries or applies the webhook's failurePolicy.
+inline constexpr std::size_t kWebhookBodyLimit = 4 * 1024 * 1024;
+inline constexpr std::size_t kWebhookMaxConnections = 64;
 
 // The request is not an AdmissionReview v1 we can answer (not JSON, wrong kind or
 // apiVersion, no request.uid, no object, ...). Answered with HTTP 400.

@@ -301,6 +301,10 @@ std::vector<RefusalCase> refusalCases() {
       {"port_is_sidecar_port", port("4195"), "natsbus.io/app-port: 4195 is the sidecar's own port"},
       {"subscriptions_invalid_json", subs(R"([{"subject":"a",)"),
        "natsbus.io/subscriptions: invalid JSON at byte 17"},
+      // nlohmann throws out_of_range, not parse_error, for this; still a refusal.
+      {"subscriptions_number_overflow",
+       subs(R"([{"subject":"a","path":"/a","maxInFlight":1e400}])"),
+       "natsbus.io/subscriptions: invalid JSON"},
       {"subscriptions_not_array", subs(R"({"subject":"a","path":"/a"})"),
        "natsbus.io/subscriptions: must be a JSON array, not object"},
       {"subscriptions_entry_not_object", subs(R"(["a"])"),
