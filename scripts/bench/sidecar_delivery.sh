@@ -48,6 +48,19 @@ for mif in 1 64; do
   printf '%-40s %12s %12s\n' "sidecar -> app, maxInFlight $mif" "$sidecar" "${ratio_at[$mif]}"
 done
 
+# The ceiling of any per-message HTTP delivery on this machine: wrk (C, epoll,
+# one thread) keeping 64 keep-alive POSTs of 256 B in flight against the same
+# no-op app, no NATS at all. If this is below 0.5x the direct subscriber, 0.5x
+# is out of reach for the sidecar whatever its own overhead.
+printf 'wrk.method = "POST"\nwrk.body = string.rep("x", 256)\n' >"$work/post.lua"
+app_port=$(free_port)
+start_app "$app_port" 1000000000
+read -r ceiling _ < <(wrk -t1 -c64 -d"${seconds}s" --latency -s "$work/post.lua" \
+  "http://127.0.0.1:$app_port/bench" | parse_wrk)
+kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
+ceiling_ratio=$(ratio "$ceiling" "$direct")
+printf '%-40s %12s %12s\n' "wrk -> no-op app, 64 conns (HTTP only)" "$ceiling" "$ceiling_ratio"
+
 echo
 echo "publish-to-receive latency, $latency_messages messages at 200/s, maxInFlight 1:"
 "$bench_bin/natsbus-bench-direct-subscribe" "$stan_url" "$stan_cid" lat.direct "$latency_messages" 1 latency \
@@ -68,3 +81,4 @@ wait "$app_pid"
 echo "  sidecar -> app:          $(tail -1 "$work/app.out")"
 echo
 echo "throughput ratio sidecar/direct: maxInFlight 1 = ${ratio_at[1]}, maxInFlight 64 = ${ratio_at[64]}   (target >= 0.5 at 64)"
+echo "HTTP-only ceiling (wrk -> no-op app, 64 connections) / direct at 64 = $ceiling_ratio; sidecar / ceiling = $(ratio "${sidecar}" "$ceiling")"

@@ -1,11 +1,14 @@
 #include "natsbus/sidecar/app_delivery.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <mutex>
+#include <optional>
+#include <thread>
 
 namespace natsbus::sidecar {
 
@@ -14,122 +17,194 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-// One keep-alive connection with its own io_context: the worker thread that
-// owns it runs the async operations to completion, which gives blocking calls
-// with a deadline (plain blocking sockets in Asio have none).
-struct BeastAppDelivery::Connection {
-  asio::io_context io;
-  beast::tcp_stream stream{io};
+namespace {
+
+struct Connection {
+  explicit Connection(asio::io_context& io) : stream(io) {}
+  beast::tcp_stream stream;
   beast::flat_buffer buffer;
   bool open = false;
 };
 
-struct BeastAppDelivery::Pool {
-  std::mutex mutex;
+}  // namespace
+
+// Everything below runs on the one I/O thread, so the pool and the resolved
+// endpoints need no lock.
+struct BeastAppDelivery::Impl {
+  explicit Impl(AppUrl app_url)
+      : url(std::move(app_url)), host_header(url.host + ":" + std::to_string(url.port)) {}
+
+  AppUrl url;
+  std::string host_header;
+  asio::io_context io{1};
+  asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+  tcp::resolver resolver{io};
+  std::optional<tcp::resolver::results_type> endpoints;
   std::vector<std::unique_ptr<Connection>> idle;
+  std::thread thread;
+
+  std::unique_ptr<Connection> take() {
+    if (idle.empty()) return std::make_unique<Connection>(io);
+    auto connection = std::move(idle.back());
+    idle.pop_back();
+    return connection;
+  }
 };
 
-BeastAppDelivery::BeastAppDelivery(AppUrl url)
-    : url_(std::move(url)),
-      host_header_(url_.host + ":" + std::to_string(url_.port)),
-      pool_(std::make_unique<Pool>()) {}
+namespace {
 
-BeastAppDelivery::~BeastAppDelivery() = default;
+// One delivery in flight: owns its connection until the answer (or the
+// failure) and then hands it back to the pool.
+class Delivery : public std::enable_shared_from_this<Delivery> {
+ public:
+  Delivery(BeastAppDelivery::Impl& impl, DeliveryRequest request, DeliveryCallback done)
+      : impl_(impl), timeout_(request.timeout), done_(std::move(done)) {
+    req_ = {http::verb::post, impl.url.base_path + request.path, 11};
+    req_.set(http::field::host, impl.host_header);
+    req_.set(http::field::user_agent, "natsbus-sidecar");
+    req_.set(http::field::content_type, "application/octet-stream");
+    for (const auto& [name, value] : request.headers) req_.set(name, value);
+    req_.keep_alive(true);
+    req_.body() = std::move(request.body);
+    req_.prepare_payload();
+  }
 
-std::unique_ptr<BeastAppDelivery::Connection> BeastAppDelivery::takeConnection() {
-  std::lock_guard lock(pool_->mutex);
-  if (pool_->idle.empty()) return std::make_unique<Connection>();
-  auto connection = std::move(pool_->idle.back());
-  pool_->idle.pop_back();
-  return connection;
-}
+  void start() {
+    connection_ = impl_.take();
+    attempt();
+  }
 
-void BeastAppDelivery::giveBack(std::unique_ptr<Connection> connection) {
-  std::lock_guard lock(pool_->mutex);
-  pool_->idle.push_back(std::move(connection));
-}
-
-DeliveryResult BeastAppDelivery::deliver(const DeliveryRequest& request) {
-  auto connection = takeConnection();
-  auto& c = *connection;
-  DeliveryResult result;
-
-  http::request<http::string_body> req{http::verb::post, url_.base_path + request.path, 11};
-  req.set(http::field::host, host_header_);
-  req.set(http::field::user_agent, "natsbus-sidecar");
-  req.set(http::field::content_type, "application/octet-stream");
-  for (const auto& [name, value] : request.headers) req.set(name, value);
-  req.keep_alive(true);
-  req.body() = request.body;
-  req.prepare_payload();
-
-  // A kept-alive connection may have been closed by the app meanwhile; one
-  // retry on a fresh connection tells that apart from a real failure.
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    const bool reused = c.open;
-    beast::error_code ec;
-    c.io.restart();
-    c.stream.expires_after(request.timeout);
-    if (!c.open) {
-      c.buffer.clear();
-      tcp::resolver resolver(c.io);
-      const auto endpoints = resolver.resolve(url_.host, std::to_string(url_.port), ec);
-      if (ec) {
-        result.error = "cannot resolve " + url_.host + ": " + ec.message();
-        result.connect_failed = true;
-        return result;
-      }
-      c.stream.async_connect(endpoints,
-                             [&ec](beast::error_code e, const tcp::endpoint&) { ec = e; });
-      c.io.run();
-      if (ec) {
-        c.stream.close();
-        result.error = "cannot connect to the app: " + ec.message();
-        result.connect_failed = true;
-        return result;
-      }
-      beast::error_code ignored;
-      c.stream.socket().set_option(tcp::no_delay(true), ignored);
-      c.open = true;
-      c.io.restart();
+ private:
+  void attempt() {
+    reused_ = connection_->open;
+    written_ = false;
+    // One deadline for connect + write + read of this attempt.
+    connection_->stream.expires_after(timeout_);
+    if (connection_->open) {
+      write();
+      return;
     }
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(16 * 1024 * 1024);
-    bool written = false;
-    http::async_write(c.stream, req, [&](beast::error_code e, std::size_t) {
-      ec = e;
-      if (e) return;
-      written = true;
-      http::async_read(c.stream, c.buffer, parser,
-                       [&ec](beast::error_code e2, std::size_t) { ec = e2; });
-    });
-    c.io.run();
-    if (!ec) {
-      result.status = static_cast<int>(parser.get().result_int());
-      if (!parser.get().keep_alive()) {
-        c.stream.close();
-        c.open = false;
-      }
-      giveBack(std::move(connection));
-      return result;
+    connection_->buffer.clear();
+    if (impl_.endpoints) {
+      connect();
+      return;
     }
+    impl_.resolver.async_resolve(
+        impl_.url.host, std::to_string(impl_.url.port),
+        [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type results) {
+          if (ec) {
+            self->finish({0, true, "cannot resolve " + self->impl_.url.host + ": " + ec.message()});
+            return;
+          }
+          self->impl_.endpoints = std::move(results);
+          self->connect();
+        });
+  }
+
+  void connect() {
+    connection_->stream.async_connect(
+        *impl_.endpoints, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
+          auto& c = *self->connection_;
+          if (ec) {
+            c.stream.close();
+            // The app may have moved (a name that resolves elsewhere now).
+            self->impl_.endpoints.reset();
+            self->finish({0, true, "cannot connect to the app: " + ec.message()});
+            return;
+          }
+          beast::error_code ignored;
+          c.stream.socket().set_option(tcp::no_delay(true), ignored);
+          c.open = true;
+          self->write();
+        });
+  }
+
+  void write() {
+    parser_.emplace();
+    parser_->body_limit(16 * 1024 * 1024);
+    http::async_write(connection_->stream, req_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) {
+                          self->fail(ec);
+                          return;
+                        }
+                        self->written_ = true;
+                        self->read();
+                      });
+  }
+
+  void read() {
+    http::async_read(
+        connection_->stream, connection_->buffer, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec) {
+            self->fail(ec);
+            return;
+          }
+          auto& c = *self->connection_;
+          if (!self->parser_->get().keep_alive()) {
+            c.stream.close();
+            c.open = false;
+          }
+          self->finish({static_cast<int>(self->parser_->get().result_int()), false, ""});
+        });
+  }
+
+  void fail(beast::error_code ec) {
+    auto& c = *connection_;
     c.stream.close();
     c.open = false;
     c.buffer.clear();
+    // A kept-alive connection may have been closed by the app meanwhile; one
+    // retry on a fresh connection tells that apart from a real failure.
     const bool stale =
-        reused && (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
-                   ec == asio::error::broken_pipe || ec == asio::error::eof ||
-                   (!written && ec != beast::error::timeout));
-    if (!stale) {
-      result.error = ec == beast::error::timeout ? "the app did not answer in time"
-                                                 : "delivery failed: " + ec.message();
-      giveBack(std::move(connection));
-      return result;
+        reused_ && (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+                    ec == asio::error::broken_pipe || ec == asio::error::eof ||
+                    (!written_ && ec != beast::error::timeout));
+    if (stale && !retried_) {
+      retried_ = true;
+      attempt();
+      return;
     }
+    finish({0, false,
+            ec == beast::error::timeout ? "the app did not answer in time"
+                                        : "delivery failed: " + ec.message()});
   }
-  result.error = "delivery failed on a fresh connection";
-  giveBack(std::move(connection));
-  return result;
+
+  void finish(DeliveryResult result) {
+    impl_.idle.push_back(std::move(connection_));
+    auto done = std::move(done_);
+    done(std::move(result));
+  }
+
+  BeastAppDelivery::Impl& impl_;
+  std::chrono::milliseconds timeout_;
+  DeliveryCallback done_;
+  http::request<http::string_body> req_;
+  std::optional<http::response_parser<http::string_body>> parser_;
+  std::unique_ptr<Connection> connection_;
+  bool reused_ = false;
+  bool written_ = false;
+  bool retried_ = false;
+};
+
+}  // namespace
+
+BeastAppDelivery::BeastAppDelivery(AppUrl url) : impl_(std::make_unique<Impl>(std::move(url))) {
+  impl_->thread = std::thread([impl = impl_.get()] { impl->io.run(); });
+}
+
+BeastAppDelivery::~BeastAppDelivery() {
+  impl_->guard.reset();
+  impl_->io.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  // Drop the pooled connections while their io_context still exists.
+  impl_->idle.clear();
+}
+
+void BeastAppDelivery::deliverAsync(DeliveryRequest request, DeliveryCallback done) {
+  auto delivery = std::make_shared<Delivery>(*impl_, std::move(request), std::move(done));
+  asio::post(impl_->io, [delivery = std::move(delivery)] { delivery->start(); });
 }
 
 }  // namespace natsbus::sidecar

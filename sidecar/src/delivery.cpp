@@ -30,9 +30,18 @@ std::chrono::milliseconds deliveryTimeout(const Subscription& subscription,
 }
 
 DeliveryManager::DeliveryManager(const SidecarConfig& config, Stats& stats, AppDelivery& app)
-    : config_(config), stats_(stats), app_(app) {
-  for (std::size_t i = 0; i < config_.subscriptions.size(); ++i)
-    lanes_.push_back(std::make_unique<Lane>());
+    : config_(config), stats_(stats), app_(app), lanes_(config.subscriptions.size()) {
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    const auto& subscription = config_.subscriptions[i];
+    auto& lane = lanes_[i];
+    lane.limit = std::clamp(subscription.max_in_flight, 1, kMaxConcurrentPerSubscription);
+    lane.timeout = deliveryTimeout(subscription, config_.delivery_timeout);
+    // A down app is retried at most this far apart, so the lane notices well
+    // before the server's next redelivery that the app is up again.
+    lane.max_backoff =
+        std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(subscription.ack_wait) / 2,
+                   kInitialBackoff, std::chrono::milliseconds(5000));
+  }
 }
 
 DeliveryManager::~DeliveryManager() {
@@ -40,112 +49,132 @@ DeliveryManager::~DeliveryManager() {
 }
 
 void DeliveryManager::start() {
-  for (std::size_t i = 0; i < lanes_.size(); ++i) {
-    const int workers =
-        std::min(config_.subscriptions[i].max_in_flight, kMaxWorkersPerSubscription);
-    for (int w = 0; w < workers; ++w) lanes_[i]->workers.emplace_back([this, i] { work(i); });
-  }
+  std::lock_guard lock(mutex_);
+  if (stopping_ || timer_.joinable()) return;
+  timer_ = std::thread([this] { runTimer(); });
 }
 
 void DeliveryManager::onMessage(ReceivedMessage message) {
   if (message.subscription_index >= lanes_.size()) return;
-  auto& lane = *lanes_[message.subscription_index];
+  const auto index = message.subscription_index;
   if (message.redelivered) {
     stats_.redelivered.increment();
-    stats_.subscriptions[message.subscription_index].redelivered->increment();
+    stats_.subscriptions[index].redelivered->increment();
   }
-  {
-    std::lock_guard lock(lane.mutex);
-    {
-      std::lock_guard stop_lock(stop_mutex_);
-      // After stop the message is dropped un-acked: the server redelivers it.
-      if (stopping_) return;
-    }
-    lane.queue.push_back(std::move(message));
-  }
-  lane.changed.notify_one();
+  std::unique_lock lock(mutex_);
+  // After stop the message is dropped un-acked: the server redelivers it.
+  if (stopping_) return;
+  lanes_[index].queue.push_back(std::move(message));
+  pump(index, lock);
 }
 
 void DeliveryManager::stop() {
-  {
-    std::lock_guard lock(stop_mutex_);
-    stopping_ = true;
-  }
-  for (auto& lane : lanes_) {
-    { std::lock_guard lock(lane->mutex); }
-    lane->changed.notify_all();
-  }
-  for (auto& lane : lanes_) {
-    for (auto& worker : lane->workers) {
-      if (worker.joinable()) worker.join();
-    }
-    lane->workers.clear();
-  }
+  std::unique_lock lock(mutex_);
+  stopping_ = true;
+  changed_.notify_all();
+  changed_.wait(lock, [this] {
+    return std::all_of(lanes_.begin(), lanes_.end(),
+                       [](const Lane& lane) { return lane.in_flight == 0; });
+  });
+  for (auto& lane : lanes_) lane.queue.clear();
+  lock.unlock();
+  if (timer_.joinable()) timer_.join();
 }
 
-void DeliveryManager::work(std::size_t index) {
-  auto& lane = *lanes_[index];
+void DeliveryManager::pump(std::size_t index, std::unique_lock<std::mutex>& lock) {
+  auto& lane = lanes_[index];
+  if (stopping_ || lane.queue.empty() || lane.in_flight >= lane.limit) return;
+  if (lane.retry_at != std::chrono::steady_clock::time_point{} &&
+      std::chrono::steady_clock::now() < lane.retry_at) {
+    return;  // backing off; the timer pumps again at retry_at
+  }
+  std::vector<ReceivedMessage> starting;
+  while (!lane.queue.empty() && lane.in_flight < lane.limit) {
+    ++lane.in_flight;
+    starting.push_back(std::move(lane.queue.front()));
+    lane.queue.pop_front();
+  }
+  lock.unlock();
+  for (auto& message : starting) launch(index, std::move(message));
+  lock.lock();
+}
+
+void DeliveryManager::launch(std::size_t index, ReceivedMessage message) {
+  auto& sub_stats = stats_.subscriptions[index];
+  stats_.delivered.increment();
+  sub_stats.delivered->increment();
+  stats_.delivery_in_flight.add(1);
+  sub_stats.in_flight->add(1);
+  // The body moves into the request; the message keeps what the ack and the
+  // log lines need.
+  std::string data = std::move(message.data);
+  auto request = makeDeliveryRequest(config_.subscriptions[index], message, lanes_[index].timeout);
+  request.body = std::move(data);
+  app_.deliverAsync(std::move(request),
+                    [this, index, message = std::move(message)](DeliveryResult result) {
+                      complete(index, message, result);
+                    });
+}
+
+void DeliveryManager::complete(std::size_t index, const ReceivedMessage& message,
+                               const DeliveryResult& result) {
   const auto& subscription = config_.subscriptions[index];
   auto& sub_stats = stats_.subscriptions[index];
-  const auto timeout = deliveryTimeout(subscription, config_.delivery_timeout);
-  // A down app is retried at most this far apart, so the lane notices well
-  // before the server's next redelivery that the app is up again.
-  const auto max_backoff =
-      std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(subscription.ack_wait) / 2,
-                 kInitialBackoff, std::chrono::milliseconds(5000));
-  const auto stopping = [this] {
-    std::lock_guard lock(stop_mutex_);
-    return stopping_;
-  };
-  while (true) {
-    ReceivedMessage message;
-    {
-      std::unique_lock lock(lane.mutex);
-      while (true) {
-        if (stopping()) return;
-        const auto now = std::chrono::steady_clock::now();
-        if (!lane.queue.empty() && now >= lane.retry_at) break;
-        if (lane.queue.empty()) {
-          lane.changed.wait(lock);
-        } else {
-          lane.changed.wait_until(lock, lane.retry_at);
-        }
-      }
-      message = std::move(lane.queue.front());
-      lane.queue.pop_front();
-    }
-    stats_.delivered.increment();
-    sub_stats.delivered->increment();
-    stats_.delivery_in_flight.add(1);
-    sub_stats.in_flight->add(1);
-    const auto result = app_.deliver(makeDeliveryRequest(subscription, message, timeout));
-    stats_.delivery_in_flight.add(-1);
-    sub_stats.in_flight->add(-1);
-    if (result.ok() && message.ack && message.ack()) {
-      stats_.acked.increment();
-      sub_stats.acked->increment();
-      std::lock_guard lock(lane.mutex);
-      lane.backoff = std::chrono::milliseconds(0);
-      continue;
-    }
+  stats_.delivery_in_flight.add(-1);
+  sub_stats.in_flight->add(-1);
+  const bool acked = result.ok() && message.ack && message.ack();
+  if (acked) {
+    stats_.acked.increment();
+    sub_stats.acked->increment();
+  } else {
     stats_.failed.increment();
     sub_stats.failed->increment();
     if (result.ok()) {
       spdlog::warn(
           "{} #{}: the app accepted it but the ack could not be sent; the server will redeliver",
           message.subject, message.sequence);
-      continue;
-    }
-    if (result.status != 0) {
+    } else if (result.status != 0) {
       spdlog::info("{} #{} -> {}: app answered {}; left un-acked for redelivery", message.subject,
                    message.sequence, subscription.path, result.status);
-      continue;
     }
-    std::lock_guard lock(lane.mutex);
-    lane.backoff = std::min(max_backoff, std::max(kInitialBackoff, lane.backoff * 2));
+  }
+  std::unique_lock lock(mutex_);
+  auto& lane = lanes_[index];
+  --lane.in_flight;
+  if (acked) {
+    lane.backoff = std::chrono::milliseconds(0);
+  } else if (!result.ok() && result.status == 0) {
+    lane.backoff = std::min(lane.max_backoff, std::max(kInitialBackoff, lane.backoff * 2));
     lane.retry_at = std::chrono::steady_clock::now() + lane.backoff;
     spdlog::warn("{} #{} -> {}: {}; left un-acked, next delivery in {} ms", message.subject,
                  message.sequence, subscription.path, result.error, lane.backoff.count());
+    changed_.notify_all();
+  }
+  pump(index, lock);
+  if (stopping_ && lane.in_flight == 0) changed_.notify_all();
+}
+
+void DeliveryManager::runTimer() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const auto now = std::chrono::steady_clock::now();
+    auto next = std::chrono::steady_clock::time_point::max();
+    for (std::size_t i = 0; i < lanes_.size(); ++i) {
+      auto& lane = lanes_[i];
+      if (lane.retry_at == std::chrono::steady_clock::time_point{}) continue;
+      if (now >= lane.retry_at) {
+        lane.retry_at = {};
+        pump(i, lock);
+        if (stopping_) return;
+      } else {
+        next = std::min(next, lane.retry_at);
+      }
+    }
+    if (next == std::chrono::steady_clock::time_point::max()) {
+      changed_.wait(lock);
+    } else {
+      changed_.wait_until(lock, next);
+    }
   }
 }
 

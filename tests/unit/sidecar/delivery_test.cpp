@@ -12,11 +12,25 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Records every delivery and answers with a scripted result; tracks how many
-// deliveries overlap so the maxInFlight bound can be checked.
+// Records every delivery and answers with a scripted result on a thread of its
+// own (the real client answers on its I/O thread, never inline); tracks how
+// many deliveries overlap so the maxInFlight bound can be checked.
 class FakeApp final : public AppDelivery {
  public:
-  DeliveryResult deliver(const DeliveryRequest& request) override {
+  ~FakeApp() override {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(threads_mutex_);
+      threads.swap(threads_);
+    }
+    for (auto& thread : threads) thread.join();
+  }
+  void deliverAsync(DeliveryRequest request, DeliveryCallback done) override {
+    std::lock_guard lock(threads_mutex_);
+    threads_.emplace_back(
+        [this, request = std::move(request), done = std::move(done)] { done(deliver(request)); });
+  }
+  DeliveryResult deliver(const DeliveryRequest& request) {
     const int now = ++concurrent_;
     int seen = max_concurrent_.load();
     while (now > seen && !max_concurrent_.compare_exchange_weak(seen, now)) {
@@ -50,6 +64,10 @@ class FakeApp final : public AppDelivery {
   std::vector<DeliveryRequest> requests;
   std::atomic<int> concurrent_{0};
   std::atomic<int> max_concurrent_{0};
+
+ private:
+  std::mutex threads_mutex_;
+  std::vector<std::thread> threads_;
 };
 
 Subscription subscription(int max_in_flight, std::chrono::nanoseconds ack_wait = 30s) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -24,31 +25,36 @@ struct DeliveryResult {
   bool ok() const { return status >= 200 && status < 300; }
 };
 
-// Posts one message to the app and waits for its answer. Thread-safe: delivery
-// workers call it concurrently. Unit tests use a fake.
+// Called exactly once per delivery, never inline from deliverAsync (so the
+// caller may hold its own locks while starting a delivery).
+using DeliveryCallback = std::function<void(DeliveryResult)>;
+
+// Posts one message to the app without blocking the caller; `done` gets the
+// answer. Thread-safe. The owner must not destroy an AppDelivery while one of
+// its deliveries is still outstanding (DeliveryManager::stop waits for them).
+// Unit tests use a fake.
 class AppDelivery {
  public:
   virtual ~AppDelivery() = default;
-  virtual DeliveryResult deliver(const DeliveryRequest& request) = 0;
+  virtual void deliverAsync(DeliveryRequest request, DeliveryCallback done) = 0;
 };
 
-// The real one: HTTP/1.1 over Boost.Beast with a pool of keep-alive connections
-// to the app, so steady delivery costs no TCP handshake per message.
+// The real one: HTTP/1.1 over Boost.Beast, every request asynchronous on one
+// Asio I/O thread, over a pool of keep-alive connections to the app (one per
+// request outstanding at the same time), so steady delivery costs neither a TCP
+// handshake nor a thread per message.
 class BeastAppDelivery final : public AppDelivery {
  public:
   explicit BeastAppDelivery(AppUrl url);
   ~BeastAppDelivery() override;
-  DeliveryResult deliver(const DeliveryRequest& request) override;
+  BeastAppDelivery(const BeastAppDelivery&) = delete;
+  BeastAppDelivery& operator=(const BeastAppDelivery&) = delete;
+  void deliverAsync(DeliveryRequest request, DeliveryCallback done) override;
+
+  struct Impl;
 
  private:
-  struct Connection;
-  std::unique_ptr<Connection> takeConnection();
-  void giveBack(std::unique_ptr<Connection> connection);
-
-  AppUrl url_;
-  std::string host_header_;
-  struct Pool;
-  std::unique_ptr<Pool> pool_;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace natsbus::sidecar

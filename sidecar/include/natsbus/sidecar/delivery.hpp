@@ -25,11 +25,13 @@ DeliveryRequest makeDeliveryRequest(const Subscription& subscription,
 std::chrono::milliseconds deliveryTimeout(const Subscription& subscription,
                                           std::chrono::milliseconds configured);
 
-// Delivers received messages to the app, one lane per subscription with
-// min(maxInFlight, 64) workers, and acks each on a 2xx answer only. The
-// streaming server never has more than maxInFlight un-acked messages out, so a
-// lane's queue stays that short; maxInFlight 1 means one worker and strict order.
-// When the app cannot be reached, the lane backs off (no spinning) and leaves
+// Delivers received messages to the app, one lane per subscription, and acks
+// each on a 2xx answer only. Deliveries are asynchronous (AppDelivery): a lane
+// never has more than min(maxInFlight, 64) outstanding, and the streaming
+// server never has more than maxInFlight un-acked messages out, so a lane's
+// queue stays that short; maxInFlight 1 means one at a time, in order. When the
+// app cannot be reached, the lane stops starting deliveries until its back-off
+// has passed (one timer thread for all lanes, no spinning) and leaves the
 // messages un-acked for the server to redeliver.
 class DeliveryManager final : public MessageSink {
  public:
@@ -40,30 +42,41 @@ class DeliveryManager final : public MessageSink {
 
   void start();
   void onMessage(ReceivedMessage message) override;
-  // Stops taking messages; deliveries under way finish (each is bounded by its
-  // timeout); queued ones stay un-acked, so the server redelivers them later.
+  // Stops taking messages and waits for the deliveries under way (each is
+  // bounded by its timeout); queued ones stay un-acked, so the server
+  // redelivers them later.
   void stop();
 
-  static constexpr int kMaxWorkersPerSubscription = 64;
+  // Bounds the keep-alive connections one subscription opens to the app.
+  static constexpr int kMaxConcurrentPerSubscription = 64;
   static constexpr std::chrono::milliseconds kInitialBackoff{100};
 
  private:
   struct Lane {
-    std::mutex mutex;
-    std::condition_variable changed;
     std::deque<ReceivedMessage> queue;
-    std::vector<std::thread> workers;
+    int in_flight = 0;
+    int limit = 1;
+    std::chrono::milliseconds timeout{0};
+    std::chrono::milliseconds max_backoff{0};
     std::chrono::steady_clock::time_point retry_at{};
     std::chrono::milliseconds backoff{0};
   };
-  void work(std::size_t index);
+  // Starts as many queued deliveries as the lane may have; releases `lock`
+  // while handing them to the app.
+  void pump(std::size_t index, std::unique_lock<std::mutex>& lock);
+  void launch(std::size_t index, ReceivedMessage message);
+  void complete(std::size_t index, const ReceivedMessage& message, const DeliveryResult& result);
+  void runTimer();
 
   const SidecarConfig& config_;
   Stats& stats_;
   AppDelivery& app_;
-  std::vector<std::unique_ptr<Lane>> lanes_;
-  std::mutex stop_mutex_;
+  std::vector<Lane> lanes_;
+  std::mutex mutex_;
+  // Wakes the timer (a back-off was set) and stop() (a delivery ended).
+  std::condition_variable changed_;
   bool stopping_ = false;
+  std::thread timer_;
 };
 
 }  // namespace natsbus::sidecar
