@@ -129,6 +129,9 @@ bool Controller::waitForSync(std::chrono::milliseconds timeout) const {
 void Controller::startWorkers() {
   // The queue may already hold every key (informers run before leadership); a
   // full pass on becoming leader repairs whatever drifted while no one led.
+  // Leadership can be won (elector thread) just as SIGTERM stops (main thread).
+  std::lock_guard lock(workers_mutex_);
+  if (stopped_) return;
   for (const auto& key : resources_->keys()) queue_.add(key);
   for (int i = 0; i < std::max(1, options_.workers); ++i) workers_.emplace_back([this] { work(); });
 }
@@ -154,7 +157,10 @@ void Controller::work() {
 }
 
 void Controller::stop() {
-  if (stopped_.exchange(true)) return;
+  {
+    std::lock_guard lock(workers_mutex_);
+    if (stopped_.exchange(true)) return;
+  }
   queue_.shutDown();
   for (auto& worker : workers_) worker.join();  // each finishes the reconcile it is in
   workers_.clear();

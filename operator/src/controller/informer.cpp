@@ -31,7 +31,11 @@ void Informer::start() {
 }
 
 void Informer::stop() {
-  stopping_ = true;
+  {
+    // Under the lock, so a loop about to wait cannot miss the wake-up.
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
   changed_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
@@ -99,7 +103,10 @@ void Informer::relist() {
   // dependents are reconciled too.
   for (const auto& object : gone) apply(object, true);
   for (const auto& item : listed.items) apply(item, false);
-  synced_ = true;
+  {
+    std::lock_guard lock(mutex_);
+    synced_ = true;
+  }
   changed_.notify_all();
 }
 

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,6 +56,7 @@ class Controller final : public BusLookup {
   std::unique_ptr<Informer> services_;
   std::unique_ptr<Informer> claims_;
   Reconciler reconciler_;
+  std::mutex workers_mutex_;
   std::vector<std::thread> workers_;
   std::atomic<bool> stopped_{false};
 
