@@ -15,7 +15,8 @@ namespace natsbus::sidecar {
 int runCli(const std::vector<std::string>& args) {
   ParsedCli parsed;
   try {
-    parsed = parseCommandLine(args, processEnvironment(), randomHex8);
+    const auto env = processEnvironment();
+    parsed = parseCommandLine(args, env, clientIdSuffixSource(env));
   } catch (const ValidationError& e) {
     std::cerr << "natsbus-sidecar: " << e.what() << "\n";
     return 2;

@@ -267,7 +267,7 @@ std::unique_ptr<CnatsConnection::Session> CnatsConnection::connectOnce(std::stri
     if (error.find("already registered") != std::string::npos) {
       if (config_.client_id_generated) {
         const auto previous = client_id_;
-        client_id_ = makeClientId(config_.client_id_base, randomHex8());
+        client_id_ = makeClientId(config_.client_id_base, config_.client_id_suffix());
         spdlog::warn("client ID {} is already registered; retrying as {}", previous, client_id_);
       } else {
         spdlog::warn(

@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <random>
 
 #include "natsbus/duration.hpp"
@@ -179,6 +182,23 @@ std::string randomHex8() {
   return buffer;
 }
 
+std::function<std::string()> clientIdSuffixSource(const EnvLookup& env) {
+  const auto list = env("NATSBUS_TEST_CLIENT_ID_SUFFIXES");
+  if (!list || list->empty()) return randomHex8;
+  auto suffixes = std::make_shared<std::vector<std::string>>();
+  std::size_t start = 0;
+  while (start <= list->size()) {
+    const auto comma = std::min(list->find(',', start), list->size());
+    if (comma > start) suffixes->push_back(list->substr(start, comma - start));
+    start = comma + 1;
+  }
+  auto next = std::make_shared<std::atomic<std::size_t>>(0);
+  return [suffixes, next] {
+    const auto i = next->fetch_add(1);
+    return i < suffixes->size() ? (*suffixes)[i] : randomHex8();
+  };
+}
+
 void parseListenAddress(std::string_view text, std::string& host, std::uint16_t& port,
                         std::string_view setting) {
   const auto colon = text.rfind(':');
@@ -330,6 +350,7 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args, const EnvLookup
     config.client_id_base = sanitizeClientId(base);
     config.client_id_generated = true;
     config.client_id = makeClientId(config.client_id_base, random_hex());
+    config.client_id_suffix = random_hex;
   }
   if (auto s = settings.get(setting("--listen"))) {
     parseListenAddress(s->value, config.listen_host, config.listen_port, s->name);

@@ -263,5 +263,70 @@ TEST(SidecarPublish, ExplicitClientIdAlreadyRegisteredIsRetriedUntilFree) {
   }
 }
 
+TEST(SidecarPublish, GeneratedClientIdAlreadyRegisteredIsRetriedWithAFreshSuffix) {
+  StreamingServer server;
+  // Same POD_NAME and, through the test-only suffix list, the same first
+  // suffix: the second sidecar's generated ID collides with the first's.
+  SidecarProcess first(
+      server, {}, {{"POD_NAME", "tickets-7d9f"}, {"NATSBUS_TEST_CLIENT_ID_SUFFIXES", "0000beef"}});
+  ASSERT_TRUE(first.waitReady());
+  SidecarProcess second(
+      server, {},
+      {{"POD_NAME", "tickets-7d9f"}, {"NATSBUS_TEST_CLIENT_ID_SUFFIXES", "0000beef,0000cafe"}});
+  ASSERT_TRUE(second.waitReady(20s)) << second.log();
+  EXPECT_NE(second.log().find("client ID tickets-7d9f-0000beef is already registered; retrying as "
+                              "tickets-7d9f-0000cafe"),
+            std::string::npos)
+      << second.log();
+
+  std::string clients;
+  ASSERT_EQ(natsbus::testing::httpGet(server.monitoringPort(), "/streaming/clientsz", &clients),
+            200);
+  const auto clients_json = nlohmann::json::parse(clients);
+  std::set<std::string> ids;
+  for (const auto& client : clients_json.at("clients"))
+    ids.insert(client.at("id").get<std::string>());
+  EXPECT_EQ(ids, (std::set<std::string>{"tickets-7d9f-0000beef", "tickets-7d9f-0000cafe"}))
+      << clients;
+  // The first one kept its registration: both publish.
+  EXPECT_EQ(httpCall(first.port(), "POST", "/v1/publish/orders", "from-first").status, 200);
+  EXPECT_EQ(httpCall(second.port(), "POST", "/v1/publish/orders", "from-second").status, 200);
+  EXPECT_EQ(first.log().find("connection lost"), std::string::npos) << first.log();
+  const auto stored = readChannel(server, "orders", 2);
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[0].data, "from-first");
+  EXPECT_EQ(stored[1].data, "from-second");
+}
+
+TEST(SidecarPublish, ServerThatStopsAnsweringGives504ThenRecovers) {
+  StreamingServer server;
+  // Streaming pings (1 s, 3 missed) would declare the connection lost after
+  // about 3 s; the pause below is far shorter, so the ack timeout decides.
+  SidecarProcess sidecar(server, {"--publish-timeout", "500ms"});
+  ASSERT_TRUE(sidecar.waitReady());
+  HttpClient client(sidecar.port());
+  ASSERT_EQ(client.request("POST", "/v1/publish/slow", "before").status, 200);
+
+  server.pause();
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = client.request("POST", "/v1/publish/slow", "during");
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  server.resume();
+
+  EXPECT_EQ(result.status, 504) << result.body;
+  EXPECT_TRUE(nlohmann::json::parse(result.body).contains("error")) << result.body;
+  EXPECT_GE(elapsed, 450ms);
+  EXPECT_LT(elapsed, 2500ms);
+  // Once the server answers again, publishing works on the same connection.
+  ASSERT_TRUE(eventually(
+      [&] { return client.request("POST", "/v1/publish/slow", "after").status == 200; }, 10s))
+      << sidecar.log();
+  // A 504 means "unknown": the paused server may still have stored "during".
+  const auto stored = readChannel(server, "slow", 2);
+  ASSERT_GE(stored.size(), 2u);
+  EXPECT_EQ(stored.front().data, "before");
+  EXPECT_EQ(stored.back().data, "after");
+}
+
 }  // namespace
 }  // namespace natsbus::sidecar::testing

@@ -27,6 +27,7 @@ StreamingServer::~StreamingServer() {
     dumpLog("nats-streaming-server log", log());
     dir_.keep();
   }
+  resume();
   if (process_) process_->stop(SIGTERM, std::chrono::seconds(5));
 }
 
@@ -57,11 +58,22 @@ void StreamingServer::start() {
 void StreamingServer::kill() {
   if (process_) process_->stop(SIGKILL);
   process_.reset();
+  paused_ = false;
 }
 
 void StreamingServer::stop() {
+  resume();
   if (process_) process_->stop(SIGTERM);
   process_.reset();
+}
+
+void StreamingServer::pause() {
+  if (process_ && !paused_ && ::kill(process_->pid(), SIGSTOP) == 0) paused_ = true;
+}
+
+void StreamingServer::resume() {
+  if (process_ && paused_) ::kill(process_->pid(), SIGCONT);
+  paused_ = false;
 }
 
 void StreamingServer::restart() {

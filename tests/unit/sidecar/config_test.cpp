@@ -157,5 +157,26 @@ TEST(SidecarConfig, GeneratedClientIdFallsBackToHostname) {
   EXPECT_GT(config.client_id.size(), std::string("-0123abcd").size());
 }
 
+TEST(SidecarConfig, RetriesDrawSuffixesFromTheSameSource) {
+  int calls = 0;
+  const auto config = parseCommandLine({"--cluster-id", "c"}, envOf({{"POD_NAME", "p"}}), [&calls] {
+                        return std::string(calls++ == 0 ? "00000001" : "00000002");
+                      }).config;
+  EXPECT_EQ(config.client_id, "p-00000001");
+  EXPECT_EQ(config.client_id_suffix(), "00000002");
+}
+
+TEST(ClientIdSuffixSource, TestListComesFirstThenRandom) {
+  auto next =
+      clientIdSuffixSource(envOf({{"NATSBUS_TEST_CLIENT_ID_SUFFIXES", "0000beef,,cafe0000"}}));
+  EXPECT_EQ(next(), "0000beef");
+  EXPECT_EQ(next(), "cafe0000");
+  const auto random = next();
+  EXPECT_EQ(random.size(), 8u);
+  EXPECT_EQ(random.find_first_not_of("0123456789abcdef"), std::string::npos) << random;
+  const auto plain = clientIdSuffixSource(envOf({}));
+  EXPECT_NE(plain(), plain()) << "two random suffixes in a row (1 in 2^32 to collide)";
+}
+
 }  // namespace
 }  // namespace natsbus::sidecar

@@ -15,6 +15,9 @@ namespace natsbus::sidecar {
 
 // Where the app listens for deliveries, split once at start-up so the delivery
 // hot path never parses a URL.
+// 8 random lowercase hex digits.
+std::string randomHex8();
+
 struct AppUrl {
   std::string host;
   std::uint16_t port = 0;
@@ -31,6 +34,8 @@ struct SidecarConfig {
   // already registered" answer may then be retried with a fresh suffix.
   bool client_id_generated = false;
   std::string client_id_base;
+  // Fresh 8-hex-digit suffixes for a generated ID that the server already has.
+  std::function<std::string()> client_id_suffix = randomHex8;
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 4195;
   std::string app_url_text = "http://127.0.0.1:3000";
@@ -75,8 +80,11 @@ std::string sanitizeClientId(std::string_view raw);
 // "<base>-<hex>", the base already sanitised.
 std::string makeClientId(std::string_view base, std::string_view hex);
 
-// 8 random lowercase hex digits.
-std::string randomHex8();
+// The suffix source the binary uses: randomHex8, unless the test-only variable
+// NATSBUS_TEST_CLIENT_ID_SUFFIXES (comma-separated) is set, whose values come
+// first, in order. Integration tests use it to make two sidecars collide on a
+// generated client ID; it is deliberately not a flag and not documented for users.
+std::function<std::string()> clientIdSuffixSource(const EnvLookup& env);
 
 // Parses "host:port" (IPv4, [IPv6] or a name) for --listen.
 void parseListenAddress(std::string_view text, std::string& host, std::uint16_t& port,

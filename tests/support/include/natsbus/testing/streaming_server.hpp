@@ -32,6 +32,11 @@ class StreamingServer {
   void kill();     // SIGKILL, as a crash would
   void stop();     // SIGTERM, clean shutdown
   void restart();  // start again on the same ports and store
+  // SIGSTOP / SIGCONT: the process keeps its sockets open but answers nothing
+  // while paused, as a hung server would. Stopping or destroying a paused
+  // server resumes it first.
+  void pause();
+  void resume();
   bool running() const { return process_ != nullptr; }
   std::string log() const;
 
@@ -44,6 +49,7 @@ class StreamingServer {
   int client_port_;
   int monitoring_port_;
   int generation_ = 0;
+  bool paused_ = false;
   std::unique_ptr<ChildProcess> process_;
 };
 
