@@ -231,10 +231,12 @@ json buildSidecarContainer(const json& pod, const InjectionRequest& request, con
       {"image", request.image},
       {"imagePullPolicy", "IfNotPresent"},
       {"env", env},
-      // Only a readiness probe: the kubelet probes the pod IP, and a startup or
-      // liveness probe that cannot connect would restart the sidecar in a loop.
+      // An exec probe: the sidecar's API listens on loopback only, which the
+      // kubelet's httpGet probes (sent to the pod IP) cannot reach, while a
+      // command runs inside the pod's network namespace. Readiness only: a
+      // liveness probe would restart a sidecar that is merely reconnecting.
       {"readinessProbe",
-       {{"httpGet", {{"path", "/readyz"}, {"port", kSidecarPort}, {"scheme", "HTTP"}}},
+       {{"exec", {{"command", json::array({kSidecarBinary, "probe", "/readyz"})}}},
         {"periodSeconds", 5},
         {"timeoutSeconds", 2},
         {"failureThreshold", 3}}},

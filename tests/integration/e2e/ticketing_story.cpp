@@ -308,10 +308,16 @@ TicketingStory::PodProcesses TicketingStory::startPod(const std::string& pod_nam
       std::vector<std::string>{"/usr/bin/python3", "-u", sampleApp(), app_mode, "--port",
                                std::to_string(processes.app_port), "--name", pod_name},
       dir_.path() / (pod_name + "-app.log"));
-  waitFor(pod_name + "'s sidecar to be ready", std::chrono::seconds(30), [&] {
-    if (!processes.sidecar->running())
+  // Readiness is judged by the probe the webhook stored in the pod, run as the
+  // kubelet would (its binary path is the image's; here it is the build's).
+  auto probe = (*sidecar)["readinessProbe"]["exec"]["command"].get<std::vector<std::string>>();
+  probe.at(0) = sidecarBinary();
+  waitFor(pod_name + "'s sidecar to pass its readiness probe", std::chrono::seconds(30), [&] {
+    if (!processes.sidecar->running()) {
       throw std::runtime_error(pod_name + " sidecar exited:\n" + processes.sidecar->log());
-    return testing::httpGet(processes.sidecar_port, "/readyz") == 200;
+    }
+    return testing::runCommand(probe, {}, testing::Environment(env.begin(), env.end())).exit_code ==
+           0;
   });
   return processes;
 }

@@ -160,7 +160,7 @@ TEST_F(WebhookKubeTest, AnnotatedPodIsStoredWithTheSidecarAndOthersAreUnchanged)
   EXPECT_EQ(env.at("NATSBUS_LISTEN"), "127.0.0.1:4195");
   EXPECT_EQ(parseSubscriptions(env.at("NATSBUS_SUBSCRIPTIONS").get<std::string>()),
             parseSubscriptions(kInject.at("natsbus.io/subscriptions").get<std::string>()));
-  EXPECT_EQ(sidecar->at("readinessProbe").at("httpGet").at("path"), "/readyz");
+  EXPECT_EQ(sidecar->at("readinessProbe").at("exec").at("command").at(2), "/readyz");
   EXPECT_EQ(sidecar->at("securityContext").at("runAsNonRoot"), true);
   EXPECT_EQ(sidecar->at("securityContext").at("readOnlyRootFilesystem"), true);
   // The app container is left as it was.

@@ -22,6 +22,8 @@ inline constexpr std::string_view kSidecarImageAnnotation = "natsbus.io/sidecar-
 
 inline constexpr std::string_view kSidecarContainerName = "natsbus-sidecar";
 inline constexpr int kSidecarPort = 4195;  // NATSBUS_LISTEN is 127.0.0.1:4195
+// Where the Dockerfile installs the sidecar; the exec readiness probe runs it.
+inline constexpr std::string_view kSidecarBinary = "/usr/local/bin/natsbus-sidecar";
 inline constexpr int kDefaultAppPort = 3000;
 
 // What the annotations of one pod ask for, validated.

@@ -176,9 +176,9 @@ TEST(Injection, ReferencePodGetsANativeSidecarWithTheBusAndSubscriptions) {
   // POD_NAME must precede its use in $(POD_NAME).
   EXPECT_EQ(sidecar.at("env").at(0).at("name"), "POD_NAME");
 
-  const json& probe = sidecar.at("readinessProbe").at("httpGet");
-  EXPECT_EQ(probe.at("path"), "/readyz");
-  EXPECT_EQ(probe.at("port"), 4195);
+  // An exec probe: the kubelet cannot reach the loopback-only API over httpGet.
+  EXPECT_EQ(sidecar.at("readinessProbe").at("exec").at("command"),
+            json::array({"/usr/local/bin/natsbus-sidecar", "probe", "/readyz"}));
   const json& security = sidecar.at("securityContext");
   EXPECT_EQ(security.at("runAsNonRoot"), true);
   EXPECT_EQ(security.at("runAsUser"), 65532);
