@@ -120,7 +120,11 @@ struct HttpServer::Impl {
   std::uint16_t bound_port = 0;
 
   void accept() {
-    acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    // A strand per connection only matters with several I/O threads; with one
+    // (the default) it is pure overhead on every handler.
+    const auto executor = options.threads > 1 ? asio::any_io_executor(asio::make_strand(io))
+                                              : asio::any_io_executor(io.get_executor());
+    acceptor.async_accept(executor, [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       if (!ec) {
         beast::error_code ignored;

@@ -70,6 +70,30 @@ HttpResponse unavailable(const std::string& message) {
   return response;
 }
 
+// The 200 body, built by hand on the ack thread for the common case (plain
+// ASCII without quotes or backslashes); anything else goes through nlohmann,
+// whose replacement of invalid UTF-8 keeps a subject like "%FF" from throwing.
+std::string publishedBody(const std::string& subject, const std::string& guid) {
+  const auto plain = [](const std::string& text) {
+    for (const unsigned char c : text) {
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
+    }
+    return true;
+  };
+  if (!plain(subject) || !plain(guid)) {
+    return nlohmann::json{{"subject", subject}, {"guid", guid}}.dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  std::string body;
+  body.reserve(24 + subject.size() + guid.size());
+  body += R"({"subject":")";
+  body += subject;
+  body += R"(","guid":")";
+  body += guid;
+  body += R"("})";
+  return body;
+}
+
 }  // namespace
 
 Router::Router(StreamingConnection& connection, Stats& stats, const SidecarConfig& config)
@@ -137,7 +161,7 @@ void Router::publish(std::string_view subject_text, HttpRequest request, Respond
         HttpResponse response;
         if (status == 200) {
           stats_.published.increment();
-          response.body = nlohmann::json{{"subject", subject}, {"guid", result.guid}}.dump();
+          response.body = publishedBody(subject, result.guid);
         } else {
           stats_.publish_failed.increment();
           response = status == 503 ? unavailable(result.error) : jsonError(status, result.error);

@@ -198,6 +198,11 @@ TEST(SidecarPublish, MalformedHttpNeverWedgesTheServer) {
   EXPECT_EQ(httpCall(port, "GET", "/nope").status, 404);
   EXPECT_EQ(httpCall(port, "DELETE", "/v1/publish/after").status, 405);
   EXPECT_EQ(httpCall(port, "POST", "/v1/publish/a.*", "x").status, 400);
+  // A subject that is not UTF-8 is a valid NATS subject; its 200 body must
+  // still be JSON (this used to throw on the ack thread and abort the process).
+  const auto not_utf8 = httpCall(port, "POST", "/v1/publish/%FF", "x");
+  EXPECT_EQ(not_utf8.status, 200) << not_utf8.body;
+  EXPECT_TRUE(nlohmann::json::accept(not_utf8.body)) << not_utf8.body;
   EXPECT_TRUE(sidecar.process().running());
   EXPECT_EQ(storedCount(server, "after"), 1);
   EXPECT_EQ(storedCount(server, "big"), 0);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -128,6 +129,34 @@ TEST_P(RouterPublishOutcome, MapsToTheSpecStatus) {
   } else {
     EXPECT_EQ(json.at("error"), "why");
     EXPECT_EQ(f.stats.publish_failed.value(), 1u);
+  }
+}
+
+TEST(Router, PublishedBodyIsValidJsonForAnySubject) {
+  for (const std::string& subject : {std::string("orders.created"), std::string("a\"b\\c"),
+                                     std::string("caf\xc3\xa9"), std::string("bad\xff")}) {
+    RouterFixture f;
+    std::optional<HttpResponse> response;
+    std::string target = "/v1/publish/";
+    for (const unsigned char c : subject) {
+      char escaped[4];
+      std::snprintf(escaped, sizeof escaped, "%%%02X", c);
+      target += escaped;
+    }
+    f.router.handle(HttpRequest{"POST", target, "x"},
+                    [&response](HttpResponse r) { response = std::move(r); });
+    ASSERT_EQ(f.connection.publishes.size(), 1u) << subject;
+    EXPECT_EQ(f.connection.publishes[0].subject, subject);
+    f.connection.complete(0, PublishResult{PublishOutcome::kAcked, "GUID-1", ""});
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->status, 200);
+    const auto json = nlohmann::json::parse(response->body);
+    EXPECT_EQ(json.at("guid"), "GUID-1");
+    if (subject != "bad\xff") {
+      EXPECT_EQ(json.at("subject"), subject);
+    } else {
+      EXPECT_EQ(json.at("subject"), "bad\xef\xbf\xbd") << "invalid UTF-8 replaced, not thrown";
+    }
   }
 }
 
