@@ -70,6 +70,9 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   }
 
   void start() {
+    // One deadline for the whole delivery, retry included, so a delivery never
+    // outlasts its timeout (which stays below the subscription's ackWait).
+    deadline_ = std::chrono::steady_clock::now() + timeout_;
     connection_ = impl_.take();
     attempt();
   }
@@ -78,8 +81,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   void attempt() {
     reused_ = connection_->open;
     written_ = false;
-    // One deadline for connect + write + read of this attempt.
-    connection_->stream.expires_after(timeout_);
+    connection_->stream.expires_at(deadline_);
     if (connection_->open) {
       write();
       return;
@@ -179,6 +181,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
 
   BeastAppDelivery::Impl& impl_;
   std::chrono::milliseconds timeout_;
+  std::chrono::steady_clock::time_point deadline_;
   DeliveryCallback done_;
   http::request<http::string_body> req_;
   std::optional<http::response_parser<http::string_body>> parser_;
