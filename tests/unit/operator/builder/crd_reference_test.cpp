@@ -1,6 +1,6 @@
-// crds/README.md is the CR reference users read; this keeps it and the CRD in
-// step: every field of the schema is documented, every documented field exists,
-// and each documented default is the one the schema declares.
+// crds/README.md and the top-level README.md carry the CR reference users read;
+// this keeps each of them and the CRD in step: every field of the schema is documented, every
+// documented field exists, and each documented default is the one the schema declares.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -49,8 +49,8 @@ std::map<std::string, nlohmann::json> crdLeaves() {
 }
 
 // Table rows of the README: field -> the default column (spec rows) or "".
-std::map<std::string, std::string> documentedFields() {
-  const auto readme = readFile("crds/README.md");
+std::map<std::string, std::string> documentedFields(const std::string& document) {
+  const auto readme = readFile(document);
   std::map<std::string, std::string> fields;
   static const std::regex kRow(R"(^\| `((?:spec|status)\.[A-Za-z.]+)` \|([^|]*)\|(?:([^|]*)\|)?)");
   std::istringstream lines(readme);
@@ -61,36 +61,44 @@ std::map<std::string, std::string> documentedFields() {
   return fields;
 }
 
-TEST(CrdReference, EveryFieldIsDocumentedAndEveryDocumentedFieldExists) {
+class CrdReference : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CrdReference, EveryFieldIsDocumentedAndEveryDocumentedFieldExists) {
   const auto leaves = crdLeaves();
-  const auto documented = documentedFields();
+  const auto documented = documentedFields(GetParam());
   ASSERT_GT(leaves.size(), 20u);
   for (const auto& [path, default_value] : leaves) {
-    EXPECT_TRUE(documented.count(path)) << path << " is in the CRD but not in crds/README.md";
+    EXPECT_TRUE(documented.count(path)) << path << " is in the CRD but not in " << GetParam();
   }
   for (const auto& [path, column] : documented) {
-    EXPECT_TRUE(leaves.count(path)) << path << " is in crds/README.md but not in the CRD";
+    EXPECT_TRUE(leaves.count(path)) << path << " is in " << GetParam() << " but not in the CRD";
   }
 }
 
-TEST(CrdReference, DocumentedDefaultsAreTheSchemaDefaults) {
+TEST_P(CrdReference, DocumentedDefaultsAreTheSchemaDefaults) {
   const auto leaves = crdLeaves();
-  for (const auto& [path, column] : documentedFields()) {
+  for (const auto& [path, column] : documentedFields(GetParam())) {
     if (path.rfind("spec.", 0) != 0 || !leaves.count(path)) continue;
     const auto& declared = leaves.at(path);
     if (declared.is_null()) {
       // clusterID defaults to metadata.name in the builder, which a schema cannot say.
       if (path != "spec.clusterID") {
         EXPECT_EQ(column.find("`"), std::string::npos)
-            << path << ": README shows a default the CRD does not declare";
+            << GetParam() << ": " << path << ": README shows a default the CRD does not declare";
       }
       continue;
     }
     const std::string shown = declared.is_string() ? declared.get<std::string>() : declared.dump();
     EXPECT_NE(column.find("`" + shown + "`"), std::string::npos)
-        << path << ": README default column \"" << column << "\" does not show `" << shown << "`";
+        << GetParam() << ": " << path << ": README default column \"" << column
+        << "\" does not show `" << shown << "`";
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Documents, CrdReference, ::testing::Values("crds/README.md", "README.md"),
+                         [](const auto& info) {
+                           return info.param == "README.md" ? "TopLevelReadme" : "CrdsReadme";
+                         });
 
 }  // namespace
 }  // namespace natsbus

@@ -1,0 +1,38 @@
+// The README's annotation table is the reference users read; this keeps it and
+// the annotations the webhook understands in step, both ways.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "natsbus/operator/injection.hpp"
+#include "natsbus/testing/tools.hpp"
+
+namespace natsbus::op {
+namespace {
+
+std::set<std::string> documentedAnnotations() {
+  std::ifstream in(testing::sourcePath("README.md"));
+  EXPECT_TRUE(in.good()) << "missing README.md";
+  static const std::regex kRow(R"(^\| `(natsbus\.io/[a-z-]+)` \|)");
+  std::set<std::string> found;
+  for (std::string line; std::getline(in, line);) {
+    std::smatch match;
+    if (std::regex_search(line, match, kRow)) found.insert(match[1]);
+  }
+  return found;
+}
+
+TEST(AnnotationReference, ReadmeTableListsExactlyTheAnnotationsTheWebhookReads) {
+  const std::set<std::string> understood{
+      std::string(kInjectAnnotation),   std::string(kBusAnnotation),
+      std::string(kAppPortAnnotation),  std::string(kSubscriptionsAnnotation),
+      std::string(kLogLevelAnnotation), std::string(kSidecarImageAnnotation)};
+  EXPECT_EQ(documentedAnnotations(), understood);
+}
+
+}  // namespace
+}  // namespace natsbus::op
