@@ -39,13 +39,6 @@ CommandResult check(CommandResult result, const std::string& what) {
   return result;
 }
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 // The sidecar container of a stored pod: an init container (native sidecar) or
 // a plain container, depending on how the operator was configured.
 const json* findSidecar(const json& pod) {
@@ -356,7 +349,7 @@ std::string TicketingStory::waitForOrdersDelivery(std::chrono::seconds timeout) 
 void TicketingStory::dumpLogs() const {
   for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
     if (entry.path().extension() == ".log")
-      testing::dumpLog(entry.path().filename().string(), readFile(entry.path()), 4000);
+      testing::dumpLog(entry.path().filename().string(), testing::readFile(entry.path()), 4000);
   }
 }
 

@@ -31,13 +31,6 @@ class OneBus final : public BusLookup {
   }
 };
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 json pod(const std::string& name, const json& annotations) {
   json out = {{"apiVersion", "v1"},
               {"kind", "Pod"},
@@ -93,7 +86,7 @@ class WebhookKubeTest : public ::testing::Test {
     EXPECT_EQ(webhook.at("clientConfig").at("service").at("path"), kMutatePodPath);
     webhook["clientConfig"] = {
         {"url", "https://127.0.0.1:" + std::to_string(port_) + std::string(kMutatePodPath)},
-        {"caBundle", base64Encode(readFile(kube_.caCertPath()))}};
+        {"caBundle", base64Encode(natsbus::testing::readFile(kube_.caCertPath()))}};
     webhook["failurePolicy"] = failure_policy;
     const CommandResult applied = kube_.kubectl({"apply", "-f", "-"}, config.dump());
     ASSERT_EQ(applied.exit_code, 0) << applied.err;

@@ -12,18 +12,9 @@
 namespace natsbus {
 namespace {
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot read " << path;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 TEST(ChartCrd, IsIdenticalToTheTopLevelCrd) {
-  const auto source = readFile(testing::sourcePath("crds/natsbus.io_natsstreamings.yaml"));
-  const auto chart =
-      readFile(testing::sourcePath("charts/natsbus/crds/natsbus.io_natsstreamings.yaml"));
+  const auto source = testing::readSourceFile("crds/natsbus.io_natsstreamings.yaml");
+  const auto chart = testing::readSourceFile("charts/natsbus/crds/natsbus.io_natsstreamings.yaml");
   ASSERT_FALSE(source.empty());
   EXPECT_TRUE(source == chart)
       << "charts/natsbus/crds/natsbus.io_natsstreamings.yaml differs from "

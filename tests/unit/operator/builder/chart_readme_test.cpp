@@ -14,14 +14,6 @@
 namespace natsbus {
 namespace {
 
-std::string readFile(const std::string& relative) {
-  std::ifstream in(testing::sourcePath(relative), std::ios::binary);
-  EXPECT_TRUE(in.good()) << "missing " << relative;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Documented units: scalars, lists and free-form maps are leaves; the bus spec
 // and resources are documented as a whole.
 void collectValues(const nlohmann::json& value, const std::string& path,
@@ -38,12 +30,13 @@ void collectValues(const nlohmann::json& value, const std::string& path,
 
 TEST(ChartReadme, DocumentsEveryValue) {
   const auto values =
-      op::parseYamlDocuments(readFile("charts/natsbus/values.yaml"), "values.yaml").at(0);
+      op::parseYamlDocuments(testing::readSourceFile("charts/natsbus/values.yaml"), "values.yaml")
+          .at(0);
   std::set<std::string> defined;
   collectValues(values, "", defined);
   std::set<std::string> documented;
   static const std::regex kRow(R"(^\| `([A-Za-z.]+)` \|)");
-  std::istringstream lines(readFile("charts/natsbus/README.md"));
+  std::istringstream lines(testing::readSourceFile("charts/natsbus/README.md"));
   for (std::string line; std::getline(lines, line);) {
     std::smatch match;
     if (std::regex_search(line, match, kRow)) documented.insert(match[1]);

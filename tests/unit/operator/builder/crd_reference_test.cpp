@@ -17,14 +17,6 @@
 namespace natsbus {
 namespace {
 
-std::string readFile(const std::string& relative) {
-  std::ifstream in(testing::sourcePath(relative), std::ios::binary);
-  EXPECT_TRUE(in.good()) << "missing " << relative;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Leaf fields of a schema (objects without `properties`, e.g. resources.limits,
 // count as leaves), with their declared default when there is one.
 void collectLeaves(const nlohmann::json& schema, const std::string& path,
@@ -38,9 +30,10 @@ void collectLeaves(const nlohmann::json& schema, const std::string& path,
 }
 
 std::map<std::string, nlohmann::json> crdLeaves() {
-  const auto crd = op::parseYamlDocuments(readFile("crds/natsbus.io_natsstreamings.yaml"),
-                                          "natsbus.io_natsstreamings.yaml")
-                       .at(0);
+  const auto crd =
+      op::parseYamlDocuments(testing::readSourceFile("crds/natsbus.io_natsstreamings.yaml"),
+                             "natsbus.io_natsstreamings.yaml")
+          .at(0);
   const auto& schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"];
   std::map<std::string, nlohmann::json> leaves;
   collectLeaves(schema["spec"], "spec", leaves);
@@ -50,7 +43,7 @@ std::map<std::string, nlohmann::json> crdLeaves() {
 
 // Table rows of the README: field -> the default column (spec rows) or "".
 std::map<std::string, std::string> documentedFields(const std::string& document) {
-  const auto readme = readFile(document);
+  const auto readme = testing::readSourceFile(document);
   std::map<std::string, std::string> fields;
   static const std::regex kRow(R"(^\| `((?:spec|status)\.[A-Za-z.]+)` \|([^|]*)\|(?:([^|]*)\|)?)");
   std::istringstream lines(readme);

@@ -19,17 +19,9 @@
 namespace natsbus {
 namespace {
 
-std::string readFile(const std::string& relative) {
-  std::ifstream in(testing::sourcePath(relative), std::ios::binary);
-  EXPECT_TRUE(in.good()) << "missing " << relative;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 TEST(Examples, TicketingBusRendersTheReferenceServer) {
-  const auto documents =
-      op::parseYamlDocuments(readFile("examples/ticketing-bus.yaml"), "ticketing-bus.yaml");
+  const auto documents = op::parseYamlDocuments(
+      testing::readSourceFile("examples/ticketing-bus.yaml"), "ticketing-bus.yaml");
   ASSERT_EQ(documents.size(), 1u);
   const auto children = op::buildChildren(documents[0]);
   EXPECT_EQ(children.deployment["metadata"]["name"], "nats-depl");
@@ -43,7 +35,8 @@ TEST(Examples, TicketingBusRendersTheReferenceServer) {
 
 TEST(Examples, PodsAreAnnotatedPerSpec) {
   const auto orders =
-      op::parseYamlDocuments(readFile("examples/orders-pod.yaml"), "orders-pod.yaml").at(0);
+      op::parseYamlDocuments(testing::readSourceFile("examples/orders-pod.yaml"), "orders-pod.yaml")
+          .at(0);
   const auto& annotations = orders["metadata"]["annotations"];
   EXPECT_EQ(annotations["natsbus.io/inject"], "true");
   EXPECT_EQ(annotations["natsbus.io/bus"], "nats");
@@ -60,8 +53,9 @@ TEST(Examples, PodsAreAnnotatedPerSpec) {
   EXPECT_EQ(subscription.ack_wait, std::chrono::seconds(30));
   EXPECT_EQ(subscription.max_in_flight, 1);
 
-  const auto tickets =
-      op::parseYamlDocuments(readFile("examples/tickets-pod.yaml"), "tickets-pod.yaml").at(0);
+  const auto tickets = op::parseYamlDocuments(testing::readSourceFile("examples/tickets-pod.yaml"),
+                                              "tickets-pod.yaml")
+                           .at(0);
   EXPECT_EQ(tickets["metadata"]["annotations"]["natsbus.io/inject"], "true");
   EXPECT_EQ(tickets["metadata"]["annotations"]["natsbus.io/bus"], "nats");
   EXPECT_FALSE(tickets["metadata"]["annotations"].contains("natsbus.io/subscriptions"));

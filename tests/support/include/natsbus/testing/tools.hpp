@@ -15,4 +15,11 @@ std::string requireTool(const std::string& env_var, const std::string& name);
 // Absolute path of a file in the source tree (e.g. "crds/x.yaml").
 std::string sourcePath(const std::string& relative);
 
+// The whole content of a file (bytes as they are); a file that cannot be read
+// fails the current test and yields "".
+std::string readFile(const std::string& path);
+
+// readFile for a path relative to the source tree.
+std::string readSourceFile(const std::string& relative);
+
 }  // namespace natsbus::testing
