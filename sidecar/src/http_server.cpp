@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -22,6 +23,9 @@ namespace {
 // A connection with nothing to say for this long is closed, so idle or stuck
 // clients cannot pin sockets forever.
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
+// How long a refused request's remaining bytes are read and dropped before the
+// connection is closed (see lingeringClose).
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -70,6 +74,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void writeError(int status, const std::string& message) {
     keep_alive_ = false;
+    linger_ = true;
     version_ = 11;
     head_ = false;
     write(jsonError(status, message));
@@ -88,9 +93,30 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(kIdleTimeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
-                        if (ec || !self->keep_alive_) return self->close();
+                        if (ec) return self->close();
+                        if (!self->keep_alive_)
+                          return self->linger_ ? self->lingeringClose() : self->close();
                         self->read();
                       });
+  }
+
+  // A request refused before its body was read (413, 431, 400) may still be
+  // arriving. Closing at once would make the kernel answer the unread bytes with
+  // a reset, which can destroy the error response before the client reads it.
+  // So stop sending, read and drop what still comes (bounded in time), then close.
+  void lingeringClose() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kLingerTimeout);
+    drainAndClose();
+  }
+
+  void drainAndClose() {
+    stream_.async_read_some(asio::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return self->close();
+                              self->drainAndClose();
+                            });
   }
 
   void close() {
@@ -105,6 +131,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = true;
+  bool linger_ = false;
+  std::array<char, 16384> drain_buffer_{};
   bool head_ = false;
   unsigned version_ = 11;
 };
