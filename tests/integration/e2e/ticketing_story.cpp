@@ -341,8 +341,8 @@ std::string TicketingStory::operatorLog() const {
 std::string TicketingStory::waitForOrdersDelivery(std::chrono::seconds timeout) {
   waitFor("the orders app to receive ticket:created", timeout,
           [&] { return ordersAppLog().find("ticket:created") != std::string::npos; });
-  say_("The orders app received it (via its sidecar's durable queue subscription):\n" +
-       ordersAppLog());
+  say_("The orders app received it through its sidecar's durable queue subscription; its output:");
+  say_("  " + ordersAppLog());
   return ordersAppLog();
 }
 
