@@ -13,6 +13,7 @@
 #include "natsbus/subscription.hpp"
 #include "natsbus/testing/kube_api_server.hpp"
 #include "natsbus/testing/tools.hpp"
+#include "reference_bus.hpp"
 #include "tls_client.hpp"
 
 namespace natsbus::op {
@@ -21,15 +22,6 @@ namespace {
 using natsbus::testing::CommandResult;
 using natsbus::testing::KubeApiServer;
 using nlohmann::json;
-
-class OneBus final : public BusLookup {
- public:
-  std::optional<BusInfo> find(const std::string& ns, const std::string& name) const override {
-    if (ns == "default" && name == "nats")
-      return BusInfo{"nats://nats-srv.default.svc:4222", "ticketing"};
-    return std::nullopt;
-  }
-};
 
 json pod(const std::string& name, const json& annotations) {
   json out = {{"apiVersion", "v1"},
@@ -120,7 +112,7 @@ class WebhookKubeTest : public ::testing::Test {
   }
 
   KubeApiServer kube_;
-  OneBus buses_;
+  testing::ReferenceBus buses_;
   std::string cert_, key_;
   int port_ = 0;
   int probe_ = 0;

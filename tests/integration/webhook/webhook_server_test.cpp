@@ -11,6 +11,7 @@
 #include "natsbus/operator/admission.hpp"
 #include "natsbus/testing/network.hpp"
 #include "natsbus/testing/process.hpp"
+#include "reference_bus.hpp"
 #include "tls_client.hpp"
 
 namespace natsbus::op {
@@ -21,15 +22,6 @@ using natsbus::testing::runCommand;
 using natsbus::testing::TempDir;
 using nlohmann::json;
 using testing::httpsRequest;
-
-class OneBus final : public BusLookup {
- public:
-  std::optional<BusInfo> find(const std::string& ns, const std::string& name) const override {
-    if (ns == "default" && name == "nats")
-      return BusInfo{"nats://nats-srv.default.svc:4222", "ticketing"};
-    return std::nullopt;
-  }
-};
 
 // A self-signed certificate for 127.0.0.1 with CN `name`: {name}.crt, {name}.key.
 void makeCert(const fs::path& dir, const std::string& name) {
@@ -65,7 +57,7 @@ class WebhookServerTest : public ::testing::Test {
   TempDir dir_{"natsbus-webhook-server"};
   fs::path cert_ = dir_.path() / "tls.crt";
   fs::path key_ = dir_.path() / "tls.key";
-  OneBus buses_;
+  testing::ReferenceBus buses_;
   std::unique_ptr<WebhookServer> server_;
 };
 
@@ -184,7 +176,7 @@ TEST(WebhookServerConfig, BadSettingsNameTheFlag) {
   makeCert(dir.path(), "one");
   const std::string cert = (dir.path() / "one.crt").string();
   const std::string key = (dir.path() / "one.key").string();
-  OneBus buses;
+  testing::ReferenceBus buses;
   const auto startError = [&](const std::string& listen, const std::string& c,
                               const std::string& k) {
     try {
