@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_connection.hpp"
 #include "bench_util.hpp"
 #include "natsbus/cnats_handles.hpp"
 
@@ -56,24 +57,9 @@ int main(int argc, char** argv) {
   const int seconds = std::atoi(argv[4]);
   const std::string payload(static_cast<std::size_t>(std::atoi(argv[5])), 'x');
 
-  natsOptions* raw_nats = nullptr;
-  stanConnOptions* raw_stan = nullptr;
-  natsOptions_Create(&raw_nats);
-  stanConnOptions_Create(&raw_stan);
-  natsbus::NatsOptionsPtr nats_options(raw_nats);
-  natsbus::StanConnOptionsPtr stan_options(raw_stan);
-  // The faster setting (see issue 3): no 1 ms flusher wait per publish.
-  natsOptions_SetSendAsap(nats_options.get(), true);
-  stanConnOptions_SetNATSOptions(stan_options.get(), nats_options.get());
-  stanConnOptions_SetURL(stan_options.get(), argv[1]);
-  stanConnOptions_SetMaxPubAcksInflight(stan_options.get(), 65536, 0.5f);
-  stanConnection* raw = nullptr;
-  const std::string client = "bench-direct-publish-" + std::to_string(::getpid());
-  if (stanConnection_Connect(&raw, argv[2], client.c_str(), stan_options.get()) != NATS_OK) {
-    std::fprintf(stderr, "connect failed: %s\n", nats_GetLastError(nullptr));
-    return 1;
-  }
-  natsbus::StanConnectionPtr connection(raw);
+  auto connection =
+      natsbus::bench::connectPublisher(argv[1], argv[2], "bench-direct-publish", 65536);
+  if (!connection) return 1;
 
   Window window;
   const auto start = std::chrono::steady_clock::now();

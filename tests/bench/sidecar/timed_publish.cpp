@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "bench_connection.hpp"
 #include "bench_util.hpp"
 #include "natsbus/cnats_handles.hpp"
 
@@ -30,23 +31,8 @@ int main(int argc, char** argv) {
   const long count = std::atol(argv[4]);
   const long interval_us = std::atol(argv[5]);
   const auto payload = static_cast<std::size_t>(std::atol(argv[6]));
-  natsOptions* raw_nats = nullptr;
-  stanConnOptions* raw_stan = nullptr;
-  natsOptions_Create(&raw_nats);
-  stanConnOptions_Create(&raw_stan);
-  natsbus::NatsOptionsPtr nats_options(raw_nats);
-  natsbus::StanConnOptionsPtr stan_options(raw_stan);
-  natsOptions_SetSendAsap(nats_options.get(), true);
-  stanConnOptions_SetNATSOptions(stan_options.get(), nats_options.get());
-  stanConnOptions_SetURL(stan_options.get(), argv[1]);
-  stanConnOptions_SetMaxPubAcksInflight(stan_options.get(), 256, 0.5f);
-  stanConnection* raw = nullptr;
-  const std::string client = "bench-timed-publish-" + std::to_string(::getpid());
-  if (stanConnection_Connect(&raw, argv[2], client.c_str(), stan_options.get()) != NATS_OK) {
-    std::fprintf(stderr, "connect failed: %s\n", nats_GetLastError(nullptr));
-    return 1;
-  }
-  natsbus::StanConnectionPtr connection(raw);
+  auto connection = natsbus::bench::connectPublisher(argv[1], argv[2], "bench-timed-publish", 256);
+  if (!connection) return 1;
   auto next = std::chrono::steady_clock::now();
   for (long i = 0; i < count; ++i) {
     if (interval_us > 0) {
