@@ -1,14 +1,11 @@
 #include "natsbus/sidecar/app_delivery.hpp"
 
 #include <boost/asio/connect.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <optional>
-#include <thread>
 
 namespace natsbus::sidecar {
 
@@ -20,7 +17,7 @@ using tcp = asio::ip::tcp;
 namespace {
 
 struct Connection {
-  explicit Connection(asio::io_context& io) : stream(io) {}
+  explicit Connection(const asio::any_io_executor& executor) : stream(executor) {}
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
   bool open = false;
@@ -28,23 +25,28 @@ struct Connection {
 
 }  // namespace
 
-// Everything below runs on the one I/O thread, so the pool and the resolved
-// endpoints need no lock.
+// Everything below runs serialised on `executor` (one loop thread, or a strand
+// of a loop with several), so the pool and the resolved endpoints need no lock.
 struct BeastAppDelivery::Impl {
-  explicit Impl(AppUrl app_url)
-      : url(std::move(app_url)), host_header(url.host + ":" + std::to_string(url.port)) {}
+  Impl(AppUrl app_url, std::unique_ptr<IoLoop> own, IoLoop& shared)
+      : url(std::move(app_url)),
+        host_header(url.host + ":" + std::to_string(url.port)),
+        owned_loop(std::move(own)),
+        loop(shared),
+        executor(loop.serialExecutor()),
+        resolver(executor) {}
 
   AppUrl url;
   std::string host_header;
-  asio::io_context io{1};
-  asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
-  tcp::resolver resolver{io};
+  std::unique_ptr<IoLoop> owned_loop;
+  IoLoop& loop;
+  asio::any_io_executor executor;
+  tcp::resolver resolver;
   std::optional<tcp::resolver::results_type> endpoints;
   std::vector<std::unique_ptr<Connection>> idle;
-  std::thread thread;
 
   std::unique_ptr<Connection> take() {
-    if (idle.empty()) return std::make_unique<Connection>(io);
+    if (idle.empty()) return std::make_unique<Connection>(executor);
     auto connection = std::move(idle.back());
     idle.pop_back();
     return connection;
@@ -193,21 +195,25 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
 
 }  // namespace
 
-BeastAppDelivery::BeastAppDelivery(AppUrl url) : impl_(std::make_unique<Impl>(std::move(url))) {
-  impl_->thread = std::thread([impl = impl_.get()] { impl->io.run(); });
+BeastAppDelivery::BeastAppDelivery(AppUrl url) {
+  auto own = std::make_unique<IoLoop>(1);
+  auto& loop = *own;
+  impl_ = std::make_unique<Impl>(std::move(url), std::move(own), loop);
+  loop.start();
 }
 
+BeastAppDelivery::BeastAppDelivery(AppUrl url, IoLoop& loop)
+    : impl_(std::make_unique<Impl>(std::move(url), nullptr, loop)) {}
+
 BeastAppDelivery::~BeastAppDelivery() {
-  impl_->guard.reset();
-  impl_->io.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
-  // Drop the pooled connections while their io_context still exists.
+  if (impl_->owned_loop) impl_->owned_loop->stop();
+  // Drop the pooled connections while their loop still exists.
   impl_->idle.clear();
 }
 
 void BeastAppDelivery::deliverAsync(DeliveryRequest request, DeliveryCallback done) {
   auto delivery = std::make_shared<Delivery>(*impl_, std::move(request), std::move(done));
-  asio::post(impl_->io, [delivery = std::move(delivery)] { delivery->start(); });
+  asio::post(impl_->executor, [delivery = std::move(delivery)] { delivery->start(); });
 }
 
 }  // namespace natsbus::sidecar

@@ -10,6 +10,7 @@ namespace natsbus::sidecar {
 
 struct CnatsConnection::Session {
   std::uint64_t generation = 0;
+  std::shared_ptr<CnatsLoopBinding> binding;
   StanConnectionPtr connection;
   std::vector<StanSubscriptionPtr> subscriptions;
 };
@@ -75,11 +76,13 @@ void onReconnectedTrampoline(natsConnection*, void* closure) {
 
 }  // namespace
 
-CnatsConnection::CnatsConnection(const SidecarConfig& config, Stats& stats, MessageSink* sink)
+CnatsConnection::CnatsConnection(const SidecarConfig& config, Stats& stats, MessageSink* sink,
+                                 boost::asio::any_io_executor loop)
     : config_(config),
       stats_(stats),
       sink_(sink),
       client_id_(config.client_id),
+      loop_(std::move(loop)),
       sub_active_(std::make_unique<std::atomic<bool>[]>(config.subscriptions.size() + 1)) {}
 
 CnatsConnection::~CnatsConnection() {
@@ -103,6 +106,12 @@ void CnatsConnection::close() {
     session = std::move(session_);
   }
   if (session) teardown(std::move(session), true);
+  // Failed connect attempts may have attached too; the loop must have let go of
+  // every socket before its owner stops and destroys it.
+  for (const auto& binding : bindings_) {
+    if (!binding->waitReleased(std::chrono::seconds(2)))
+      spdlog::warn("the event loop did not release a streaming socket in time");
+  }
 }
 
 bool CnatsConnection::subscriptionActive(std::size_t index) const {
@@ -178,7 +187,9 @@ void CnatsConnection::onLinkChange(std::uint64_t generation, bool up) {
     std::lock_guard lock(state_mutex_);
     if (generation != generation_) return;
   }
-  link_up_.store(up);
+  // Only transitions are news: cnats also reports "disconnected" for a first
+  // connect attempt that never got a link.
+  if (link_up_.exchange(up) == up) return;
   if (up) {
     spdlog::info("NATS link re-established");
   } else {
@@ -229,6 +240,7 @@ std::unique_ptr<CnatsConnection::Session> CnatsConnection::connectOnce(std::stri
     generation = ++generation_;
     lost_ = false;
   }
+  link_up_.store(false);
   closures_.push_back(std::make_unique<Closure>(Closure{this, generation, 0}));
   Closure* conn_closure = closures_.back().get();
 
@@ -241,8 +253,14 @@ std::unique_ptr<CnatsConnection::Session> CnatsConnection::connectOnce(std::stri
   }
   NatsOptionsPtr nats_options(raw_nats);
   StanConnOptionsPtr stan_options(raw_stan);
-  // Without SendAsap, libnats batches publishes through a flusher that waits up
-  // to 1 ms: with few requests in flight every publish would pay that wait.
+  auto binding = std::make_shared<CnatsLoopBinding>(loop_);
+  bindings_.push_back(binding);
+  if (const auto status = binding->install(nats_options.get()); status != NATS_OK) {
+    error = "cannot set up the event loop for the connection: " + lastError(status);
+    return nullptr;
+  }
+  // In event-loop mode SendAsap means "ask the loop to write": without it
+  // libnats would wait for a flusher thread that event-loop mode never starts.
   natsOptions_SetSendAsap(nats_options.get(), true);
   natsOptions_SetReconnectWait(nats_options.get(), 250);
   natsOptions_SetTimeout(nats_options.get(), 2000);
@@ -252,7 +270,8 @@ std::unique_ptr<CnatsConnection::Session> CnatsConnection::connectOnce(std::stri
   stanConnOptions_SetURL(stan_options.get(), config_.nats_url.c_str());
   stanConnOptions_SetConnectionWait(stan_options.get(), 5000);
   stanConnOptions_SetPubAckWait(stan_options.get(), config_.publish_timeout.count());
-  // Our own bound (max_pending_publishes) refuses before cnats would block.
+  // Our own bound (max_pending_publishes) refuses before cnats would block: a
+  // publish blocked on the loop thread would wait for acks only that thread reads.
   stanConnOptions_SetMaxPubAcksInflight(stan_options.get(), config_.max_pending_publishes + 64,
                                         0.5f);
   stanConnOptions_SetPings(stan_options.get(), config_.ping_interval_seconds, config_.ping_max_out);
@@ -281,6 +300,7 @@ std::unique_ptr<CnatsConnection::Session> CnatsConnection::connectOnce(std::stri
   }
   auto session = std::make_unique<Session>();
   session->generation = generation;
+  session->binding = std::move(binding);
   session->connection.reset(raw_conn);
   session->subscriptions.resize(config_.subscriptions.size());
   link_up_.store(true);
@@ -339,6 +359,10 @@ void CnatsConnection::teardown(std::unique_ptr<Session> session, bool send_close
   }
   session->subscriptions.clear();
   session->connection.reset();
+  // The loop drops its duplicate of the socket in a handler of its own; wait
+  // for it so nothing of this session is still queued on the loop.
+  if (!session->binding->waitReleased(std::chrono::seconds(2)))
+    spdlog::debug("the event loop did not release the old socket in time");
 }
 
 void CnatsConnection::supervise() {

@@ -3,11 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <future>
 #include <optional>
 #include <stdexcept>
 
@@ -140,19 +141,23 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct HttpServer::Impl {
+  Impl(std::unique_ptr<IoLoop> own, IoLoop& shared, HttpServerOptions server_options,
+       RequestHandler request_handler)
+      : owned_loop(std::move(own)),
+        loop(shared),
+        options(std::move(server_options)),
+        handler(std::move(request_handler)),
+        acceptor(loop.context()) {}
+
+  std::unique_ptr<IoLoop> owned_loop;
+  IoLoop& loop;
   HttpServerOptions options;
   RequestHandler handler;
-  asio::io_context io;
-  tcp::acceptor acceptor{io};
-  std::vector<std::thread> threads;
+  tcp::acceptor acceptor;
   std::uint16_t bound_port = 0;
 
   void accept() {
-    // A strand per connection only matters with several I/O threads; with one
-    // (the default) it is pure overhead on every handler.
-    const auto executor = options.threads > 1 ? asio::any_io_executor(asio::make_strand(io))
-                                              : asio::any_io_executor(io.get_executor());
-    acceptor.async_accept(executor, [this](beast::error_code ec, tcp::socket socket) {
+    acceptor.async_accept(loop.serialExecutor(), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       if (!ec) {
         beast::error_code ignored;
@@ -166,11 +171,14 @@ struct HttpServer::Impl {
   }
 };
 
-HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->options = std::move(options);
-  impl_->handler = std::move(handler);
+HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler) {
+  auto own = std::make_unique<IoLoop>(options.threads);
+  auto& loop = *own;
+  impl_ = std::make_unique<Impl>(std::move(own), loop, std::move(options), std::move(handler));
 }
+
+HttpServer::HttpServer(IoLoop& loop, HttpServerOptions options, RequestHandler handler)
+    : impl_(std::make_unique<Impl>(nullptr, loop, std::move(options), std::move(handler))) {}
 
 HttpServer::~HttpServer() {
   stop();
@@ -180,7 +188,7 @@ void HttpServer::start() {
   auto& impl = *impl_;
   const auto where = impl.options.host + ":" + std::to_string(impl.options.port);
   beast::error_code ec;
-  tcp::resolver resolver(impl.io);
+  tcp::resolver resolver(impl.loop.context());
   const auto results =
       resolver.resolve(impl.options.host, std::to_string(impl.options.port),
                        tcp::resolver::passive | tcp::resolver::numeric_service, ec);
@@ -194,13 +202,11 @@ void HttpServer::start() {
   if (ec) throw std::runtime_error("--listen: cannot listen on " + where + ": " + ec.message());
   impl.bound_port = impl.acceptor.local_endpoint().port();
   impl.accept();
-  for (int i = 0; i < std::max(1, impl.options.threads); ++i) {
-    impl.threads.emplace_back([&impl] { impl.io.run(); });
-  }
+  if (impl.owned_loop) impl.owned_loop->start();
 }
 
 void HttpServer::stopAccepting() {
-  asio::post(impl_->io, [&impl = *impl_] {
+  asio::post(impl_->acceptor.get_executor(), [&impl = *impl_] {
     beast::error_code ignored;
     impl.acceptor.close(ignored);
   });
@@ -208,11 +214,21 @@ void HttpServer::stopAccepting() {
 
 void HttpServer::stop() {
   if (!impl_) return;
-  impl_->io.stop();
-  for (auto& thread : impl_->threads) {
-    if (thread.joinable()) thread.join();
+  if (impl_->owned_loop) {
+    impl_->owned_loop->stop();
+    return;
   }
-  impl_->threads.clear();
+  if (impl_->loop.context().stopped()) return;
+  // Shared: if the loop is too busy to answer in time, the handler may still run
+  // after this returns.
+  auto closed = std::make_shared<std::promise<void>>();
+  auto done = closed->get_future();
+  asio::post(impl_->acceptor.get_executor(), [&impl = *impl_, closed] {
+    beast::error_code ignored;
+    impl.acceptor.close(ignored);
+    closed->set_value();
+  });
+  done.wait_for(std::chrono::seconds(2));
 }
 
 std::uint16_t HttpServer::port() const {

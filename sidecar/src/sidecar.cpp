@@ -9,24 +9,30 @@
 #include "natsbus/sidecar/cnats_connection.hpp"
 #include "natsbus/sidecar/delivery.hpp"
 #include "natsbus/sidecar/http_server.hpp"
+#include "natsbus/sidecar/io_loop.hpp"
 #include "natsbus/sidecar/router.hpp"
 #include "natsbus/version.hpp"
 
 namespace natsbus::sidecar {
 
 int runSidecar(const SidecarConfig& config) {
+  // Declared first so it outlives everything that posts to it.
+  IoLoop loop(config.http_threads);
   Stats stats(config.subscriptions);
-  BeastAppDelivery app(config.app_url);
+  BeastAppDelivery app(config.app_url, loop);
   DeliveryManager deliveries(config, stats, app);
-  CnatsConnection connection(config, stats, config.subscriptions.empty() ? nullptr : &deliveries);
+  CnatsConnection connection(config, stats, config.subscriptions.empty() ? nullptr : &deliveries,
+                             loop.serialExecutor());
   Router router(connection, stats, config);
-  HttpServer server(HttpServerOptions{config.listen_host, config.listen_port, config.max_body_bytes,
+  HttpServer server(loop,
+                    HttpServerOptions{config.listen_host, config.listen_port, config.max_body_bytes,
                                       16 * 1024, config.http_threads},
                     [&router](HttpRequest request, Responder respond) {
                       router.handle(std::move(request), std::move(respond));
                     });
   try {
     server.start();
+    loop.start();
   } catch (const std::exception& e) {
     std::cerr << "natsbus-sidecar: " << e.what() << "\n";
     return 2;
@@ -70,6 +76,7 @@ int runSidecar(const SidecarConfig& config) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   server.stop();
+  loop.stop();
   spdlog::info("stopped");
   return 0;
 }

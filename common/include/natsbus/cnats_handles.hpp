@@ -17,10 +17,12 @@ struct CnatsDeleter {
 };
 
 using NatsOptionsPtr = std::unique_ptr<natsOptions, CnatsDeleter<natsOptions_Destroy>>;
-using StanConnOptionsPtr =
-    std::unique_ptr<stanConnOptions, CnatsDeleter<stanConnOptions_Destroy>>;
-using StanSubOptionsPtr =
-    std::unique_ptr<stanSubOptions, CnatsDeleter<stanSubOptions_Destroy>>;
+using NatsConnectionPtr = std::unique_ptr<natsConnection, CnatsDeleter<natsConnection_Destroy>>;
+using NatsSubscriptionPtr =
+    std::unique_ptr<natsSubscription, CnatsDeleter<natsSubscription_Destroy>>;
+using NatsMsgPtr = std::unique_ptr<natsMsg, CnatsDeleter<natsMsg_Destroy>>;
+using StanConnOptionsPtr = std::unique_ptr<stanConnOptions, CnatsDeleter<stanConnOptions_Destroy>>;
+using StanSubOptionsPtr = std::unique_ptr<stanSubOptions, CnatsDeleter<stanSubOptions_Destroy>>;
 using StanConnectionPtr = std::unique_ptr<stanConnection, CnatsDeleter<stanConnection_Destroy>>;
 using StanSubscriptionPtr =
     std::unique_ptr<stanSubscription, CnatsDeleter<stanSubscription_Destroy>>;

@@ -42,9 +42,13 @@ TEST(SidecarPublish, SequentialPostsAreStoredWithSameBytesInOrder) {
     EXPECT_EQ(stored[i].data, bodies[i]) << "message " << i;
 }
 
-TEST(SidecarPublish, ThousandConcurrentPostsFrom32ConnectionsAreStoredOnce) {
+// With --http-threads above 1 the loop runs on several threads and the
+// streaming connection's handlers are serialised on a strand of their own.
+class SidecarPublishLoopThreads : public ::testing::TestWithParam<int> {};
+
+TEST_P(SidecarPublishLoopThreads, ThousandConcurrentPostsFrom32ConnectionsAreStoredOnce) {
   StreamingServer server;
-  SidecarProcess sidecar(server);
+  SidecarProcess sidecar(server, {"--http-threads", std::to_string(GetParam())});
   ASSERT_TRUE(sidecar.waitReady());
   constexpr int kConnections = 32;
   constexpr int kTotal = 1000;
@@ -69,6 +73,27 @@ TEST(SidecarPublish, ThousandConcurrentPostsFrom32ConnectionsAreStoredOnce) {
   for (const auto& message : stored) distinct.insert(message.data);
   EXPECT_EQ(distinct.size(), static_cast<std::size_t>(kTotal));
   EXPECT_EQ(storedCount(server, "burst"), kTotal);
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, SidecarPublishLoopThreads, ::testing::Values(1, 2),
+                         [](const auto& info) { return "threads_" + std::to_string(info.param); });
+
+TEST(SidecarPublish, ServerNotUpYetIsWaitedForAndARealLossIsLoggedAsLinkDown) {
+  StreamingServer server;
+  server.stop();
+  SidecarProcess sidecar(server);
+  ASSERT_TRUE(
+      eventually([&] { return sidecar.log().find("cannot connect") != std::string::npos; }, 10s))
+      << sidecar.log();
+  EXPECT_EQ(natsbus::testing::httpGet(sidecar.port(), "/readyz"), 503);
+  server.restart();
+  ASSERT_TRUE(sidecar.waitReady(20s)) << sidecar.log();
+  // Connect attempts that never had a link are not a link going down.
+  EXPECT_EQ(sidecar.log().find("NATS link down"), std::string::npos) << sidecar.log();
+  server.kill();
+  EXPECT_TRUE(
+      eventually([&] { return sidecar.log().find("NATS link down") != std::string::npos; }, 10s))
+      << sidecar.log();
 }
 
 TEST(SidecarPublish, ServerCrashGives503ThenRecoversWithoutLosingAcknowledgedMessages) {
@@ -165,8 +190,9 @@ TEST(SidecarPublish, MalformedHttpNeverWedgesTheServer) {
   ASSERT_TRUE(sidecar.waitReady());
   const int port = sidecar.port();
 
-  const auto garbage =
-      rawExchange(port, std::string("\x16\x03\x01\x02\x00\x01\x00\xff garbage\r\n\r\n", 22), true);
+  // A TLS ClientHello's first bytes (NULs included), then text.
+  constexpr char kGarbage[] = "\x16\x03\x01\x02\x00\x01\x00\xff garbage\r\n\r\n";
+  const auto garbage = rawExchange(port, std::string(kGarbage, sizeof(kGarbage) - 1), true);
   EXPECT_NE(garbage.find("400"), std::string::npos) << garbage;
 
   // Truncated body: Content-Length promises more than is sent, then the client leaves.
@@ -267,6 +293,9 @@ TEST(SidecarPublish, ExplicitClientIdAlreadyRegisteredIsRetriedUntilFree) {
     stanConnection_Close(holder_connection.get());
     EXPECT_TRUE(sidecar.waitReady(15s)) << "took the ID over once it was free";
     EXPECT_EQ(httpCall(sidecar.port(), "POST", "/v1/publish/x", "y").status, 200);
+    // A refused attempt is not a lost link (cnats reports its connection's
+    // close as a disconnect; only a transition from up is news).
+    EXPECT_EQ(sidecar.log().find("NATS link down"), std::string::npos) << sidecar.log();
   }
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "natsbus/sidecar/config.hpp"
+#include "natsbus/sidecar/io_loop.hpp"
 
 namespace natsbus::sidecar {
 
@@ -39,13 +40,19 @@ class AppDelivery {
   virtual void deliverAsync(DeliveryRequest request, DeliveryCallback done) = 0;
 };
 
-// The real one: HTTP/1.1 over Boost.Beast, every request asynchronous on one
-// Asio I/O thread, over a pool of keep-alive connections to the app (one per
-// request outstanding at the same time), so steady delivery costs neither a TCP
-// handshake nor a thread per message.
+// The real one: HTTP/1.1 over Boost.Beast, every request asynchronous on an
+// Asio loop (in the sidecar the same loop that serves the streaming
+// connection, so an ack is buffered where the app's answer is read), over a
+// pool of keep-alive connections to the app (one per request outstanding at the
+// same time), so steady delivery costs neither a TCP handshake nor a thread per
+// message.
 class BeastAppDelivery final : public AppDelivery {
  public:
+  // On a loop of its own.
   explicit BeastAppDelivery(AppUrl url);
+  // On a shared loop (the sidecar's), which must run until every delivery has
+  // ended and outlive this object.
+  BeastAppDelivery(AppUrl url, IoLoop& loop);
   ~BeastAppDelivery() override;
   BeastAppDelivery(const BeastAppDelivery&) = delete;
   BeastAppDelivery& operator=(const BeastAppDelivery&) = delete;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/any_io_executor.hpp>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -9,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "natsbus/sidecar/cnats_loop_binding.hpp"
 #include "natsbus/sidecar/config.hpp"
 #include "natsbus/sidecar/stats.hpp"
 #include "natsbus/sidecar/streaming_connection.hpp"
@@ -21,10 +23,13 @@ namespace natsbus::sidecar {
 // client replaced) tears everything down and reconnects with capped exponential
 // backoff. Short network blips are ridden out by the NATS layer's own
 // reconnect; meanwhile connected() is false so publishes get 503 at once.
+// The connection's socket is served by `loop` (cnats' event-loop mode, see
+// CnatsLoopBinding), normally the loop that also serves the HTTP API.
 class CnatsConnection final : public StreamingConnection {
  public:
   // `sink` receives messages; may be null when there are no subscriptions.
-  CnatsConnection(const SidecarConfig& config, Stats& stats, MessageSink* sink);
+  CnatsConnection(const SidecarConfig& config, Stats& stats, MessageSink* sink,
+                  boost::asio::any_io_executor loop);
   ~CnatsConnection() override;
   CnatsConnection(const CnatsConnection&) = delete;
   CnatsConnection& operator=(const CnatsConnection&) = delete;
@@ -71,6 +76,9 @@ class CnatsConnection final : public StreamingConnection {
   // Closures handed to cnats stay alive for the owner's lifetime: a callback may
   // still be running on a library thread after its handle is destroyed.
   std::vector<std::unique_ptr<Closure>> closures_;
+  // Likewise the loop bindings, which cnats also reaches by raw pointer.
+  std::vector<std::shared_ptr<CnatsLoopBinding>> bindings_;
+  boost::asio::any_io_executor loop_;
 
   std::mutex state_mutex_;
   std::condition_variable state_changed_;
