@@ -231,19 +231,38 @@ TEST(SidecarDelivery, MaxInFlightOneDeliversInStrictSequenceOrder) {
   EXPECT_EQ(app.maxConcurrent(), 1);
 }
 
-TEST(SidecarDelivery, MaxInFlightSixteenBoundsConcurrentRequests) {
+// With --http-threads 2 the loop that carries the app client, the HTTP API and
+// the streaming socket runs on two threads (each on its own strand).
+class SidecarDeliveryLoopThreads : public ::testing::TestWithParam<int> {};
+
+TEST_P(SidecarDeliveryLoopThreads, MaxInFlightSixteenBoundsConcurrentRequestsAndAllAreAcked) {
   StreamingServer server;
   TestApp app;
   app.setDelay(50ms);
   SidecarProcess sidecar(
-      server, {"--app-url", "http://127.0.0.1:" + std::to_string(app.port()), "--subscriptions",
+      server, {"--http-threads", std::to_string(GetParam()), "--app-url",
+               "http://127.0.0.1:" + std::to_string(app.port()), "--subscriptions",
                subscriptions({{"subject", "wide"}, {"path", "/w"}, {"maxInFlight", 16}})});
   ASSERT_TRUE(sidecar.waitReady());
   publishDirect(server, "wide", numbered("w-", 200));
   ASSERT_TRUE(app.waitFor(200, 30s));
   EXPECT_LE(app.maxConcurrent(), 16);
   EXPECT_GE(app.maxConcurrent(), 8) << "deliveries should overlap up to the bound";
+  EXPECT_TRUE(eventually(
+      [&] {
+        std::string body;
+        natsbus::testing::httpGet(server.monitoringPort(),
+                                  "/streaming/channelsz?channel=wide&subs=1", &body);
+        const auto json = nlohmann::json::parse(body);
+        return json["subscriptions"][0]["pending_count"] == 0 &&
+               json["subscriptions"][0]["last_sent"] == 200;
+      },
+      10s))
+      << "every delivered message is acked";
 }
+
+INSTANTIATE_TEST_SUITE_P(Threads, SidecarDeliveryLoopThreads, ::testing::Values(1, 2),
+                         [](const auto& info) { return "threads_" + std::to_string(info.param); });
 
 TEST(SidecarDelivery, AppNotUpYetGetsMessagesOnceItStarts) {
   StreamingServer server;

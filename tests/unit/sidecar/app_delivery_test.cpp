@@ -106,6 +106,9 @@ TEST(BeastAppDelivery, AppThatNeverAnswersTimesOutWithinTheDeadline) {
   }
   std::lock_guard lock(mutex);
   for (auto& respond : held) respond(HttpResponse{200, "application/json", "", {}});
+  // A responder keeps its connection alive; drop them while the server (and its
+  // loop) still exists, not after (`held` outlives `app`).
+  held.clear();
 }
 
 TEST(BeastAppDelivery, NothingListeningIsAConnectFailure) {
