@@ -43,8 +43,8 @@ std::chrono::nanoseconds parseDuration(std::string_view text, std::string_view f
   while (!rest.empty()) {
     std::size_t digits = 0;
     bool seen_dot = false;
-    while (digits < rest.size() &&
-           (std::isdigit(static_cast<unsigned char>(rest[digits])) || (!seen_dot && rest[digits] == '.'))) {
+    while (digits < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[digits])) ||
+                                    (!seen_dot && rest[digits] == '.'))) {
       seen_dot = seen_dot || rest[digits] == '.';
       ++digits;
     }

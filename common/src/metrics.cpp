@@ -76,14 +76,16 @@ MetricsRegistry::Series& MetricsRegistry::series(const std::string& name, const 
   return *added;
 }
 
-Counter& MetricsRegistry::counter(const std::string& name, const std::string& help, const Labels& labels) {
+Counter& MetricsRegistry::counter(const std::string& name, const std::string& help,
+                                  const Labels& labels) {
   auto& s = series(name, help, Kind::kCounter, labels);
   std::lock_guard lock(mutex_);
   if (!s.counter) s.counter = std::make_unique<Counter>();
   return *s.counter;
 }
 
-Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& help, const Labels& labels) {
+Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& help,
+                              const Labels& labels) {
   auto& s = series(name, help, Kind::kGauge, labels);
   std::lock_guard lock(mutex_);
   if (!s.gauge) s.gauge = std::make_unique<Gauge>();
@@ -102,19 +104,25 @@ std::string MetricsRegistry::render() const {
   std::lock_guard lock(mutex_);
   std::string out;
   for (const auto& [name, family] : families_) {
-    const char* type = family.kind == Kind::kCounter ? "counter" : family.kind == Kind::kGauge ? "gauge" : "histogram";
+    const char* type = family.kind == Kind::kCounter ? "counter"
+                       : family.kind == Kind::kGauge ? "gauge"
+                                                     : "histogram";
     out += "# HELP " + name + " " + family.help + "\n";
     out += "# TYPE " + name + " " + type + "\n";
     for (const auto& s : family.series) {
-      if (s->counter) out += name + renderLabels(s->labels) + " " + std::to_string(s->counter->value()) + "\n";
-      if (s->gauge) out += name + renderLabels(s->labels) + " " + std::to_string(s->gauge->value()) + "\n";
+      if (s->counter)
+        out += name + renderLabels(s->labels) + " " + std::to_string(s->counter->value()) + "\n";
+      if (s->gauge)
+        out += name + renderLabels(s->labels) + " " + std::to_string(s->gauge->value()) + "\n";
       if (s->histogram) {
         const auto snap = s->histogram->snapshot();
         for (std::size_t i = 0; i < snap.upper_bounds.size(); ++i) {
-          out += name + "_bucket" + renderLabels(s->labels, "le=\"" + formatDouble(snap.upper_bounds[i]) + "\"") +
+          out += name + "_bucket" +
+                 renderLabels(s->labels, "le=\"" + formatDouble(snap.upper_bounds[i]) + "\"") +
                  " " + std::to_string(snap.cumulative_counts[i]) + "\n";
         }
-        out += name + "_bucket" + renderLabels(s->labels, "le=\"+Inf\"") + " " + std::to_string(snap.count) + "\n";
+        out += name + "_bucket" + renderLabels(s->labels, "le=\"+Inf\"") + " " +
+               std::to_string(snap.count) + "\n";
         out += name + "_sum" + renderLabels(s->labels) + " " + formatDouble(snap.sum) + "\n";
         out += name + "_count" + renderLabels(s->labels) + " " + std::to_string(snap.count) + "\n";
       }

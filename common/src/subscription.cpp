@@ -13,8 +13,8 @@ namespace natsbus {
 namespace {
 
 constexpr std::array<std::string_view, 9> kKnownFields{
-    "subject",         "queueGroup",  "durableName",  "path",       "deliverAllAvailable",
-    "startAtSequence", "startAtTime", "ackWait",      "maxInFlight"};
+    "subject",         "queueGroup",  "durableName", "path",       "deliverAllAvailable",
+    "startAtSequence", "startAtTime", "ackWait",     "maxInFlight"};
 
 constexpr auto kMinAckWait = std::chrono::seconds(1);
 constexpr int kMaxMaxInFlight = 65535;  // cnats stores MaxInflight as an int.
@@ -23,7 +23,9 @@ constexpr int kMaxMaxInFlight = 65535;  // cnats stores MaxInflight as an int.
   throw ValidationError(std::string(field) + ": " + std::string(why));
 }
 
-std::string typeName(const nlohmann::json& value) { return value.type_name(); }
+std::string typeName(const nlohmann::json& value) {
+  return value.type_name();
+}
 
 const nlohmann::json* optionalField(const nlohmann::json& in, std::string_view field) {
   auto it = in.find(field);
@@ -96,13 +98,15 @@ void from_json(const nlohmann::json& in, Subscription& s) {
 
   int start_positions = 0;
   if (const auto* value = optionalField(in, "deliverAllAvailable")) {
-    if (!value->is_boolean()) fail("deliverAllAvailable", "must be a boolean, not " + typeName(*value));
+    if (!value->is_boolean())
+      fail("deliverAllAvailable", "must be a boolean, not " + typeName(*value));
     s.deliver_all_available = value->get<bool>();
     start_positions += s.deliver_all_available ? 1 : 0;
   }
   if (const auto* value = optionalField(in, "startAtSequence")) {
-    if (!value->is_number_integer() || (value->is_number_integer() && !value->is_number_unsigned() &&
-                                        value->get<std::int64_t>() < 0)) {
+    if (!value->is_number_integer() ||
+        (value->is_number_integer() && !value->is_number_unsigned() &&
+         value->get<std::int64_t>() < 0)) {
       fail("startAtSequence", "must be a non-negative integer, not " + value->dump());
     }
     s.start_at_sequence = value->get<std::uint64_t>();
@@ -115,7 +119,8 @@ void from_json(const nlohmann::json& in, Subscription& s) {
     ++start_positions;
   }
   if (start_positions > 1) {
-    fail("deliverAllAvailable", "at most one of deliverAllAvailable, startAtSequence and startAtTime may be set");
+    fail("deliverAllAvailable",
+         "at most one of deliverAllAvailable, startAtSequence and startAtTime may be set");
   }
 
   if (const auto* value = optionalField(in, "ackWait")) {
@@ -126,7 +131,8 @@ void from_json(const nlohmann::json& in, Subscription& s) {
     }
   }
   if (const auto* value = optionalField(in, "maxInFlight")) {
-    if (!value->is_number_integer()) fail("maxInFlight", "must be an integer, not " + value->dump());
+    if (!value->is_number_integer())
+      fail("maxInFlight", "must be an integer, not " + value->dump());
     if (value->get<std::int64_t>() < 1) fail("maxInFlight", "must be at least 1");
     if (value->get<std::int64_t>() > kMaxMaxInFlight) fail("maxInFlight", "must be at most 65535");
     s.max_in_flight = value->get<int>();
@@ -152,7 +158,8 @@ std::vector<Subscription> subscriptionsFromJson(const nlohmann::json& array) {
       if (out[i].durable_name && out[i].durable_name == out[j].durable_name &&
           out[i].subject == out[j].subject && out[i].queue_group == out[j].queue_group) {
         fail("subscriptions[" + std::to_string(i) + "].durableName",
-             "duplicates subscriptions[" + std::to_string(j) + "] (same subject, queue group and durable name)");
+             "duplicates subscriptions[" + std::to_string(j) +
+                 "] (same subject, queue group and durable name)");
       }
     }
   }
@@ -164,7 +171,8 @@ std::vector<Subscription> parseSubscriptions(std::string_view json_text) {
   try {
     parsed = nlohmann::json::parse(json_text);
   } catch (const nlohmann::json::parse_error& error) {
-    fail("subscriptions", "invalid JSON at byte " + std::to_string(error.byte) + ": " + error.what());
+    fail("subscriptions",
+         "invalid JSON at byte " + std::to_string(error.byte) + ": " + error.what());
   } catch (const nlohmann::json::out_of_range& error) {
     // The parser throws this, not parse_error, for numbers beyond a double ("1e400").
     fail("subscriptions", std::string("invalid JSON: ") + error.what());
@@ -173,7 +181,10 @@ std::vector<Subscription> parseSubscriptions(std::string_view json_text) {
 }
 
 std::int64_t parseRfc3339Nanos(std::string_view text, std::string_view field) {
-  auto bad = [&] { fail(field, "\"" + std::string(text) + "\" is not an RFC 3339 time (e.g. 2024-05-01T10:00:00Z)"); };
+  auto bad = [&] {
+    fail(field,
+         "\"" + std::string(text) + "\" is not an RFC 3339 time (e.g. 2024-05-01T10:00:00Z)");
+  };
   auto digits = [&](std::size_t pos, std::size_t count) {
     if (pos + count > text.size()) bad();
     int value = 0;
@@ -183,13 +194,14 @@ std::int64_t parseRfc3339Nanos(std::string_view text, std::string_view field) {
     }
     return value;
   };
-  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't') ||
-      text[13] != ':' || text[16] != ':') {
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' ||
+      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':') {
     bad();
   }
   const int year = digits(0, 4), month = digits(5, 2), day = digits(8, 2);
   const int hour = digits(11, 2), minute = digits(14, 2), second = digits(17, 2);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) bad();
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
+    bad();
   std::size_t pos = 19;
   std::int64_t fraction_nanos = 0;
   if (pos < text.size() && text[pos] == '.') {
@@ -217,7 +229,8 @@ std::int64_t parseRfc3339Nanos(std::string_view text, std::string_view field) {
     bad();
   }
   if (pos != text.size()) bad();
-  const std::int64_t days = daysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const std::int64_t days =
+      daysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
   return seconds * 1'000'000'000 + fraction_nanos;
 }

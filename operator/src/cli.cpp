@@ -8,7 +8,8 @@
 namespace natsbus::op {
 namespace {
 
-constexpr const char* kUsage = R"(natsbus-operator: turns NatsStreaming resources into running NATS Streaming servers
+constexpr const char* kUsage =
+    R"(natsbus-operator: turns NatsStreaming resources into running NATS Streaming servers
 
 Usage:
   natsbus-operator run [--kubeconfig PATH] [--namespace NS] [--webhook-listen ADDR --tls-cert F --tls-key F]

@@ -1,6 +1,7 @@
+#include "natsbus/operator/cli.hpp"
+
 #include <gtest/gtest.h>
 
-#include "natsbus/operator/cli.hpp"
 #include "natsbus/sidecar/cli.hpp"
 
 namespace natsbus {

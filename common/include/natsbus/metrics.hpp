@@ -61,8 +61,8 @@ class MetricsRegistry {
 
   Counter& counter(const std::string& name, const std::string& help, const Labels& labels = {});
   Gauge& gauge(const std::string& name, const std::string& help, const Labels& labels = {});
-  Histogram& histogram(const std::string& name, const std::string& help, std::vector<double> upper_bounds,
-                       const Labels& labels = {});
+  Histogram& histogram(const std::string& name, const std::string& help,
+                       std::vector<double> upper_bounds, const Labels& labels = {});
 
   std::string render() const;
 

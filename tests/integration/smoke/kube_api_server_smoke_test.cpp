@@ -35,10 +35,11 @@ data: { greeting: hello }
 }
 
 TEST_F(KubeApiServerSmoke, KubectlAppliesACrdAndAResourceOfIt) {
-  const auto crd = server_->kubectl({"apply", "-f", testing::sourcePath("tests/testdata/smoke-crd.yaml")});
+  const auto crd =
+      server_->kubectl({"apply", "-f", testing::sourcePath("tests/testdata/smoke-crd.yaml")});
   ASSERT_EQ(crd.exit_code, 0) << crd.err;
-  const auto established = server_->kubectl(
-      {"wait", "--for", "condition=established", "--timeout", "60s", "crd/widgets.smoke.natsbus.io"});
+  const auto established = server_->kubectl({"wait", "--for", "condition=established", "--timeout",
+                                             "60s", "crd/widgets.smoke.natsbus.io"});
   ASSERT_EQ(established.exit_code, 0) << established.err;
   const auto created = server_->kubectl({"apply", "-f", "-"}, R"(apiVersion: smoke.natsbus.io/v1
 kind: Widget
@@ -60,10 +61,11 @@ spec: { size: 0 }
 }
 
 TEST_F(KubeApiServerSmoke, ClientCertificateAuthenticates) {
-  const auto result = testing::runCommand(
-      {testing::requireTool("KUBECTL", "kubectl"), "--server", server_->url(), "--certificate-authority",
-       server_->caCertPath(), "--client-certificate", server_->clientCertPath(), "--client-key",
-       server_->clientKeyPath(), "--kubeconfig", "/dev/null", "auth", "whoami", "-o", "json"});
+  const auto result =
+      testing::runCommand({testing::requireTool("KUBECTL", "kubectl"), "--server", server_->url(),
+                           "--certificate-authority", server_->caCertPath(), "--client-certificate",
+                           server_->clientCertPath(), "--client-key", server_->clientKeyPath(),
+                           "--kubeconfig", "/dev/null", "auth", "whoami", "-o", "json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("natsbus-cert-admin"), std::string::npos) << result.out;
 }

@@ -30,7 +30,8 @@ void onMessage(stanConnection*, stanSubscription* sub, const char*, stanMsg* raw
   auto* received = static_cast<Received*>(closure);
   EXPECT_EQ(stanSubscription_AckMsg(sub, msg.get()), NATS_OK);
   std::lock_guard lock(received->mutex);
-  received->payloads.emplace_back(stanMsg_GetData(msg.get()), static_cast<std::size_t>(stanMsg_GetDataLength(msg.get())));
+  received->payloads.emplace_back(stanMsg_GetData(msg.get()),
+                                  static_cast<std::size_t>(stanMsg_GetDataLength(msg.get())));
   received->redelivered.push_back(stanMsg_IsRedelivered(msg.get()));
   received->changed.notify_all();
 }
@@ -41,7 +42,8 @@ StanConnectionPtr connect(const StreamingServer& server, const std::string& clie
   StanConnOptionsPtr options(raw_options);
   EXPECT_EQ(stanConnOptions_SetURL(options.get(), server.url().c_str()), NATS_OK);
   stanConnection* raw = nullptr;
-  const auto status = stanConnection_Connect(&raw, server.clusterId().c_str(), client_id.c_str(), options.get());
+  const auto status =
+      stanConnection_Connect(&raw, server.clusterId().c_str(), client_id.c_str(), options.get());
   EXPECT_EQ(status, NATS_OK) << natsStatus_GetText(status) << " " << nats_GetLastError(nullptr);
   return StanConnectionPtr(raw);
 }
@@ -53,7 +55,8 @@ TEST(StreamingServerSmoke, PublishSubscribeDeliverAllManualAck) {
 
   const std::string payload = R"({"id":"123","title":"concert","price":20})";
   // Synchronous publish returns only after the server's ack.
-  ASSERT_EQ(stanConnection_Publish(connection.get(), "ticket:created", payload.data(), static_cast<int>(payload.size())),
+  ASSERT_EQ(stanConnection_Publish(connection.get(), "ticket:created", payload.data(),
+                                   static_cast<int>(payload.size())),
             NATS_OK);
 
   stanSubOptions* raw_sub_options = nullptr;
@@ -65,13 +68,14 @@ TEST(StreamingServerSmoke, PublishSubscribeDeliverAllManualAck) {
 
   Received received;
   stanSubscription* raw_sub = nullptr;
-  ASSERT_EQ(stanConnection_Subscribe(&raw_sub, connection.get(), "ticket:created", onMessage, &received,
-                                     sub_options.get()),
+  ASSERT_EQ(stanConnection_Subscribe(&raw_sub, connection.get(), "ticket:created", onMessage,
+                                     &received, sub_options.get()),
             NATS_OK);
   StanSubscriptionPtr subscription(raw_sub);
   {
     std::unique_lock lock(received.mutex);
-    ASSERT_TRUE(received.changed.wait_for(lock, std::chrono::seconds(10), [&] { return !received.payloads.empty(); }));
+    ASSERT_TRUE(received.changed.wait_for(lock, std::chrono::seconds(10),
+                                          [&] { return !received.payloads.empty(); }));
     EXPECT_EQ(received.payloads.front(), payload);
     EXPECT_FALSE(received.redelivered.front());
   }
@@ -81,7 +85,8 @@ TEST(StreamingServerSmoke, PublishSubscribeDeliverAllManualAck) {
   nlohmann::json channel;
   while (std::chrono::steady_clock::now() < deadline) {
     std::string body;
-    ASSERT_EQ(testing::httpGet(server.monitoringPort(), "/streaming/channelsz?channel=ticket:created&subs=1", &body),
+    ASSERT_EQ(testing::httpGet(server.monitoringPort(),
+                               "/streaming/channelsz?channel=ticket:created&subs=1", &body),
               200);
     channel = nlohmann::json::parse(body);
     if (channel["subscriptions"][0]["pending_count"] == 0) break;
@@ -104,7 +109,9 @@ TEST(StreamingServerSmoke, FileStoreSurvivesKillAndRestart) {
   }
   server.restart();
   std::string body;
-  ASSERT_EQ(testing::httpGet(server.monitoringPort(), "/streaming/channelsz?channel=persisted", &body), 200);
+  ASSERT_EQ(
+      testing::httpGet(server.monitoringPort(), "/streaming/channelsz?channel=persisted", &body),
+      200);
   EXPECT_EQ(nlohmann::json::parse(body)["msgs"], 1) << body;
 }
 

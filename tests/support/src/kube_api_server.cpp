@@ -18,8 +18,8 @@ namespace {
 void checkCommand(const std::vector<std::string>& argv) {
   const auto result = runCommand(argv);
   if (result.exit_code != 0) {
-    throw std::runtime_error("command failed: " + argv[0] + " " + (argv.size() > 1 ? argv[1] : "") + ": " +
-                             result.err);
+    throw std::runtime_error("command failed: " + argv[0] + " " + (argv.size() > 1 ? argv[1] : "") +
+                             ": " + result.err);
   }
 }
 
@@ -49,7 +49,8 @@ KubeApiServer::KubeApiServer()
       port_(freeLoopbackPort()),
       token_(randomToken()) {
   generateCertificates();
-  writeFile(work_dir_ + "/tokens.csv", token_ + ",natsbus-admin,natsbus-admin,\"system:masters\"\n");
+  writeFile(work_dir_ + "/tokens.csv",
+            token_ + ",natsbus-admin,natsbus-admin,\"system:masters\"\n");
   writeKubeconfig();
   startEtcd();
   startApiServer();
@@ -65,13 +66,21 @@ KubeApiServer::~KubeApiServer() {
   if (etcd_) etcd_->stop(SIGTERM, std::chrono::seconds(10));
 }
 
-std::string KubeApiServer::caCertPath() const { return work_dir_ + "/ca.crt"; }
-std::string KubeApiServer::caKeyPath() const { return work_dir_ + "/ca.key"; }
-std::string KubeApiServer::clientCertPath() const { return work_dir_ + "/admin.crt"; }
-std::string KubeApiServer::clientKeyPath() const { return work_dir_ + "/admin.key"; }
+std::string KubeApiServer::caCertPath() const {
+  return work_dir_ + "/ca.crt";
+}
+std::string KubeApiServer::caKeyPath() const {
+  return work_dir_ + "/ca.key";
+}
+std::string KubeApiServer::clientCertPath() const {
+  return work_dir_ + "/admin.crt";
+}
+std::string KubeApiServer::clientKeyPath() const {
+  return work_dir_ + "/admin.key";
+}
 
-std::pair<std::string, std::string> KubeApiServer::issueServingCert(const std::string& name,
-                                                                    const std::vector<std::string>& dns_names) {
+std::pair<std::string, std::string> KubeApiServer::issueServingCert(
+    const std::string& name, const std::vector<std::string>& dns_names) {
   const std::string key = work_dir_ + "/" + name + ".key";
   const std::string csr = work_dir_ + "/" + name + ".csr";
   const std::string cert = work_dir_ + "/" + name + ".crt";
@@ -79,45 +88,50 @@ std::pair<std::string, std::string> KubeApiServer::issueServingCert(const std::s
   std::string san = "subjectAltName=IP:127.0.0.1,DNS:localhost";
   for (const auto& dns : dns_names) san += ",DNS:" + dns;
   writeFile(ext, san + "\nextendedKeyUsage=serverAuth\n");
-  checkCommand({"/usr/bin/openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj",
-                "/CN=" + name});
-  checkCommand({"/usr/bin/openssl", "x509", "-req", "-in", csr, "-CA", caCertPath(), "-CAkey", caKeyPath(),
-                "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext});
+  checkCommand({"/usr/bin/openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+                csr, "-subj", "/CN=" + name});
+  checkCommand({"/usr/bin/openssl", "x509", "-req", "-in", csr, "-CA", caCertPath(), "-CAkey",
+                caKeyPath(), "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext});
   return {cert, key};
 }
 
 void KubeApiServer::generateCertificates() {
-  checkCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", caKeyPath(),
-                "-out", caCertPath(), "-days", "2", "-subj", "/CN=natsbus-test-ca"});
+  checkCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                caKeyPath(), "-out", caCertPath(), "-days", "2", "-subj", "/CN=natsbus-test-ca"});
   issueServingCert("apiserver", {"kubernetes", "kubernetes.default", "kubernetes.default.svc"});
   // Admin client certificate: exercises client-certificate authentication.
   const std::string csr = work_dir_ + "/admin.csr";
   writeFile(work_dir_ + "/admin.ext", "extendedKeyUsage=clientAuth\n");
-  checkCommand({"/usr/bin/openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", clientKeyPath(), "-out", csr,
-                "-subj", "/O=system:masters/CN=natsbus-cert-admin"});
-  checkCommand({"/usr/bin/openssl", "x509", "-req", "-in", csr, "-CA", caCertPath(), "-CAkey", caKeyPath(),
-                "-CAcreateserial", "-out", clientCertPath(), "-days", "2", "-extfile", work_dir_ + "/admin.ext"});
+  checkCommand({"/usr/bin/openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                clientKeyPath(), "-out", csr, "-subj", "/O=system:masters/CN=natsbus-cert-admin"});
+  checkCommand({"/usr/bin/openssl", "x509", "-req", "-in", csr, "-CA", caCertPath(), "-CAkey",
+                caKeyPath(), "-CAcreateserial", "-out", clientCertPath(), "-days", "2", "-extfile",
+                work_dir_ + "/admin.ext"});
   checkCommand({"/usr/bin/openssl", "genrsa", "-out", work_dir_ + "/sa.key", "2048"});
-  checkCommand({"/usr/bin/openssl", "rsa", "-in", work_dir_ + "/sa.key", "-pubout", "-out", work_dir_ + "/sa.pub"});
+  checkCommand({"/usr/bin/openssl", "rsa", "-in", work_dir_ + "/sa.key", "-pubout", "-out",
+                work_dir_ + "/sa.pub"});
 }
 
 void KubeApiServer::writeKubeconfig() {
   kubeconfig_ = work_dir_ + "/kubeconfig";
-  writeFile(kubeconfig_, "apiVersion: v1\nkind: Config\nclusters:\n- name: natsbus-test\n  cluster:\n    server: " +
-                             url() + "\n    certificate-authority: " + caCertPath() +
-                             "\nusers:\n- name: natsbus-admin\n  user:\n    token: " + token_ +
-                             "\ncontexts:\n- name: natsbus-test\n  context:\n    cluster: natsbus-test\n    user: "
-                             "natsbus-admin\n    namespace: default\ncurrent-context: natsbus-test\n");
+  writeFile(
+      kubeconfig_,
+      "apiVersion: v1\nkind: Config\nclusters:\n- name: natsbus-test\n  cluster:\n    server: " +
+          url() + "\n    certificate-authority: " + caCertPath() +
+          "\nusers:\n- name: natsbus-admin\n  user:\n    token: " + token_ +
+          "\ncontexts:\n- name: natsbus-test\n  context:\n    cluster: natsbus-test\n    user: "
+          "natsbus-admin\n    namespace: default\ncurrent-context: natsbus-test\n");
 }
 
 void KubeApiServer::startEtcd() {
   const std::string client = "http://127.0.0.1:" + std::to_string(etcd_client_port_);
   const std::string peer = "http://127.0.0.1:" + std::to_string(etcd_peer_port_);
   etcd_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{etcd_binary_, "--name", "natsbus-test", "--data-dir", work_dir_ + "/etcd",
-                               "--listen-client-urls", client, "--advertise-client-urls", client,
-                               "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                               "--initial-cluster", "natsbus-test=" + peer, "--log-level", "warn",
+      std::vector<std::string>{etcd_binary_, "--name", "natsbus-test", "--data-dir",
+                               work_dir_ + "/etcd", "--listen-client-urls", client,
+                               "--advertise-client-urls", client, "--listen-peer-urls", peer,
+                               "--initial-advertise-peer-urls", peer, "--initial-cluster",
+                               "natsbus-test=" + peer, "--log-level", "warn",
                                // Test data is thrown away; fsync only slows the suite.
                                "--unsafe-no-fsync"},
       work_dir_ + "/etcd.log");
@@ -171,7 +185,9 @@ bool KubeApiServer::waitReady(std::chrono::seconds timeout) {
     if (!apiserver_->running()) return false;
     // The default namespace is created by a post-start hook; tests rely on it.
     const auto ready = kubectl({"get", "--raw", "/readyz"});
-    if (ready.exit_code == 0 && kubectl({"get", "namespace", "default", "-o", "name"}).exit_code == 0) return true;
+    if (ready.exit_code == 0 &&
+        kubectl({"get", "namespace", "default", "-o", "name"}).exit_code == 0)
+      return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   return false;
@@ -185,7 +201,8 @@ Environment KubeApiServer::clientEnvironment() const {
           {"KUBECACHEDIR", work_dir_ + "/kube-cache"}};
 }
 
-CommandResult KubeApiServer::kubectl(const std::vector<std::string>& args, const std::string& input) const {
+CommandResult KubeApiServer::kubectl(const std::vector<std::string>& args,
+                                     const std::string& input) const {
   std::vector<std::string> argv{requireTool("KUBECTL", "kubectl"), "--kubeconfig", kubeconfig_,
                                 "--cache-dir", work_dir_ + "/kube-cache"};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -63,21 +63,26 @@ bool waitForTcp(int port, std::chrono::milliseconds timeout) {
   return false;
 }
 
-int httpGet(int port, const std::string& path, std::string* body, std::chrono::milliseconds timeout) {
+int httpGet(int port, const std::string& path, std::string* body,
+            std::chrono::milliseconds timeout) {
   Socket socket(::socket(AF_INET, SOCK_STREAM, 0));
   if (!connectTo(socket, port, timeout)) return -1;
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  if (::send(socket.fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+  const std::string request =
+      "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  if (::send(socket.fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
     return -1;
   }
   std::string response;
   char buffer[16384];
   ssize_t n;
-  while ((n = ::recv(socket.fd, buffer, sizeof buffer, 0)) > 0) response.append(buffer, static_cast<std::size_t>(n));
+  while ((n = ::recv(socket.fd, buffer, sizeof buffer, 0)) > 0)
+    response.append(buffer, static_cast<std::size_t>(n));
   if (response.rfind("HTTP/1.", 0) != 0 || response.size() < 12) return -1;
   if (body != nullptr) {
     const auto end_of_headers = response.find("\r\n\r\n");
-    *body = end_of_headers == std::string::npos ? std::string() : response.substr(end_of_headers + 4);
+    *body =
+        end_of_headers == std::string::npos ? std::string() : response.substr(end_of_headers + 4);
   }
   return std::stoi(response.substr(9, 3));
 }

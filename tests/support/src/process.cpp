@@ -29,7 +29,8 @@ struct ExecArgs {
   std::vector<char*> argv;
   std::vector<char*> envp;
 
-  ExecArgs(const std::vector<std::string>& args, const Environment& extra_env) : argv_storage(args) {
+  ExecArgs(const std::vector<std::string>& args, const Environment& extra_env)
+      : argv_storage(args) {
     Environment merged;
     for (char** e = environ; *e != nullptr; ++e) {
       std::string entry(*e);
@@ -57,7 +58,8 @@ struct ExecArgs {
 
 }  // namespace
 
-ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path log_path, Environment extra_env)
+ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path log_path,
+                           Environment extra_env)
     : log_path_(std::move(log_path)) {
   if (argv.empty()) throw std::invalid_argument("ChildProcess: empty argv");
   ExecArgs exec(argv, extra_env);
@@ -131,7 +133,8 @@ CommandResult runCommand(const std::vector<std::string>& argv, const std::string
                          const Environment& extra_env, std::chrono::milliseconds timeout) {
   ExecArgs exec(argv, extra_env);
   int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 ||
+      pipe2(err_pipe, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe failed");
   }
   const pid_t pid = fork();
@@ -161,7 +164,8 @@ CommandResult runCommand(const std::vector<std::string>& argv, const std::string
     if (out_open) fds.push_back({out_pipe[0], POLLIN, 0});
     if (err_open) fds.push_back({err_pipe[0], POLLIN, 0});
     if (stdin_fd >= 0) fds.push_back({stdin_fd, POLLOUT, 0});
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
@@ -221,9 +225,10 @@ bool currentTestFailed() {
 }
 
 void dumpLog(const std::string& title, const std::string& log, std::size_t max_bytes) {
-  std::cerr << "----- " << title << " (last " << std::min(log.size(), max_bytes) << " bytes) -----\n"
-            << (log.size() > max_bytes ? log.substr(log.size() - max_bytes) : log) << "\n----- end of "
-            << title << " -----\n";
+  std::cerr << "----- " << title << " (last " << std::min(log.size(), max_bytes)
+            << " bytes) -----\n"
+            << (log.size() > max_bytes ? log.substr(log.size() - max_bytes) : log)
+            << "\n----- end of " << title << " -----\n";
 }
 
 }  // namespace natsbus::testing

@@ -31,11 +31,20 @@ StreamingServer::~StreamingServer() {
   if (process_) process_->stop(SIGTERM, std::chrono::seconds(5));
 }
 
-std::string StreamingServer::storeDir() const { return (dir_.path() / "store").string(); }
+std::string StreamingServer::storeDir() const {
+  return (dir_.path() / "store").string();
+}
 
 void StreamingServer::start() {
-  std::vector<std::string> argv{binary_, "-a", "127.0.0.1", "-p", std::to_string(client_port_), "-m",
-                                std::to_string(monitoring_port_), "-cid", options_.cluster_id};
+  std::vector<std::string> argv{binary_,
+                                "-a",
+                                "127.0.0.1",
+                                "-p",
+                                std::to_string(client_port_),
+                                "-m",
+                                std::to_string(monitoring_port_),
+                                "-cid",
+                                options_.cluster_id};
   if (options_.file_store) {
     argv.insert(argv.end(), {"-st", "FILE", "-dir", storeDir()});
   }

@@ -21,11 +21,11 @@ TEST_P(DurationParse, AcceptsGoStyleDurations) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, DurationParse,
-                         ::testing::Values(ParseCase{"5s", 5s}, ParseCase{"0", 0ns}, ParseCase{"250ms", 250ms},
-                                           ParseCase{"1m30s", 90s}, ParseCase{"24h", 24h},
-                                           ParseCase{"1.5h", 90min}, ParseCase{"10us", 10us},
-                                           ParseCase{"7ns", 7ns}, ParseCase{"2h45m", 165min},
-                                           ParseCase{"0.5s", 500ms}));
+                         ::testing::Values(ParseCase{"5s", 5s}, ParseCase{"0", 0ns},
+                                           ParseCase{"250ms", 250ms}, ParseCase{"1m30s", 90s},
+                                           ParseCase{"24h", 24h}, ParseCase{"1.5h", 90min},
+                                           ParseCase{"10us", 10us}, ParseCase{"7ns", 7ns},
+                                           ParseCase{"2h45m", 165min}, ParseCase{"0.5s", 500ms}));
 
 class DurationRefuse : public ::testing::TestWithParam<const char*> {};
 
@@ -41,7 +41,8 @@ TEST_P(DurationRefuse, NamesTheFieldAndTheText) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, DurationRefuse,
-                         ::testing::Values("", "5", "-5s", "s", "5x", "1d", "five seconds", ".s", "5 s"));
+                         ::testing::Values("", "5", "-5s", "s", "5x", "1d", "five seconds", ".s",
+                                           "5 s"));
 
 TEST(DurationFormat, WritesTheShortestGoSpelling) {
   EXPECT_EQ(formatDuration(30s), "30s");
@@ -53,9 +54,11 @@ TEST(DurationFormat, WritesTheShortestGoSpelling) {
 }
 
 TEST(DurationFormat, RoundTripsThroughParse) {
-  for (std::chrono::nanoseconds d : {std::chrono::nanoseconds(1ns), std::chrono::nanoseconds(999us), std::chrono::nanoseconds(1s),
-                                     std::chrono::nanoseconds(61s), std::chrono::nanoseconds(3601s),
-                                     std::chrono::nanoseconds(1500ms), std::chrono::nanoseconds(36h)}) {
+  for (std::chrono::nanoseconds d :
+       {std::chrono::nanoseconds(1ns), std::chrono::nanoseconds(999us),
+        std::chrono::nanoseconds(1s), std::chrono::nanoseconds(61s),
+        std::chrono::nanoseconds(3601s), std::chrono::nanoseconds(1500ms),
+        std::chrono::nanoseconds(36h)}) {
     EXPECT_EQ(parseDuration(formatDuration(d), "x"), d) << formatDuration(d);
   }
 }

@@ -9,16 +9,20 @@ TEST(Metrics, RendersPrometheusTextFormat) {
   MetricsRegistry registry;
   auto& published = registry.counter("natsbus_published_total", "Events published.");
   auto& in_flight = registry.gauge("natsbus_in_flight", "Publishes awaiting an ack.");
-  auto& by_sub = registry.counter("natsbus_delivered_total", "Deliveries.", {{"subscription", "a\"b"}});
+  auto& by_sub =
+      registry.counter("natsbus_delivered_total", "Deliveries.", {{"subscription", "a\"b"}});
   published.increment(3);
   in_flight.add(2);
   in_flight.add(-1);
   by_sub.increment();
   const auto text = registry.render();
-  EXPECT_NE(text.find("# HELP natsbus_published_total Events published.\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("# TYPE natsbus_published_total counter\nnatsbus_published_total 3\n"), std::string::npos);
+  EXPECT_NE(text.find("# HELP natsbus_published_total Events published.\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE natsbus_published_total counter\nnatsbus_published_total 3\n"),
+            std::string::npos);
   EXPECT_NE(text.find("# TYPE natsbus_in_flight gauge\nnatsbus_in_flight 1\n"), std::string::npos);
-  EXPECT_NE(text.find("natsbus_delivered_total{subscription=\"a\\\"b\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("natsbus_delivered_total{subscription=\"a\\\"b\"} 1\n"), std::string::npos)
+      << text;
 }
 
 TEST(Metrics, SameNameAndLabelsIsTheSameSeries) {
@@ -37,7 +41,8 @@ TEST(Metrics, HistogramIsCumulative) {
   h.observe(0.5);
   h.observe(5);
   const auto text = registry.render();
-  EXPECT_NE(text.find("d_seconds_bucket{le=\"0.10000000000000001\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("d_seconds_bucket{le=\"0.10000000000000001\"} 1\n"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("d_seconds_bucket{le=\"1\"} 2\n"), std::string::npos) << text;
   EXPECT_NE(text.find("d_seconds_bucket{le=\"+Inf\"} 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("d_seconds_count 3\n"), std::string::npos) << text;

@@ -12,10 +12,14 @@ TEST(SubjectProblem, AcceptsLiteralSubjects) {
 }
 
 TEST(SubjectProblem, RefusesWhatTheSpecRefuses) {
-  const std::pair<const char*, const char*> cases[] = {
-      {"", "empty"},          {"ticket.*", "wildcards"}, {"ticket.>", "wildcards"}, {"ticket created", "spaces"},
-      {"tab\there", "spaces"}, {".leading", "empty tokens"}, {"trailing.", "empty tokens"},
-      {"a..b", "empty tokens"}};
+  const std::pair<const char*, const char*> cases[] = {{"", "empty"},
+                                                       {"ticket.*", "wildcards"},
+                                                       {"ticket.>", "wildcards"},
+                                                       {"ticket created", "spaces"},
+                                                       {"tab\there", "spaces"},
+                                                       {".leading", "empty tokens"},
+                                                       {"trailing.", "empty tokens"},
+                                                       {"a..b", "empty tokens"}};
   for (const auto& [subject, why] : cases) {
     const auto problem = subjectProblem(subject);
     ASSERT_TRUE(problem.has_value()) << subject;

@@ -9,7 +9,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kReference = R"([{"subject":"ticket:created","queueGroup":"orders-service-queue-group",
+constexpr const char* kReference =
+    R"([{"subject":"ticket:created","queueGroup":"orders-service-queue-group",
   "durableName":"orders-service","path":"/events/ticket-created",
   "deliverAllAvailable":true,"ackWait":"30s","maxInFlight":1}])";
 
@@ -39,8 +40,8 @@ TEST(Subscriptions, RoundTripsThroughJson) {
   const auto subs = parseSubscriptions(kReference);
   const nlohmann::json again = subs;
   EXPECT_EQ(subscriptionsFromJson(again), subs);
-  const auto with_time =
-      parseSubscriptions(R"([{"subject":"a","path":"/a","startAtTime":"2024-05-01T10:00:00Z","ackWait":"1m"}])");
+  const auto with_time = parseSubscriptions(
+      R"([{"subject":"a","path":"/a","startAtTime":"2024-05-01T10:00:00Z","ackWait":"1m"}])");
   EXPECT_EQ(subscriptionsFromJson(nlohmann::json(with_time)), with_time);
 }
 
@@ -67,28 +68,32 @@ TEST_P(SubscriptionRefusal, NamesTheEntryAndTheField) {
 INSTANTIATE_TEST_SUITE_P(
     Table, SubscriptionRefusal,
     ::testing::Values(
-        RefusalCase{"BadJson", R"([{"subject":)", "subscriptions: invalid JSON at byte", "parse error"},
+        RefusalCase{"BadJson", R"([{"subject":)", "subscriptions: invalid JSON at byte",
+                    "parse error"},
         RefusalCase{"NotArray", R"({"subject":"a"})", "subscriptions: ", "must be a JSON array"},
         RefusalCase{"EntryNotObject", R"([1])", "subscriptions[0]: ", "must be an object"},
-        RefusalCase{"MissingSubject", R"([{"path":"/a"}])", "subscriptions[0].subject: ", "required"},
-        RefusalCase{"WildcardSubject", R"([{"subject":"a.*","path":"/a"}])", "subscriptions[0].subject: ",
-                    "wildcards"},
-        RefusalCase{"SubjectWrongType", R"([{"subject":5,"path":"/a"}])", "subscriptions[0].subject: ",
-                    "must be a string"},
+        RefusalCase{"MissingSubject", R"([{"path":"/a"}])",
+                    "subscriptions[0].subject: ", "required"},
+        RefusalCase{"WildcardSubject", R"([{"subject":"a.*","path":"/a"}])",
+                    "subscriptions[0].subject: ", "wildcards"},
+        RefusalCase{"SubjectWrongType", R"([{"subject":5,"path":"/a"}])",
+                    "subscriptions[0].subject: ", "must be a string"},
         RefusalCase{"MissingPath", R"([{"subject":"a"}])", "subscriptions[0].path: ", "required"},
-        RefusalCase{"RelativePath", R"([{"subject":"a","path":"events"}])", "subscriptions[0].path: ",
-                    "must start with '/'"},
+        RefusalCase{"RelativePath", R"([{"subject":"a","path":"events"}])",
+                    "subscriptions[0].path: ", "must start with '/'"},
         RefusalCase{"UnknownField", R"([{"subject":"a","path":"/a","ackwait":"5s"}])",
                     "subscriptions[0].ackwait: ", "unknown field"},
         RefusalCase{"QueueGroupSpace", R"([{"subject":"a","path":"/a","queueGroup":"a b"}])",
                     "subscriptions[0].queueGroup: ", "spaces"},
         RefusalCase{"DurableWrongType", R"([{"subject":"a","path":"/a","durableName":true}])",
                     "subscriptions[0].durableName: ", "must be a string"},
-        RefusalCase{"DeliverAllWrongType", R"([{"subject":"a","path":"/a","deliverAllAvailable":"yes"}])",
+        RefusalCase{"DeliverAllWrongType",
+                    R"([{"subject":"a","path":"/a","deliverAllAvailable":"yes"}])",
                     "subscriptions[0].deliverAllAvailable: ", "boolean"},
-        RefusalCase{"TwoStartPositions",
-                    R"([{"subject":"a","path":"/a","deliverAllAvailable":true,"startAtSequence":3}])",
-                    "subscriptions[0].deliverAllAvailable: ", "at most one"},
+        RefusalCase{
+            "TwoStartPositions",
+            R"([{"subject":"a","path":"/a","deliverAllAvailable":true,"startAtSequence":3}])",
+            "subscriptions[0].deliverAllAvailable: ", "at most one"},
         RefusalCase{"NegativeSequence", R"([{"subject":"a","path":"/a","startAtSequence":-1}])",
                     "subscriptions[0].startAtSequence: ", "non-negative"},
         RefusalCase{"BadTime", R"([{"subject":"a","path":"/a","startAtTime":"yesterday"}])",
@@ -97,23 +102,26 @@ INSTANTIATE_TEST_SUITE_P(
                     "subscriptions[0].ackWait: ", "at least 1s"},
         RefusalCase{"AckWaitNotDuration", R"([{"subject":"a","path":"/a","ackWait":"soon"}])",
                     "subscriptions[0].ackWait: ", "invalid duration"},
-        RefusalCase{"AckWaitNumber", R"([{"subject":"a","path":"/a","ackWait":30}])", "subscriptions[0].ackWait: ",
-                    "must be a string"},
+        RefusalCase{"AckWaitNumber", R"([{"subject":"a","path":"/a","ackWait":30}])",
+                    "subscriptions[0].ackWait: ", "must be a string"},
         RefusalCase{"MaxInFlightZero", R"([{"subject":"a","path":"/a","maxInFlight":0}])",
                     "subscriptions[0].maxInFlight: ", "at least 1"},
         RefusalCase{"MaxInFlightFloat", R"([{"subject":"a","path":"/a","maxInFlight":1.5}])",
                     "subscriptions[0].maxInFlight: ", "integer"},
-        RefusalCase{"SecondEntry", R"([{"subject":"a","path":"/a"},{"subject":"b","path":"/b","maxInFlight":-2}])",
+        RefusalCase{"SecondEntry",
+                    R"([{"subject":"a","path":"/a"},{"subject":"b","path":"/b","maxInFlight":-2}])",
                     "subscriptions[1].maxInFlight: ", "at least 1"},
-        RefusalCase{"DuplicateDurable",
-                    R"([{"subject":"a","path":"/a","durableName":"d"},{"subject":"a","path":"/b","durableName":"d"}])",
-                    "subscriptions[1].durableName: ", "duplicates subscriptions[0]"}),
+        RefusalCase{
+            "DuplicateDurable",
+            R"([{"subject":"a","path":"/a","durableName":"d"},{"subject":"a","path":"/b","durableName":"d"}])",
+            "subscriptions[1].durableName: ", "duplicates subscriptions[0]"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Rfc3339, ParsesAndFormats) {
   EXPECT_EQ(parseRfc3339Nanos("1970-01-01T00:00:00Z", "t"), 0);
   EXPECT_EQ(parseRfc3339Nanos("2024-05-01T10:00:00Z", "t"), 1714557600LL * 1'000'000'000);
-  EXPECT_EQ(parseRfc3339Nanos("2024-05-01T12:00:00.5+02:00", "t"), 1714557600LL * 1'000'000'000 + 500'000'000);
+  EXPECT_EQ(parseRfc3339Nanos("2024-05-01T12:00:00.5+02:00", "t"),
+            1714557600LL * 1'000'000'000 + 500'000'000);
   EXPECT_EQ(formatRfc3339Nanos(1714557600LL * 1'000'000'000 + 1), "2024-05-01T10:00:00.000000001Z");
   EXPECT_EQ(parseRfc3339Nanos(formatRfc3339Nanos(1234567890123456789), "t"), 1234567890123456789);
   EXPECT_THROW(parseRfc3339Nanos("2024-13-01T10:00:00Z", "t"), ValidationError);

@@ -32,8 +32,8 @@ class KubeApiServer {
 
   // Issues a serving certificate signed by the test CA for 127.0.0.1/localhost
   // and `dns_names`; returns {cert path, key path}.
-  std::pair<std::string, std::string> issueServingCert(const std::string& name,
-                                                       const std::vector<std::string>& dns_names = {});
+  std::pair<std::string, std::string> issueServingCert(
+      const std::string& name, const std::vector<std::string>& dns_names = {});
 
   // Restarts only the API server (same port, same etcd data).
   void restartApiServer();

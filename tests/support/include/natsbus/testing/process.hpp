@@ -17,7 +17,8 @@ using Environment = std::map<std::string, std::string>;
 // the test process (PR_SET_PDEATHSIG), so a crashed test leaves no servers behind.
 class ChildProcess {
  public:
-  ChildProcess(std::vector<std::string> argv, std::filesystem::path log_path, Environment extra_env = {});
+  ChildProcess(std::vector<std::string> argv, std::filesystem::path log_path,
+               Environment extra_env = {});
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

@@ -10,8 +10,8 @@ namespace natsbus::testing {
 
 struct StreamingServerOptions {
   std::string cluster_id = "test-cluster";
-  bool file_store = false;                // memory store unless set
-  std::vector<std::string> extra_args;    // e.g. {"-hbi", "1s"}
+  bool file_store = false;              // memory store unless set
+  std::vector<std::string> extra_args;  // e.g. {"-hbi", "1s"}
 };
 
 // A real nats-streaming-server on free loopback ports. kill() and restart()
