@@ -32,6 +32,17 @@ std::set<std::string> bodiesOf(const std::vector<AppRequest>& requests) {
   return out;
 }
 
+// The server's own view: its one subscription on `channel` was sent up to
+// `last_sent` and has nothing waiting for an ack.
+bool allAckedUpTo(const StreamingServer& server, const std::string& channel, int last_sent) {
+  std::string body;
+  natsbus::testing::httpGet(server.monitoringPort(),
+                            "/streaming/channelsz?channel=" + channel + "&subs=1", &body);
+  const auto json = nlohmann::json::parse(body);
+  return json["subscriptions"][0]["pending_count"] == 0 &&
+         json["subscriptions"][0]["last_sent"] == last_sent;
+}
+
 TEST(SidecarDelivery, PublishedThroughOneSidecarArrivesAtTheAppBehindAnother) {
   StreamingServer server;
   TestApp app;
@@ -64,16 +75,7 @@ TEST(SidecarDelivery, PublishedThroughOneSidecarArrivesAtTheAppBehindAnother) {
       << request.headers["natsbus-timestamp"];
 
   // Acked: the server has nothing pending for the durable queue group.
-  ASSERT_TRUE(eventually(
-      [&] {
-        std::string body;
-        natsbus::testing::httpGet(server.monitoringPort(),
-                                  "/streaming/channelsz?channel=ticket:created&subs=1", &body);
-        const auto json = nlohmann::json::parse(body);
-        return json["subscriptions"][0]["pending_count"] == 0 &&
-               json["subscriptions"][0]["last_sent"] == 1;
-      },
-      5s));
+  ASSERT_TRUE(eventually([&] { return allAckedUpTo(server, "ticket:created", 1); }, 5s));
 
   const auto subs = httpCall(listener.port(), "GET", "/v1/subscriptions");
   ASSERT_EQ(subs.status, 200);
@@ -248,16 +250,7 @@ TEST_P(SidecarDeliveryLoopThreads, MaxInFlightSixteenBoundsConcurrentRequestsAnd
   ASSERT_TRUE(app.waitFor(200, 30s));
   EXPECT_LE(app.maxConcurrent(), 16);
   EXPECT_GE(app.maxConcurrent(), 8) << "deliveries should overlap up to the bound";
-  EXPECT_TRUE(eventually(
-      [&] {
-        std::string body;
-        natsbus::testing::httpGet(server.monitoringPort(),
-                                  "/streaming/channelsz?channel=wide&subs=1", &body);
-        const auto json = nlohmann::json::parse(body);
-        return json["subscriptions"][0]["pending_count"] == 0 &&
-               json["subscriptions"][0]["last_sent"] == 200;
-      },
-      10s))
+  EXPECT_TRUE(eventually([&] { return allAckedUpTo(server, "wide", 200); }, 10s))
       << "every delivered message is acked";
 }
 
