@@ -106,12 +106,6 @@ void CnatsConnection::close() {
     session = std::move(session_);
   }
   if (session) teardown(std::move(session), true);
-  // Failed connect attempts may have attached too; the loop must have let go of
-  // every socket before its owner stops and destroys it.
-  for (const auto& binding : bindings_) {
-    if (!binding->waitReleased(std::chrono::seconds(2)))
-      spdlog::warn("the event loop did not release a streaming socket in time");
-  }
 }
 
 bool CnatsConnection::subscriptionActive(std::size_t index) const {
@@ -254,7 +248,6 @@ std::unique_ptr<CnatsConnection::Session> CnatsConnection::connectOnce(std::stri
   NatsOptionsPtr nats_options(raw_nats);
   StanConnOptionsPtr stan_options(raw_stan);
   auto binding = std::make_shared<CnatsLoopBinding>(loop_);
-  bindings_.push_back(binding);
   if (const auto status = binding->install(nats_options.get()); status != NATS_OK) {
     error = "cannot set up the event loop for the connection: " + lastError(status);
     return nullptr;
@@ -283,6 +276,9 @@ std::unique_ptr<CnatsConnection::Session> CnatsConnection::connectOnce(std::stri
                                              client_id_.c_str(), stan_options.get());
   if (status != NATS_OK) {
     error = lastError(status);
+    // cnats closed what it had attached before giving up; the loop must let go
+    // of that socket too before this binding may go.
+    waitForLoopRelease(*binding);
     if (error.find("already registered") != std::string::npos) {
       if (config_.client_id_generated) {
         const auto previous = client_id_;
@@ -359,10 +355,15 @@ void CnatsConnection::teardown(std::unique_ptr<Session> session, bool send_close
   }
   session->subscriptions.clear();
   session->connection.reset();
-  // The loop drops its duplicate of the socket in a handler of its own; wait
-  // for it so nothing of this session is still queued on the loop.
-  if (!session->binding->waitReleased(std::chrono::seconds(2)))
-    spdlog::debug("the event loop did not release the old socket in time");
+  waitForLoopRelease(*session->binding);
+}
+
+void CnatsConnection::waitForLoopRelease(CnatsLoopBinding& binding) {
+  // The loop drops its duplicate of the socket in a handler of its own. Waiting
+  // for it means no socket outlives the connection on the loop, which must not
+  // be stopped and destroyed while it still holds one.
+  if (!binding.waitReleased(std::chrono::seconds(2)))
+    spdlog::warn("the event loop did not release a streaming socket in time");
 }
 
 void CnatsConnection::supervise() {

@@ -1,7 +1,6 @@
 #include "natsbus/sidecar/cnats_loop_binding.hpp"
 
 #include <fcntl.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -38,8 +37,6 @@ natsStatus detachTrampoline(void* user_data) {
 
 CnatsLoopBinding::CnatsLoopBinding(asio::any_io_executor executor)
     : executor_(std::move(executor)) {}
-
-CnatsLoopBinding::~CnatsLoopBinding() = default;
 
 natsStatus CnatsLoopBinding::install(natsOptions* options) {
   return natsOptions_SetEventLoop(options, this, attachTrampoline, readTrampoline, writeTrampoline,

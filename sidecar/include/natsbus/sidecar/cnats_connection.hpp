@@ -64,6 +64,7 @@ class CnatsConnection final : public StreamingConnection {
   std::unique_ptr<Session> connectOnce(std::string& error);
   bool subscribe(Session& session, std::size_t index, std::string& error);
   void teardown(std::unique_ptr<Session> session, bool send_close);
+  void waitForLoopRelease(CnatsLoopBinding& binding);
   void updateConnected();
 
   const SidecarConfig& config_;
@@ -76,8 +77,6 @@ class CnatsConnection final : public StreamingConnection {
   // Closures handed to cnats stay alive for the owner's lifetime: a callback may
   // still be running on a library thread after its handle is destroyed.
   std::vector<std::unique_ptr<Closure>> closures_;
-  // Likewise the loop bindings, which cnats also reaches by raw pointer.
-  std::vector<std::shared_ptr<CnatsLoopBinding>> bindings_;
   boost::asio::any_io_executor loop_;
 
   std::mutex state_mutex_;

@@ -24,12 +24,12 @@ namespace natsbus::sidecar {
 class CnatsLoopBinding : public std::enable_shared_from_this<CnatsLoopBinding> {
  public:
   explicit CnatsLoopBinding(boost::asio::any_io_executor executor);
-  ~CnatsLoopBinding();
   CnatsLoopBinding(const CnatsLoopBinding&) = delete;
   CnatsLoopBinding& operator=(const CnatsLoopBinding&) = delete;
 
   // Points the options at this binding. One binding per connection; it must
-  // outlive the connection (cnats keeps raw pointers to it).
+  // outlive the connection (cnats keeps raw pointers to it until it detaches,
+  // or until a failed connect returns).
   natsStatus install(natsOptions* options);
   // After the connection was closed: waits (bounded) until the loop has let go
   // of the socket. Do this before stopping the loop: a socket still held when

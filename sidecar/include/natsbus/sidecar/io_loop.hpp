@@ -27,7 +27,6 @@ class IoLoop {
   // The executor one component's handlers should run on: the loop itself with
   // one thread, a new strand (handlers serialised) with several.
   boost::asio::any_io_executor serialExecutor();
-  int threads() const { return threads_; }
 
  private:
   int threads_;
