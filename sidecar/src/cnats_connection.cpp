@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "natsbus/cnats_handles.hpp"
 
@@ -31,6 +32,20 @@ std::string lastError(natsStatus status) {
   return out;
 }
 
+}  // namespace
+
+PublishOutcome publishOutcomeForAckError(std::string_view error) {
+  std::string text(error);
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (text.find("timeout") != std::string::npos) return PublishOutcome::kTimeout;
+  if (text.find("closed") != std::string::npos || text.find("connection") != std::string::npos)
+    return PublishOutcome::kNotConnected;
+  return PublishOutcome::kRejected;
+}
+
+namespace {
+
 void onPubAckTrampoline(const char* guid, const char* error, void* closure) {
   std::unique_ptr<PublishContext> context(static_cast<PublishContext*>(closure));
   context->owner->onPublishAck(error);
@@ -39,16 +54,8 @@ void onPubAckTrampoline(const char* guid, const char* error, void* closure) {
     result.outcome = PublishOutcome::kAcked;
     result.guid = guid != nullptr ? guid : "";
   } else {
-    const std::string text = error;
-    result.error = text;
-    if (text.find("timeout") != std::string::npos) {
-      result.outcome = PublishOutcome::kTimeout;
-    } else if (text.find("closed") != std::string::npos ||
-               text.find("connection") != std::string::npos) {
-      result.outcome = PublishOutcome::kNotConnected;
-    } else {
-      result.outcome = PublishOutcome::kRejected;
-    }
+    result.error = error;
+    result.outcome = publishOutcomeForAckError(result.error);
   }
   context->done(std::move(result));
 }
@@ -259,8 +266,25 @@ std::unique_ptr<CnatsConnection::Session> CnatsConnection::connectOnce(std::stri
   natsOptions_SetTimeout(nats_options.get(), 2000);
   natsOptions_SetDisconnectedCB(nats_options.get(), onDisconnectedTrampoline, conn_closure);
   natsOptions_SetReconnectedCB(nats_options.get(), onReconnectedTrampoline, conn_closure);
+  // --nats-url may list several servers (a clustered bus reached from outside):
+  // every one is tried, and a lost link reconnects to the others. They must go
+  // to the NATS options as a server list: stanConnOptions_SetURL takes one URL
+  // and fails with "No server available for connection" on a list.
+  std::vector<std::string> urls;
+  for (std::size_t start = 0; start <= config_.nats_url.size();) {
+    const auto comma = std::min(config_.nats_url.find(',', start), config_.nats_url.size());
+    if (comma > start) urls.push_back(config_.nats_url.substr(start, comma - start));
+    start = comma + 1;
+  }
+  std::vector<const char*> servers;
+  for (const auto& url : urls) servers.push_back(url.c_str());
+  if (const auto set = natsOptions_SetServers(nats_options.get(), servers.data(),
+                                              static_cast<int>(servers.size()));
+      set != NATS_OK) {
+    error = "--nats-url: " + lastError(set);
+    return nullptr;
+  }
   stanConnOptions_SetNATSOptions(stan_options.get(), nats_options.get());
-  stanConnOptions_SetURL(stan_options.get(), config_.nats_url.c_str());
   stanConnOptions_SetConnectionWait(stan_options.get(), 5000);
   stanConnOptions_SetPubAckWait(stan_options.get(), config_.publish_timeout.count());
   // Our own bound (max_pending_publishes) refuses before cnats would block: a

@@ -42,6 +42,23 @@ TEST(SidecarPublish, SequentialPostsAreStoredWithSameBytesInOrder) {
     EXPECT_EQ(stored[i].data, bodies[i]) << "message " << i;
 }
 
+// --nats-url takes a comma-separated list (SPEC 3.1): every URL is tried. A
+// list used to reach cnats' stanConnOptions_SetURL, which takes one URL and
+// failed with "No server available for connection", so the sidecar never
+// connected. The dead server first makes sure it is not just the first URL.
+TEST(SidecarPublish, NatsUrlListWithADeadServerFirstConnectsToTheLiveOne) {
+  StreamingServer server;
+  const auto dead = "nats://127.0.0.1:" + std::to_string(natsbus::testing::freeLoopbackPort());
+  SidecarProcess sidecar(BusAddress{dead + "," + server.url() + "," + dead, server.clusterId()});
+  ASSERT_TRUE(sidecar.waitReady()) << "never connected with a URL list";
+  HttpClient client(sidecar.port());
+  const auto result = client.request("POST", "/v1/publish/ticket:created", "listed");
+  ASSERT_EQ(result.status, 200) << result.body;
+  const auto stored = readChannel(server, "ticket:created", 1);
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].data, "listed");
+}
+
 // With --http-threads above 1 the loop runs on several threads and the
 // streaming connection's handlers are serialised on a strand of their own.
 class SidecarPublishLoopThreads : public ::testing::TestWithParam<int> {};

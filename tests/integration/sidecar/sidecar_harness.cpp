@@ -144,14 +144,14 @@ std::string rawExchange(int port, const std::string& bytes, bool half_close,
   return out;
 }
 
-SidecarProcess::SidecarProcess(const StreamingServer& server, std::vector<std::string> extra_args,
+SidecarProcess::SidecarProcess(const BusAddress& bus, std::vector<std::string> extra_args,
                                Environment env, int port)
     : dir_("natsbus-sidecar-test"), port_(port == 0 ? natsbus::testing::freeLoopbackPort() : port) {
   std::vector<std::string> argv{sidecarBinary(),
                                 "--nats-url",
-                                server.url(),
+                                bus.url,
                                 "--cluster-id",
-                                server.clusterId(),
+                                bus.cluster_id,
                                 "--listen",
                                 "127.0.0.1:" + std::to_string(port_),
                                 "--ping-interval",
@@ -300,14 +300,14 @@ std::vector<AppRequest> TestApp::received() {
 
 namespace {
 
-StanConnectionPtr connectDirect(const StreamingServer& server, const std::string& client_id) {
+StanConnectionPtr connectDirect(const BusAddress& bus, const std::string& client_id) {
   stanConnOptions* raw_options = nullptr;
   EXPECT_EQ(stanConnOptions_Create(&raw_options), NATS_OK);
   StanConnOptionsPtr options(raw_options);
-  stanConnOptions_SetURL(options.get(), server.url().c_str());
+  stanConnOptions_SetURL(options.get(), bus.url.c_str());
   stanConnection* raw = nullptr;
   const auto status =
-      stanConnection_Connect(&raw, server.clusterId().c_str(), client_id.c_str(), options.get());
+      stanConnection_Connect(&raw, bus.cluster_id.c_str(), client_id.c_str(), options.get());
   EXPECT_EQ(status, NATS_OK) << natsStatus_GetText(status) << " " << nats_GetLastError(nullptr);
   return StanConnectionPtr(raw);
 }
@@ -336,9 +336,9 @@ std::string uniqueClientId(const std::string& prefix) {
 
 }  // namespace
 
-std::vector<StoredMessage> readChannel(const StreamingServer& server, const std::string& subject,
+std::vector<StoredMessage> readChannel(const BusAddress& bus, const std::string& subject,
                                        std::size_t count, std::chrono::milliseconds timeout) {
-  auto connection = connectDirect(server, uniqueClientId("reader"));
+  auto connection = connectDirect(bus, uniqueClientId("reader"));
   if (!connection) return {};
   stanSubOptions* raw_options = nullptr;
   stanSubOptions_Create(&raw_options);
@@ -378,9 +378,9 @@ long long storedCount(const StreamingServer& server, const std::string& subject)
   return nlohmann::json::parse(body).value("msgs", 0LL);
 }
 
-void publishDirect(const StreamingServer& server, const std::string& subject,
+void publishDirect(const BusAddress& bus, const std::string& subject,
                    const std::vector<std::string>& bodies) {
-  auto connection = connectDirect(server, uniqueClientId("publisher"));
+  auto connection = connectDirect(bus, uniqueClientId("publisher"));
   ASSERT_NE(connection, nullptr);
   for (const auto& body : bodies) {
     ASSERT_EQ(stanConnection_Publish(connection.get(), subject.c_str(), body.data(),

@@ -48,10 +48,20 @@ HttpResult httpCall(int port, const std::string& method, const std::string& targ
 std::string rawExchange(int port, const std::string& bytes, bool half_close,
                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
+// Where a bus is: its client URL (or a comma-separated list, as --nats-url
+// takes) and cluster ID; a StreamingServer converts to one.
+struct BusAddress {
+  std::string url;
+  std::string cluster_id;
+  BusAddress(std::string u, std::string id) : url(std::move(u)), cluster_id(std::move(id)) {}
+  BusAddress(const StreamingServer& server)  // NOLINT: implicit on purpose
+      : url(server.url()), cluster_id(server.clusterId()) {}
+};
+
 // The real natsbus-sidecar binary as a child process on a free loopback port.
 class SidecarProcess {
  public:
-  SidecarProcess(const StreamingServer& server, std::vector<std::string> extra_args = {},
+  SidecarProcess(const BusAddress& bus, std::vector<std::string> extra_args = {},
                  Environment env = {}, int port = 0);
   ~SidecarProcess();
   int port() const { return port_; }
@@ -108,14 +118,14 @@ struct StoredMessage {
 // Reads a channel from the start with a plain cnats subscriber until `count`
 // messages arrived (or `timeout`); returns them in sequence order.
 std::vector<StoredMessage> readChannel(
-    const StreamingServer& server, const std::string& subject, std::size_t count,
+    const BusAddress& bus, const std::string& subject, std::size_t count,
     std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // Number of messages the server has stored on a channel (monitoring endpoint).
 long long storedCount(const StreamingServer& server, const std::string& subject);
 
 // Publishes with a plain cnats client (synchronous, acked).
-void publishDirect(const StreamingServer& server, const std::string& subject,
+void publishDirect(const BusAddress& bus, const std::string& subject,
                    const std::vector<std::string>& bodies);
 
 template <typename Predicate>

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -16,6 +17,12 @@
 #include "natsbus/sidecar/streaming_connection.hpp"
 
 namespace natsbus::sidecar {
+
+// What an error string in cnats' publish-ack callback means for the app
+// (case-insensitive: cnats says "Connection Closed" when the connection goes
+// with acks pending, e.g. after its leader was killed). Losing the connection
+// is 503 (retry), no ack in time 504, anything else the server's refusal.
+PublishOutcome publishOutcomeForAckError(std::string_view error);
 
 // Owns the NATS Streaming connection and every cnats handle (the only code that
 // touches them). A supervisor thread connects, creates the configured
