@@ -7,6 +7,7 @@
 #include "natsbus/logging.hpp"
 #include "natsbus/sidecar/config.hpp"
 #include "natsbus/sidecar/probe.hpp"
+#include "natsbus/sidecar/raft_readiness.hpp"
 #include "natsbus/sidecar/sidecar.hpp"
 #include "natsbus/validation_error.hpp"
 #include "natsbus/version.hpp"
@@ -16,6 +17,9 @@ namespace natsbus::sidecar {
 int runCli(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "probe") {
     return runProbe(std::vector<std::string>(args.begin() + 1, args.end()), processEnvironment());
+  }
+  if (!args.empty() && args[0] == "raft-readiness") {
+    return runRaftReadiness(std::vector<std::string>(args.begin() + 1, args.end()));
   }
   ParsedCli parsed;
   try {

@@ -21,6 +21,7 @@ const char* const kUsage =
 Usage:
   natsbus-sidecar [flags]          every flag can also be set by its environment variable
   natsbus-sidecar probe [/readyz]   exit 0 when the running sidecar answers 200 (exec probes)
+  natsbus-sidecar raft-readiness    readiness of a clustered bus's server (see raft-readiness --help)
   natsbus-sidecar --help | --version
 
 Flags (flag / environment variable / default):
