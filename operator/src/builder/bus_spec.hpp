@@ -15,8 +15,10 @@ struct BusSpec {
   std::optional<std::string> uid;             // absent until the API server stored it
   std::string cluster_id;
   std::string image;
+  int replicas = 1;  // 1: a Deployment; odd >= 3: a Raft-clustered StatefulSet (SPEC 1.3)
   int client_port = 4222;
   int monitoring_port = 8222;
+  int cluster_port = 6222;         // NATS routes between the servers of a clustered bus
   std::string heartbeat_interval;  // canonical Go duration, e.g. "5s"
   std::string heartbeat_timeout;
   std::int64_t heartbeat_fail_count = 2;
@@ -31,6 +33,8 @@ struct BusSpec {
   std::optional<std::int64_t> max_bytes;
   std::optional<std::string> max_age;
   std::optional<nlohmann::json> resources;
+
+  bool clustered() const { return replicas > 1; }
 };
 
 // Applies withDefaults, then validates. Throws ValidationError naming the field.

@@ -22,7 +22,8 @@ std::string describe(const nlohmann::json& document, std::size_t index) {
 
 }  // namespace
 
-std::string renderYaml(std::string_view text, std::string_view source) {
+std::string renderYaml(std::string_view text, std::string_view source,
+                       const BuildOptions& options) {
   const auto documents = parseYamlDocuments(text, source);
   if (documents.empty())
     throw ValidationError(std::string(source) + ": no NatsStreaming resource in the file");
@@ -40,15 +41,11 @@ std::string renderYaml(std::string_view text, std::string_view source) {
     }
     ChildObjects children;
     try {
-      children = buildChildren(document);
+      children = buildChildren(document, options);
     } catch (const ValidationError& error) {
       throw ValidationError(where + ": " + error.what());
     }
-    for (const auto* object : {&children.deployment, &children.service}) {
-      out += (out.empty() ? "" : "---\n") + toYaml(*object);
-    }
-    if (children.persistent_volume_claim)
-      out += "---\n" + toYaml(*children.persistent_volume_claim);
+    for (const auto& object : children.all()) out += (out.empty() ? "" : "---\n") + toYaml(object);
   }
   return out;
 }

@@ -11,13 +11,15 @@ namespace natsbus::op {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: natsbus-operator render -f FILE   (FILE: YAML or JSON NatsStreaming resources; - for "
-    "stdin)\n";
+    "usage: natsbus-operator render -f FILE [--sidecar-image IMG]   (FILE: YAML or JSON "
+    "NatsStreaming resources; - for stdin; IMG: the raft-readiness helper of clustered buses, as "
+    "given to `run`)\n";
 
 }  // namespace
 
 int runRenderCommand(const std::vector<std::string>& args) {
   std::string file;
+  BuildOptions options;
   for (std::size_t at = 0; at < args.size(); ++at) {
     const auto& arg = args[at];
     if (arg == "-h" || arg == "--help") {
@@ -28,6 +30,8 @@ int runRenderCommand(const std::vector<std::string>& args) {
       file = args[++at];
     } else if (arg.rfind("--filename=", 0) == 0) {
       file = arg.substr(std::string("--filename=").size());
+    } else if (arg == "--sidecar-image" && at + 1 < args.size() && !args[at + 1].empty()) {
+      options.sidecar_image = args[++at];
     } else {
       std::cerr << "natsbus-operator render: unexpected argument \"" << arg << "\"\n" << kUsage;
       return 2;
@@ -50,7 +54,7 @@ int runRenderCommand(const std::vector<std::string>& args) {
     text << in.rdbuf();
   }
   try {
-    std::cout << renderYaml(text.str(), file == "-" ? "stdin" : file);
+    std::cout << renderYaml(text.str(), file == "-" ? "stdin" : file, options);
   } catch (const ValidationError& error) {
     std::cerr << "natsbus-operator render: " << error.what() << "\n";
     return 1;

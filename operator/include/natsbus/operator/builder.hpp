@@ -9,11 +9,35 @@
 
 namespace natsbus::op {
 
-// What a NatsStreaming resource becomes (SPEC 1.1). Pure: no I/O, no clock.
+// The sidecar image: injected into annotated pods by the webhook, and run beside
+// each server of a clustered bus as its raft-readiness helper.
+inline constexpr const char* kDefaultSidecarImage = "natsbus/sidecar:0.1.0";
+
+// In clustered mode each server pod runs a `natsbus-sidecar raft-readiness`
+// container beside the server, and the server's readiness probe asks it on this
+// port (docs/clustering.md says why an httpGet on /streaming/serverz is not enough).
+inline constexpr int kRaftReadinessPort = 8223;
+
+// What the builder needs besides the resource (from the operator's flags).
+struct BuildOptions {
+  std::string sidecar_image = kDefaultSidecarImage;
+};
+
+// What a NatsStreaming resource becomes (SPEC 1.1 and 1.3). Pure: no I/O, no clock.
+// `replicas: 1` gives a Deployment (and, for a sized file store, a claim);
+// `replicas: 3` or more gives the Raft cluster: a StatefulSet, its headless
+// Service and a PodDisruptionBudget. The client Service exists in both modes.
 struct ChildObjects {
-  nlohmann::json deployment;                              // <name>-depl
+  std::optional<nlohmann::json> deployment;               // <name>-depl
+  std::optional<nlohmann::json> persistent_volume_claim;  // <name>-data
+  std::optional<nlohmann::json> stateful_set;             // <name>
+  std::optional<nlohmann::json> headless_service;         // <name>-cluster
+  std::optional<nlohmann::json> pod_disruption_budget;    // <name>
   nlohmann::json service;                                 // <name>-srv
-  std::optional<nlohmann::json> persistent_volume_claim;  // file store with a size only
+
+  // Every object, in the order `render` prints them: the workload, the
+  // Services, then the rest.
+  std::vector<nlohmann::json> all() const;
 };
 
 // Fills in every default the CRD schema declares, so `render` (no API server to
@@ -23,7 +47,11 @@ nlohmann::json withDefaults(const nlohmann::json& nats_streaming);
 // Builds the children of a NatsStreaming resource (defaults applied first).
 // Throws ValidationError, naming the field (e.g. "spec.replicas: ..."), when the
 // spec cannot be honoured.
-ChildObjects buildChildren(const nlohmann::json& nats_streaming);
+ChildObjects buildChildren(const nlohmann::json& nats_streaming, const BuildOptions& options = {});
+
+// spec.replicas after defaults (1 when absent or not a number; validation is
+// buildChildren's job).
+int replicasOf(const nlohmann::json& nats_streaming);
 
 // nats://<name>-srv.<namespace>.svc:<client port>
 std::string clientUrl(const nlohmann::json& nats_streaming);
@@ -36,6 +64,16 @@ std::string clusterId(const nlohmann::json& nats_streaming);
 std::string deploymentName(const nlohmann::json& nats_streaming);  // <name>-depl
 std::string serviceName(const nlohmann::json& nats_streaming);     // <name>-srv
 std::string claimName(const nlohmann::json& nats_streaming);       // <name>-data
+// Clustered mode: the StatefulSet and the PodDisruptionBudget are <name>, the
+// headless Service <name>-cluster, pod (and Raft node) i is <name>-<i>.
+std::string statefulSetName(const nlohmann::json& nats_streaming);      // <name>
+std::string headlessServiceName(const nlohmann::json& nats_streaming);  // <name>-cluster
+std::vector<std::string> raftNodeNames(const std::string& bus_name, int replicas);
+
+// The StatefulSet annotation listing every node that may be a voter of the Raft
+// group: the operator writes it before it adds nodes, so a resize cut short
+// (operator restart, replicas changed back) still knows which nodes to remove.
+inline constexpr const char* kRaftPeersAnnotation = "natsbus.io/raft-peers";
 
 // The labels every child carries (SPEC 1.1) and the subset the Deployment and
 // Service select pods by.
@@ -59,6 +97,7 @@ std::string toYaml(const nlohmann::json& value);
 // What `natsbus-operator render` prints for the text of a file: every object each
 // NatsStreaming document becomes, as YAML documents separated by "---". Throws
 // ValidationError naming `source`, the document and the field.
-std::string renderYaml(std::string_view text, std::string_view source);
+std::string renderYaml(std::string_view text, std::string_view source,
+                       const BuildOptions& options = {});
 
 }  // namespace natsbus::op

@@ -10,6 +10,7 @@
 #include "natsbus/metrics.hpp"
 #include "natsbus/operator/bus_lookup.hpp"
 #include "natsbus/operator/informer.hpp"
+#include "natsbus/operator/raft_cluster.hpp"
 #include "natsbus/operator/reconciler.hpp"
 #include "natsbus/operator/work_queue.hpp"
 
@@ -20,9 +21,15 @@ struct ControllerOptions {
   int workers = 4;  // concurrent reconciles (never two for the same key)
   std::chrono::seconds watch_timeout{290};
   RateLimiter rate_limiter{};
+  BuildOptions build;  // e.g. the sidecar image for clustered buses' readiness helper
+  std::chrono::milliseconds cluster_resync{std::chrono::seconds(10)};
+  // Clustered buses' servers: unset, the real ones (HTTP monitoring, NATS).
+  std::shared_ptr<ServerMonitor> monitor;
+  std::shared_ptr<RaftMembership> membership;
 };
 
-// Watches NatsStreaming resources and the Deployments/Services/PVCs they own, and
+// Watches NatsStreaming resources and the children they own (Deployments,
+// StatefulSets, Services, PVCs, PodDisruptionBudgets), and
 // reconciles each resource through a de-duplicating, rate-limited work queue.
 // Informers run on every replica (the webhook's BusLookup needs the cache);
 // reconcile workers run only once startWorkers() is called (on the leader).
@@ -46,6 +53,7 @@ class Controller final : public BusLookup {
 
  private:
   void onChild(const ResourceKind& kind, const nlohmann::json& object, bool deleted);
+  std::optional<nlohmann::json> cachedChild(const ResourceKind& kind, const std::string& key) const;
   void work();
 
   KubeClient& client_;
@@ -55,6 +63,9 @@ class Controller final : public BusLookup {
   std::unique_ptr<Informer> deployments_;
   std::unique_ptr<Informer> services_;
   std::unique_ptr<Informer> claims_;
+  std::unique_ptr<Informer> stateful_sets_;
+  std::unique_ptr<Informer> budgets_;
+  std::vector<Informer*> informers_;  // every one of the above
   Reconciler reconciler_;
   std::mutex workers_mutex_;
   std::vector<std::thread> workers_;

@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 
+#include "natsbus/operator/raft_cluster.hpp"
+
 namespace natsbus::op {
 
 // Reasons of the Ready condition (constants, so tests and users can match on them).
@@ -13,6 +15,11 @@ inline constexpr const char* kReconciling = "Reconciling";  // rollout not yet o
 inline constexpr const char* kDeploymentUnavailable =
     "DeploymentUnavailable";                                // observed, not available
 inline constexpr const char* kInvalidSpec = "InvalidSpec";  // buildChildren refused it
+// Clustered buses (SPEC 1.3).
+inline constexpr const char* kNoLeader = "NoLeader";  // no server reports the leader role
+inline constexpr const char* kQuorumNotReady =
+    "QuorumNotReady";                                 // a leader, but fewer than a majority ready
+inline constexpr const char* kResizing = "Resizing";  // a Raft membership change is pending
 }  // namespace reasons
 
 // What the reconciler observed this pass; status is rebuilt from it every time
@@ -20,6 +27,12 @@ inline constexpr const char* kInvalidSpec = "InvalidSpec";  // buildChildren ref
 struct Observation {
   std::optional<nlohmann::json> deployment;  // as stored after apply
   std::optional<std::string> invalid_spec;   // ValidationError message
+  // Clustered buses: the StatefulSet as stored after apply, what its servers
+  // said about the Raft group, and a membership change that could not be made
+  // yet (why, for the condition message).
+  std::optional<nlohmann::json> stateful_set;
+  std::optional<RaftObservation> raft;
+  std::optional<std::string> resize_pending;
 };
 
 // The status for `nats_streaming` given what was observed. `now` (RFC 3339) is

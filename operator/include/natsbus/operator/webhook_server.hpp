@@ -3,13 +3,14 @@
 #include <memory>
 #include <string>
 
+#include "natsbus/operator/builder.hpp"
 #include "natsbus/operator/bus_lookup.hpp"
 
 namespace natsbus::op {
 
 // How the sidecar is injected (flags of `natsbus-operator run`).
 struct InjectionSettings {
-  std::string sidecar_image = "natsbus/sidecar:0.1.0";
+  std::string sidecar_image = kDefaultSidecarImage;
   bool native_sidecar = true;  // init container with restartPolicy: Always; false: plain container
   std::string log_level = "info";
 };

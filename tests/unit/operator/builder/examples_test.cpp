@@ -24,9 +24,9 @@ TEST(Examples, TicketingBusRendersTheReferenceServer) {
       testing::readSourceFile("examples/ticketing-bus.yaml"), "ticketing-bus.yaml");
   ASSERT_EQ(documents.size(), 1u);
   const auto children = op::buildChildren(documents[0]);
-  EXPECT_EQ(children.deployment["metadata"]["name"], "nats-depl");
+  EXPECT_EQ((*children.deployment)["metadata"]["name"], "nats-depl");
   EXPECT_EQ(children.service["metadata"]["name"], "nats-srv");
-  EXPECT_EQ(children.deployment["spec"]["template"]["spec"]["containers"][0]["args"],
+  EXPECT_EQ((*children.deployment)["spec"]["template"]["spec"]["containers"][0]["args"],
             nlohmann::json::parse(
                 R"(["-p","4222","-m","8222","-hbi","5s","-hbt","5s","-hbf","2","-SD","-cid",
                                       "ticketing"])"));

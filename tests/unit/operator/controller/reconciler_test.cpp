@@ -101,7 +101,7 @@ TEST_F(ReconcilerTest, AvailableReplicasMakeItReady) {
 
 TEST_F(ReconcilerTest, InvalidSpecIsReportedInStatusAndAnEventWithoutApplying) {
   auto bad = ticketing();
-  bad["spec"]["replicas"] = 3;
+  bad["spec"]["replicas"] = 2;  // even: refused
   client_.put(kinds::natsStreaming(), bad);
   auto r = reconciler();
   const auto outcome = r.reconcile("default/nats");
