@@ -126,6 +126,10 @@ spec:
   const auto example =
       server_->kubectl({"apply", "-f", testing::sourcePath("examples/ticketing-bus.yaml")});
   EXPECT_EQ(example.exit_code, 0) << example.err;
+  // And so is the clustered one (the same name: 1 -> 3 is an allowed change).
+  const auto clustered =
+      server_->kubectl({"apply", "-f", testing::sourcePath("examples/ticketing-bus-ha.yaml")});
+  EXPECT_EQ(clustered.exit_code, 0) << clustered.err;
 }
 
 // What the builder makes is valid Kubernetes: the API server stores it as is
