@@ -9,6 +9,7 @@
 #include "natsbus/sidecar/probe.hpp"
 #include "natsbus/sidecar/raft_readiness.hpp"
 #include "natsbus/sidecar/sidecar.hpp"
+#include "natsbus/stop_signals.hpp"
 #include "natsbus/validation_error.hpp"
 #include "natsbus/version.hpp"
 
@@ -38,15 +39,8 @@ int runCli(const std::vector<std::string>& args) {
     return 0;
   }
   setupLogging("natsbus-sidecar", parsed.config.log_level, parsed.config.log_format);
-  // Blocked before any thread starts, so every thread inherits the mask and the
-  // signals reach only runSidecar's sigwait.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  // A peer closing a socket mid-write must not kill the process.
-  signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts: the signals reach only runSidecar's sigwait.
+  blockStopSignals();
   return runSidecar(parsed.config);
 }
 

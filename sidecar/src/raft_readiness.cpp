@@ -1,7 +1,5 @@
 #include "natsbus/sidecar/raft_readiness.hpp"
 
-#include <pthread.h>
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -13,6 +11,7 @@
 #include "natsbus/sidecar/config.hpp"
 #include "natsbus/sidecar/http_server.hpp"
 #include "natsbus/sidecar/probe.hpp"
+#include "natsbus/stop_signals.hpp"
 #include "natsbus/validation_error.hpp"
 
 namespace natsbus::sidecar {
@@ -190,12 +189,7 @@ int runRaftReadiness(const std::vector<std::string>& args) {
     std::cerr << "natsbus-sidecar raft-readiness: " << error.what() << "\n";
     return 2;
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  auto signals = blockStopSignals();
 
   LeaderPing leader(config.nats_url, config.cluster_id, config.check_timeout);
   std::mutex state_mutex;

@@ -177,12 +177,7 @@ nlohmann::json readinessContainerFor(const BusSpec& bus, const BuildOptions& opt
       {"resources",
        {{"requests", {{"cpu", "5m"}, {"memory", "16Mi"}}},
         {"limits", {{"cpu", "100m"}, {"memory", "64Mi"}}}}},
-      {"securityContext",
-       {{"runAsNonRoot", true},
-        {"runAsUser", 65532},
-        {"readOnlyRootFilesystem", true},
-        {"allowPrivilegeEscalation", false},
-        {"capabilities", {{"drop", {"ALL"}}}}}}};
+      {"securityContext", nonRootSecurityContext()}};
 }
 
 nlohmann::json deploymentFor(const BusSpec& bus) {
@@ -209,6 +204,10 @@ nlohmann::json deploymentFor(const BusSpec& bus) {
             {"template", {{"metadata", {{"labels", labelsFor(bus.name)}}}, {"spec", pod_spec}}}}}};
 }
 
+nlohmann::json servicePort(const char* name, int port) {
+  return {{"name", name}, {"port", port}, {"targetPort", name}, {"protocol", "TCP"}};
+}
+
 nlohmann::json serviceFor(const BusSpec& bus) {
   return {{"apiVersion", "v1"},
           {"kind", "Service"},
@@ -216,14 +215,8 @@ nlohmann::json serviceFor(const BusSpec& bus) {
           {"spec",
            {{"selector", selectorFor(bus.name)},
             {"ports",
-             {{{"name", "client"},
-               {"port", bus.client_port},
-               {"targetPort", "client"},
-               {"protocol", "TCP"}},
-              {{"name", "monitoring"},
-               {"port", bus.monitoring_port},
-               {"targetPort", "monitoring"},
-               {"protocol", "TCP"}}}}}}};
+             {servicePort("client", bus.client_port),
+              servicePort("monitoring", bus.monitoring_port)}}}}};
 }
 
 nlohmann::json claimSpecFor(const BusSpec& bus) {
@@ -293,18 +286,9 @@ nlohmann::json headlessServiceFor(const BusSpec& bus) {
             {"publishNotReadyAddresses", true},
             {"selector", selectorFor(bus.name)},
             {"ports",
-             {{{"name", "client"},
-               {"port", bus.client_port},
-               {"targetPort", "client"},
-               {"protocol", "TCP"}},
-              {{"name", "monitoring"},
-               {"port", bus.monitoring_port},
-               {"targetPort", "monitoring"},
-               {"protocol", "TCP"}},
-              {{"name", "cluster"},
-               {"port", bus.cluster_port},
-               {"targetPort", "cluster"},
-               {"protocol", "TCP"}}}}}}};
+             {servicePort("client", bus.client_port),
+              servicePort("monitoring", bus.monitoring_port),
+              servicePort("cluster", bus.cluster_port)}}}}};
 }
 
 nlohmann::json podDisruptionBudgetFor(const BusSpec& bus) {
@@ -354,6 +338,16 @@ ChildObjects buildChildren(const nlohmann::json& nats_streaming, const BuildOpti
     if (bus.store_size) children.persistent_volume_claim = claimFor(bus);
   }
   return children;
+}
+
+nlohmann::json nonRootSecurityContext() {
+  return {{"runAsNonRoot", true},
+          {"runAsUser", 65532},
+          {"runAsGroup", 65532},
+          {"readOnlyRootFilesystem", true},
+          {"allowPrivilegeEscalation", false},
+          {"capabilities", {{"drop", nlohmann::json::array({"ALL"})}}},
+          {"seccompProfile", {{"type", "RuntimeDefault"}}}};
 }
 
 std::vector<nlohmann::json> ChildObjects::all() const {

@@ -49,6 +49,10 @@ nlohmann::json withDefaults(const nlohmann::json& nats_streaming);
 // spec cannot be honoured.
 ChildObjects buildChildren(const nlohmann::json& nats_streaming, const BuildOptions& options = {});
 
+// The security context of every container of ours (the injected sidecar, the
+// raft-readiness helper): UID/GID 65532, read-only root, no privileges.
+nlohmann::json nonRootSecurityContext();
+
 // spec.replicas after defaults (1 when absent or not a number; validation is
 // buildChildren's job).
 int replicasOf(const nlohmann::json& nats_streaming);
