@@ -276,19 +276,19 @@ nlohmann::json statefulSetFor(const BusSpec& bus, const BuildOptions& options) {
 }
 
 nlohmann::json headlessServiceFor(const BusSpec& bus) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Service"},
-          {"metadata", metadataFor(bus, bus.name + "-cluster")},
-          {"spec",
-           {{"clusterIP", "None"},
-            // Peers must find each other before they are Ready: a pod is Ready
-            // only once a leader exists, which needs the peers first.
-            {"publishNotReadyAddresses", true},
-            {"selector", selectorFor(bus.name)},
-            {"ports",
-             {servicePort("client", bus.client_port),
-              servicePort("monitoring", bus.monitoring_port),
-              servicePort("cluster", bus.cluster_port)}}}}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Service"},
+      {"metadata", metadataFor(bus, bus.name + "-cluster")},
+      {"spec",
+       {{"clusterIP", "None"},
+        // Peers must find each other before they are Ready: a pod is Ready
+        // only once a leader exists, which needs the peers first.
+        {"publishNotReadyAddresses", true},
+        {"selector", selectorFor(bus.name)},
+        {"ports",
+         {servicePort("client", bus.client_port), servicePort("monitoring", bus.monitoring_port),
+          servicePort("cluster", bus.cluster_port)}}}}};
 }
 
 nlohmann::json podDisruptionBudgetFor(const BusSpec& bus) {

@@ -147,8 +147,8 @@ TEST(SidecarPublish, ServerCrashGives503ThenRecoversWithoutLosingAcknowledgedMes
   // A publish cut off by the crash is answered 503 as soon as cnats fails its
   // ack ("Connection Closed"), which can come a moment before the callback
   // that marks the link down: readiness follows within moments, not in order.
-  EXPECT_TRUE(eventually(
-      [&] { return natsbus::testing::httpGet(sidecar.port(), "/readyz") == 503; }, 2s));
+  EXPECT_TRUE(
+      eventually([&] { return natsbus::testing::httpGet(sidecar.port(), "/readyz") == 503; }, 2s));
   EXPECT_EQ(natsbus::testing::httpGet(sidecar.port(), "/healthz"), 200);
 
   server.restart();
