@@ -5,33 +5,30 @@
 #include <iostream>
 
 #include "natsbus/logging.hpp"
-#include "natsbus/sidecar/config.hpp"
+#include "natsbus/sidecar/command_line.hpp"
 #include "natsbus/sidecar/probe.hpp"
 #include "natsbus/sidecar/sidecar.hpp"
 #include "natsbus/validation_error.hpp"
-#include "natsbus/version.hpp"
 
 namespace natsbus::sidecar {
 
-int runCli(const std::vector<std::string>& args) {
-  if (!args.empty() && args[0] == "probe") {
-    return runProbe(std::vector<std::string>(args.begin() + 1, args.end()), processEnvironment());
-  }
+int runCli(const std::vector<std::string>& args, std::function<std::string()> client_id_suffix) {
   ParsedCli parsed;
   try {
-    const auto env = processEnvironment();
-    parsed = parseCommandLine(args, env, clientIdSuffixSource(env));
+    parsed = parseCommandLine(args, std::move(client_id_suffix));
   } catch (const ValidationError& e) {
     std::cerr << "natsbus-sidecar: " << e.what() << "\n";
     return 2;
   }
-  if (parsed.action == CliAction::kHelp) {
-    std::cout << kUsage;
-    return 0;
-  }
-  if (parsed.action == CliAction::kVersion) {
-    std::cout << "natsbus-sidecar " << kVersion << "\n";
-    return 0;
+  switch (parsed.action) {
+    case CliAction::kHelp:
+    case CliAction::kVersion:
+      std::cout << parsed.output;
+      return 0;
+    case CliAction::kProbe:
+      return runProbe(parsed.probe);
+    case CliAction::kRun:
+      break;
   }
   setupLogging("natsbus-sidecar", parsed.config.log_level, parsed.config.log_format);
   // Blocked before any thread starts, so every thread inherits the mask and the

@@ -4,6 +4,7 @@
 
 #include "natsbus/operator/builder.hpp"
 #include "natsbus/operator/status.hpp"
+#include "natsbus/rfc3339.hpp"
 
 namespace natsbus::op {
 namespace {
@@ -41,7 +42,9 @@ Controller::Controller(KubeClient& client, EventRecorder& events, MetricsRegistr
       queue_(options_.rate_limiter),
       reconciler_(
           client, [this](const std::string& key) { return resources_->get(key); }, events,
-          rfc3339Now),
+          [] {
+            return formatRfc3339(std::chrono::system_clock::now(), Rfc3339Precision::kSeconds);
+          }),
       reconciles_(metrics.counter("natsbus_operator_reconciles_total", "Reconcile passes run")),
       errors_(metrics.counter("natsbus_operator_reconcile_errors_total",
                               "Reconcile passes that failed and were requeued")),

@@ -4,15 +4,9 @@
 #include <string>
 
 #include "natsbus/operator/bus_lookup.hpp"
+#include "natsbus/operator/injection_settings.hpp"
 
 namespace natsbus::op {
-
-// How the sidecar is injected (flags of `natsbus-operator run`).
-struct InjectionSettings {
-  std::string sidecar_image = "natsbus/sidecar:0.1.0";
-  bool native_sidecar = true;  // init container with restartPolicy: Always; false: plain container
-  std::string log_level = "info";
-};
 
 // The HTTPS admission webhook server (POST /mutate-v1-pod). It reloads the
 // certificate when the files change.
