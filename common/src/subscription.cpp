@@ -2,10 +2,9 @@
 
 #include <array>
 #include <cctype>
-#include <cstdio>
-#include <ctime>
 
 #include "natsbus/duration.hpp"
+#include "natsbus/rfc3339.hpp"
 #include "natsbus/subject.hpp"
 #include "natsbus/validation_error.hpp"
 
@@ -44,16 +43,6 @@ std::optional<std::string> optionalName(const nlohmann::json& in, std::string_vi
   auto name = requireString(*value, field);
   if (auto problem = nameProblem(name)) fail(field, *problem);
   return name;
-}
-
-int daysFromCivil(int year, unsigned month, unsigned day) {
-  // Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar.
-  year -= month <= 2;
-  const int era = (year >= 0 ? year : year - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(year - era * 400);
-  const unsigned doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int>(doe) - 719468;
 }
 
 }  // namespace
@@ -178,78 +167,6 @@ std::vector<Subscription> parseSubscriptions(std::string_view json_text) {
     fail("subscriptions", std::string("invalid JSON: ") + error.what());
   }
   return subscriptionsFromJson(parsed);
-}
-
-std::int64_t parseRfc3339Nanos(std::string_view text, std::string_view field) {
-  auto bad = [&] {
-    fail(field,
-         "\"" + std::string(text) + "\" is not an RFC 3339 time (e.g. 2024-05-01T10:00:00Z)");
-  };
-  auto digits = [&](std::size_t pos, std::size_t count) {
-    if (pos + count > text.size()) bad();
-    int value = 0;
-    for (std::size_t i = pos; i < pos + count; ++i) {
-      if (!std::isdigit(static_cast<unsigned char>(text[i]))) bad();
-      value = value * 10 + (text[i] - '0');
-    }
-    return value;
-  };
-  if (text.size() < 20 || text[4] != '-' || text[7] != '-' ||
-      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':') {
-    bad();
-  }
-  const int year = digits(0, 4), month = digits(5, 2), day = digits(8, 2);
-  const int hour = digits(11, 2), minute = digits(14, 2), second = digits(17, 2);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
-    bad();
-  std::size_t pos = 19;
-  std::int64_t fraction_nanos = 0;
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    std::size_t count = 0;
-    std::int64_t scale = 100'000'000;
-    while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
-      if (count < 9) fraction_nanos += (text[pos] - '0') * scale;
-      scale /= 10;
-      ++pos;
-      ++count;
-    }
-    if (count == 0) bad();
-  }
-  if (pos >= text.size()) bad();
-  std::int64_t offset_seconds = 0;
-  if (text[pos] == 'Z' || text[pos] == 'z') {
-    ++pos;
-  } else if (text[pos] == '+' || text[pos] == '-') {
-    const int sign = text[pos] == '-' ? -1 : 1;
-    if (pos + 6 != text.size() || text[pos + 3] != ':') bad();
-    offset_seconds = sign * (digits(pos + 1, 2) * 3600 + digits(pos + 4, 2) * 60);
-    pos += 6;
-  } else {
-    bad();
-  }
-  if (pos != text.size()) bad();
-  const std::int64_t days =
-      daysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
-  return seconds * 1'000'000'000 + fraction_nanos;
-}
-
-std::string formatRfc3339Nanos(std::int64_t unix_nanos) {
-  std::int64_t seconds = unix_nanos / 1'000'000'000;
-  std::int64_t nanos = unix_nanos % 1'000'000'000;
-  if (nanos < 0) {
-    nanos += 1'000'000'000;
-    --seconds;
-  }
-  const std::time_t as_time = static_cast<std::time_t>(seconds);
-  std::tm utc{};
-  gmtime_r(&as_time, &utc);
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<long long>(nanos));
-  return buffer;
 }
 
 }  // namespace natsbus

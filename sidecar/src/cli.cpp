@@ -1,42 +1,36 @@
 #include "natsbus/sidecar/cli.hpp"
 
-#include <signal.h>
-
 #include <iostream>
 
 #include "natsbus/logging.hpp"
-#include "natsbus/sidecar/config.hpp"
+#include "natsbus/sidecar/command_line.hpp"
 #include "natsbus/sidecar/probe.hpp"
 #include "natsbus/sidecar/raft_readiness.hpp"
 #include "natsbus/sidecar/sidecar.hpp"
 #include "natsbus/stop_signals.hpp"
 #include "natsbus/validation_error.hpp"
-#include "natsbus/version.hpp"
 
 namespace natsbus::sidecar {
 
-int runCli(const std::vector<std::string>& args) {
-  if (!args.empty() && args[0] == "probe") {
-    return runProbe(std::vector<std::string>(args.begin() + 1, args.end()), processEnvironment());
-  }
-  if (!args.empty() && args[0] == "raft-readiness") {
-    return runRaftReadiness(std::vector<std::string>(args.begin() + 1, args.end()));
-  }
+int runCli(const std::vector<std::string>& args, std::function<std::string()> client_id_suffix) {
   ParsedCli parsed;
   try {
-    const auto env = processEnvironment();
-    parsed = parseCommandLine(args, env, clientIdSuffixSource(env));
+    parsed = parseCommandLine(args, std::move(client_id_suffix));
   } catch (const ValidationError& e) {
     std::cerr << "natsbus-sidecar: " << e.what() << "\n";
     return 2;
   }
-  if (parsed.action == CliAction::kHelp) {
-    std::cout << kUsage;
-    return 0;
-  }
-  if (parsed.action == CliAction::kVersion) {
-    std::cout << "natsbus-sidecar " << kVersion << "\n";
-    return 0;
+  switch (parsed.action) {
+    case CliAction::kHelp:
+    case CliAction::kVersion:
+      std::cout << parsed.output;
+      return 0;
+    case CliAction::kProbe:
+      return runProbe(parsed.probe);
+    case CliAction::kRaftReadiness:
+      return runRaftReadiness(parsed.raft_readiness);
+    case CliAction::kRun:
+      break;
   }
   setupLogging("natsbus-sidecar", parsed.config.log_level, parsed.config.log_format);
   // Before any thread starts: the signals reach only runSidecar's sigwait.

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "natsbus/rfc3339.hpp"
+
 namespace natsbus::sidecar {
 
 DeliveryRequest makeDeliveryRequest(const Subscription& subscription,

@@ -6,35 +6,15 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
-#include "natsbus/cnats_handles.hpp"
+#include "natsbus/http_server.hpp"
 #include "natsbus/logging.hpp"
-#include "natsbus/sidecar/config.hpp"
-#include "natsbus/sidecar/http_server.hpp"
+#include "natsbus/sidecar/cnats_handles.hpp"
 #include "natsbus/sidecar/probe.hpp"
 #include "natsbus/stop_signals.hpp"
 #include "natsbus/validation_error.hpp"
 
 namespace natsbus::sidecar {
 namespace {
-
-constexpr const char* kRaftReadinessUsage =
-    R"(natsbus-sidecar raft-readiness: readiness of a clustered bus's server
-
-Runs beside a clustered nats-streaming-server (the operator puts it in each
-server pod) and answers GET /readyz with 200 while that server is Leader or
-Follower and a request sent through its client port reaches a leader; 503
-otherwise. GET /healthz answers 200 while it runs.
-
-Usage:
-  natsbus-sidecar raft-readiness --cluster-id ID [flags]
-
-Flags:
-  --listen HOST:PORT        where to answer the probe        0.0.0.0:8223
-  --monitoring-url URL      the server's monitoring endpoint http://127.0.0.1:8222
-  --nats-url URL            the server's client port         nats://127.0.0.1:4222
-  --cluster-id ID           the bus's cluster ID (-cid)      (required)
-  --log-level LEVEL         trace, debug, info, warn, error  info
-)";
 
 // The streaming leader, and only the leader, answers client pings on
 // <discover prefix>.<cluster ID>.pings (nats-streaming-server's default prefix
@@ -99,44 +79,7 @@ class LeaderPing {
   NatsConnectionPtr connection_;
 };
 
-std::string flagValue(const std::vector<std::string>& args, std::size_t& at) {
-  const auto& flag = args[at];
-  if (at + 1 >= args.size() || args[at + 1].empty())
-    throw ValidationError(flag + ": needs a value");
-  return args[++at];
-}
-
 }  // namespace
-
-RaftReadinessConfig parseRaftReadinessArgs(const std::vector<std::string>& args) {
-  RaftReadinessConfig config;
-  for (std::size_t at = 0; at < args.size(); ++at) {
-    const auto& flag = args[at];
-    if (flag == "--listen") {
-      parseListenAddress(flagValue(args, at), config.listen_host, config.listen_port, "--listen");
-    } else if (flag == "--monitoring-url") {
-      const auto url = parseAppUrl(flagValue(args, at), "--monitoring-url");
-      if (!url.base_path.empty())
-        throw ValidationError("--monitoring-url: must be http://host:port, with no path");
-      config.monitoring_host = url.host;
-      config.monitoring_port = url.port;
-    } else if (flag == "--nats-url") {
-      config.nats_url = flagValue(args, at);
-      if (config.nats_url.rfind("nats://", 0) != 0 ||
-          config.nats_url.find(',') != std::string::npos)
-        throw ValidationError("--nats-url: must be one nats://host:port URL, not \"" +
-                              config.nats_url + "\"");
-    } else if (flag == "--cluster-id") {
-      config.cluster_id = flagValue(args, at);
-    } else if (flag == "--log-level") {
-      config.log_level = flagValue(args, at);
-    } else {
-      throw ValidationError("unknown flag \"" + flag + "\" (see --help)");
-    }
-  }
-  if (config.cluster_id.empty()) throw ValidationError("--cluster-id: is required");
-  return config;
-}
 
 bool roleMayServe(const RaftLooks& looks) {
   return looks.local && looks.local->clustered &&
@@ -171,18 +114,7 @@ RaftVerdict judgeRaftReadiness(const RaftLooks& looks) {
   return verdict;
 }
 
-int runRaftReadiness(const std::vector<std::string>& args) {
-  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-    std::cout << kRaftReadinessUsage;
-    return 0;
-  }
-  RaftReadinessConfig config;
-  try {
-    config = parseRaftReadinessArgs(args);
-  } catch (const ValidationError& error) {
-    std::cerr << "natsbus-sidecar raft-readiness: " << error.what() << "\n";
-    return 2;
-  }
+int runRaftReadiness(const RaftReadinessConfig& config) {
   try {
     setupLogging("natsbus-sidecar", config.log_level, LogFormat::kText);
   } catch (const ValidationError& error) {
@@ -197,8 +129,9 @@ int runRaftReadiness(const std::vector<std::string>& args) {
   // The checks block for at most two timeouts; they run on the server's loop,
   // which only the kubelet's probe (one request per period) uses.
   HttpServerOptions server_options;
-  server_options.host = config.listen_host;
-  server_options.port = config.listen_port;
+  server_options.setting = "raft-readiness --listen";
+  server_options.host = config.listen.host;
+  server_options.port = config.listen.port;
   HttpServer server(server_options, [&](HttpRequest request, Responder respond) {
     if (request.method != "GET") return respond(jsonError(405, "only GET is served"));
     if (request.target == "/healthz")
@@ -206,7 +139,7 @@ int runRaftReadiness(const std::vector<std::string>& args) {
     if (request.target != "/readyz") return respond(jsonError(404, "no such path"));
     RaftLooks looks;
     std::string error;
-    const auto answer = httpGetOnce(config.monitoring_host, config.monitoring_port,
+    const auto answer = httpGetOnce(config.monitoring.host, config.monitoring.port,
                                     "/streaming/serverz", config.check_timeout, &error);
     if (!answer) {
       looks.local_error = error;
@@ -232,12 +165,12 @@ int runRaftReadiness(const std::vector<std::string>& args) {
   try {
     server.start();
   } catch (const std::exception& error) {
-    std::cerr << "natsbus-sidecar raft-readiness: --listen: " << error.what() << "\n";
+    std::cerr << "natsbus-sidecar raft-readiness: " << error.what() << "\n";
     return 2;
   }
-  spdlog::info("raft-readiness: answering on {}:{} for cluster {} (monitoring {}:{}, {})",
-               config.listen_host, server.port(), config.cluster_id, config.monitoring_host,
-               config.monitoring_port, config.nats_url);
+  spdlog::info("raft-readiness: answering on {}:{} for cluster {} (monitoring {}, {})",
+               config.listen.host, server.port(), config.cluster_id,
+               formatHostPort(config.monitoring), config.nats_url);
   int received = 0;
   sigwait(&signals, &received);
   spdlog::info("raft-readiness: stopping on signal {}", received);

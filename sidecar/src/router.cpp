@@ -6,14 +6,6 @@
 
 namespace natsbus::sidecar {
 
-HttpResponse jsonError(int status, const std::string& message) {
-  HttpResponse response;
-  response.status = status;
-  response.body = nlohmann::json{{"error", message}}.dump(-1, ' ', false,
-                                                          nlohmann::json::error_handler_t::replace);
-  return response;
-}
-
 int publishStatus(PublishOutcome outcome) {
   switch (outcome) {
     case PublishOutcome::kAcked:
@@ -169,8 +161,16 @@ void Router::publish(std::string_view subject_text, HttpRequest request, Respond
         stats_.publish_in_flight.add(-1);
         respond(std::move(response));
         // Decremented last: shutdown waits for this to reach zero before closing.
-        in_flight_.fetch_sub(1);
+        if (in_flight_.fetch_sub(1) == 1 && draining_.load()) {
+          std::lock_guard lock(drained_mutex_);
+          drained_.notify_all();
+        }
       });
+}
+
+bool Router::waitForPublishes(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(drained_mutex_);
+  return drained_.wait_until(lock, deadline, [this] { return in_flight_.load() == 0; });
 }
 
 HttpResponse Router::subscriptions() const {

@@ -4,12 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
-#include <thread>
 
+#include "natsbus/host_port.hpp"
+#include "natsbus/http_server.hpp"
+#include "natsbus/io_loop.hpp"
 #include "natsbus/sidecar/cnats_connection.hpp"
 #include "natsbus/sidecar/delivery.hpp"
-#include "natsbus/sidecar/http_server.hpp"
-#include "natsbus/sidecar/io_loop.hpp"
 #include "natsbus/sidecar/router.hpp"
 #include "natsbus/version.hpp"
 
@@ -24,12 +24,16 @@ int runSidecar(const SidecarConfig& config) {
   CnatsConnection connection(config, stats, config.subscriptions.empty() ? nullptr : &deliveries,
                              loop.serialExecutor());
   Router router(connection, stats, config);
-  HttpServer server(loop,
-                    HttpServerOptions{config.listen_host, config.listen_port, config.max_body_bytes,
-                                      16 * 1024, config.http_threads},
-                    [&router](HttpRequest request, Responder respond) {
-                      router.handle(std::move(request), std::move(respond));
-                    });
+  HttpServerOptions options;
+  options.setting = "--listen";
+  options.host = config.listen.host;
+  options.port = config.listen.port;
+  options.max_body_bytes = config.max_body_bytes;
+  options.threads = config.http_threads;
+  options.server_header = "natsbus-sidecar";
+  HttpServer server(loop, options, [&router](HttpRequest request, Responder respond) {
+    router.handle(std::move(request), std::move(respond));
+  });
   try {
     server.start();
     loop.start();
@@ -37,9 +41,10 @@ int runSidecar(const SidecarConfig& config) {
     std::cerr << "natsbus-sidecar: " << e.what() << "\n";
     return 2;
   }
-  spdlog::info("natsbus-sidecar {} listening on {}:{}; {} subscription(s); delivering to {}",
-               kVersion, config.listen_host, server.port(), config.subscriptions.size(),
-               config.app_url_text);
+  // The bound port, so that tests (and users of --listen HOST:0) can find it.
+  spdlog::info("natsbus-sidecar {} listening on {}; {} subscription(s); delivering to {}", kVersion,
+               formatHostPort({config.listen.host, server.port()}), config.subscriptions.size(),
+               config.app_url.text);
   deliveries.start();
   connection.start();
 
@@ -57,25 +62,17 @@ int runSidecar(const SidecarConfig& config) {
   // streaming connection so the server forgets the client at once.
   router.startDraining();
   server.stopAccepting();
-  const auto deadline = std::chrono::steady_clock::now() + config.shutdown_timeout;
-  while (router.publishesInFlight() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  if (router.publishesInFlight() > 0) {
+  if (!router.waitForPublishes(std::chrono::steady_clock::now() + config.shutdown_timeout)) {
     spdlog::warn("{} publish(es) still without ack after {} ms; answering them 503",
                  router.publishesInFlight(), config.shutdown_timeout.count());
   }
   deliveries.stop();
   connection.close();
   // Closing makes cnats fail the acks still pending (503) from its timer thread
-  // shortly after; wait for those callbacks, which use the router, and give the
-  // answers they posted a moment to be written.
-  const auto closed_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (router.publishesInFlight() > 0 && std::chrono::steady_clock::now() < closed_deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  server.stop();
+  // shortly after; wait for those callbacks, which use the router. Then let the
+  // answers be written: stop() closes idle connections and waits for the rest.
+  router.waitForPublishes(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+  server.stop(std::chrono::seconds(2));
   loop.stop();
   spdlog::info("stopped");
   return 0;

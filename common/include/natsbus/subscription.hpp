@@ -41,12 +41,4 @@ std::vector<Subscription> parseSubscriptions(std::string_view json_text);
 // Same, for an array that is already parsed.
 std::vector<Subscription> subscriptionsFromJson(const nlohmann::json& array);
 
-// Seconds since the Unix epoch, in nanoseconds, of an RFC 3339 timestamp
-// ("2024-05-01T10:00:00Z", "2024-05-01T12:00:00.5+02:00"). Throws
-// ValidationError naming `field`.
-std::int64_t parseRfc3339Nanos(std::string_view text, std::string_view field);
-
-// RFC 3339 in UTC with nanoseconds ("2024-05-01T10:00:00.000000001Z").
-std::string formatRfc3339Nanos(std::int64_t unix_nanos);
-
 }  // namespace natsbus

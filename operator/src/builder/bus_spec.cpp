@@ -205,7 +205,7 @@ BusSpec parseBusSpec(const nlohmann::json& nats_streaming) {
     for (const auto& [field, port] : {std::pair{"spec.ports.client", bus.client_port},
                                       {"spec.ports.monitoring", bus.monitoring_port},
                                       {"spec.ports.cluster", bus.cluster_port}}) {
-      if (port == kRaftReadinessPort) {
+      if (port == sidecar_contract::kRaftReadinessPort) {
         fail(field,
              std::to_string(port) + " is taken by the raft-readiness container of a clustered bus");
       }

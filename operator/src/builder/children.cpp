@@ -132,7 +132,7 @@ nlohmann::json readinessProbeFor(const BusSpec& bus) {
   // with or without a leader; the raft-readiness container answers 200 only
   // while this server is leader or follower and a client connected here reaches
   // a leader (docs/clustering.md).
-  return {{"httpGet", {{"path", "/readyz"}, {"port", kRaftReadinessPort}}},
+  return {{"httpGet", {{"path", "/readyz"}, {"port", sidecar_contract::kRaftReadinessPort}}},
           {"periodSeconds", 5},
           {"timeoutSeconds", 4},
           {"failureThreshold", 2}};
@@ -169,11 +169,12 @@ nlohmann::json readinessContainerFor(const BusSpec& bus, const BuildOptions& opt
       {"name", kReadinessContainerName},
       {"image", options.sidecar_image},
       {"args",
-       {"raft-readiness", "--listen", "0.0.0.0:" + std::to_string(kRaftReadinessPort),
+       {std::string(sidecar_contract::kRaftReadinessCommand), "--listen",
+        "0.0.0.0:" + std::to_string(sidecar_contract::kRaftReadinessPort),
         "--monitoring-url", "http://127.0.0.1:" + std::to_string(bus.monitoring_port), "--nats-url",
         "nats://127.0.0.1:" + std::to_string(bus.client_port), "--cluster-id", bus.cluster_id}},
       {"ports",
-       {{{"name", "raft-ready"}, {"containerPort", kRaftReadinessPort}, {"protocol", "TCP"}}}},
+       {{{"name", "raft-ready"}, {"containerPort", sidecar_contract::kRaftReadinessPort}, {"protocol", "TCP"}}}},
       {"resources",
        {{"requests", {{"cpu", "5m"}, {"memory", "16Mi"}}},
         {"limits", {{"cpu", "100m"}, {"memory", "64Mi"}}}}},

@@ -7,6 +7,7 @@
 #include "natsbus/operator/builder.hpp"
 #include "natsbus/operator/raft_cluster_io.hpp"
 #include "natsbus/operator/status.hpp"
+#include "natsbus/rfc3339.hpp"
 
 namespace natsbus::op {
 namespace {
@@ -51,7 +52,9 @@ Controller::Controller(KubeClient& client, EventRecorder& events, MetricsRegistr
       queue_(options_.rate_limiter),
       reconciler_(
           client, [this](const std::string& key) { return resources_->get(key); }, events,
-          rfc3339Now,
+          [] {
+            return formatRfc3339(std::chrono::system_clock::now(), Rfc3339Precision::kSeconds);
+          },
           ReconcilerOptions{options_.build, options_.cluster_resync,
                             [this](const ResourceKind& kind, const std::string& key) {
                               return cachedChild(kind, key);

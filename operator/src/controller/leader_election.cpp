@@ -5,7 +5,7 @@
 
 #include <random>
 
-#include "natsbus/operator/status.hpp"
+#include "natsbus/rfc3339.hpp"
 
 namespace natsbus::op {
 
@@ -42,7 +42,7 @@ bool LeaderElector::sleepFor(std::chrono::milliseconds delay) {
 
 bool LeaderElector::tryAcquireOrRenew() {
   const auto now = std::chrono::steady_clock::now();
-  const auto stamp = rfc3339MicroNow();
+  const auto stamp = formatRfc3339(std::chrono::system_clock::now(), Rfc3339Precision::kMicros);
   nlohmann::json lease;
   try {
     lease = client_.get(kinds::lease(), config_.ns, config_.lease_name);
@@ -153,7 +153,8 @@ void LeaderElector::release() {
     if (lease["spec"].value("holderIdentity", "") != config_.identity) return;
     lease["metadata"].erase("managedFields");
     lease["spec"]["holderIdentity"] = "";
-    lease["spec"]["renewTime"] = rfc3339MicroNow();
+    lease["spec"]["renewTime"] =
+        formatRfc3339(std::chrono::system_clock::now(), Rfc3339Precision::kMicros);
     lease["spec"]["leaseDurationSeconds"] = 1;
     client_.replace(kinds::lease(), config_.ns, config_.lease_name, lease);
     spdlog::info("leader election: released lease {}/{}", config_.ns, config_.lease_name);

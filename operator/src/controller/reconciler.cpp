@@ -7,6 +7,7 @@
 #include "natsbus/operator/builder.hpp"
 #include "natsbus/operator/informer.hpp"
 #include "natsbus/operator/status.hpp"
+#include "natsbus/rfc3339.hpp"
 #include "natsbus/validation_error.hpp"
 
 namespace natsbus::op {
@@ -22,7 +23,7 @@ void KubeEventRecorder::record(const nlohmann::json& object, const std::string& 
                                const std::string& reason, const std::string& message) {
   const auto& metadata = object.at("metadata");
   const auto ns = metadata.value("namespace", "default");
-  const auto now = rfc3339Now();
+  const auto now = formatRfc3339(std::chrono::system_clock::now(), Rfc3339Precision::kSeconds);
   const nlohmann::json event{
       {"apiVersion", "v1"},
       {"kind", "Event"},

@@ -1,9 +1,5 @@
 #include "natsbus/operator/status.hpp"
 
-#include <chrono>
-#include <cstdio>
-#include <ctime>
-
 #include "natsbus/operator/builder.hpp"
 
 namespace natsbus::op {
@@ -59,33 +55,7 @@ void clusterCondition(const Observation& observed, nlohmann::json& status,
   }
 }
 
-std::string formatTime(bool micro) {
-  const auto now = std::chrono::system_clock::now();
-  const auto seconds = std::chrono::system_clock::to_time_t(now);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[40];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::string out(text);
-  if (micro) {
-    const auto us =
-        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
-        1000000;
-    char frac[16];
-    std::snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(us));
-    out += frac;
-  }
-  return out + "Z";
-}
-
 }  // namespace
-
-std::string rfc3339Now() {
-  return formatTime(false);
-}
-std::string rfc3339MicroNow() {
-  return formatTime(true);
-}
 
 nlohmann::json buildStatus(const nlohmann::json& nats_streaming, const Observation& observed,
                            const std::string& now) {

@@ -16,10 +16,7 @@ constexpr std::array<std::string_view, 6> kKnownAnnotations{
     kInjectAnnotation,        kBusAnnotation,      kAppPortAnnotation,
     kSubscriptionsAnnotation, kLogLevelAnnotation, kSidecarImageAnnotation};
 
-// The levels natsbus::setupLogging accepts (common/include/natsbus/logging.hpp),
-// which is what the sidecar does with NATSBUS_LOG_LEVEL.
-constexpr std::array<std::string_view, 7> kLogLevels{"trace", "debug",    "info", "warn",
-                                                     "error", "critical", "off"};
+namespace contract = sidecar_contract;
 
 [[noreturn]] void refuse(std::string_view annotation, std::string_view why) {
   throw ValidationError(std::string(annotation) + ": " + std::string(why));
@@ -63,9 +60,9 @@ int parseAppPort(const std::optional<std::string>& text) {
     port = port * 10 + (c - '0');
   }
   if (port < 1 || port > 65535) bad();
-  if (port == kSidecarPort) {
-    refuse(kAppPortAnnotation,
-           "4195 is the sidecar's own port (NATSBUS_LISTEN); the app must listen on another");
+  if (port == contract::kApiPort) {
+    refuse(kAppPortAnnotation, std::to_string(contract::kApiPort) + " is the sidecar's own port (" +
+                                   contract::env::kListen + "); the app must listen on another");
   }
   return port;
 }
@@ -90,9 +87,9 @@ std::vector<Subscription> parseSubscriptionsAnnotation(const std::optional<std::
 std::string parseLogLevel(const std::optional<std::string>& text,
                           const InjectionSettings& settings) {
   const std::string level = text.value_or(settings.log_level);
-  if (std::find(kLogLevels.begin(), kLogLevels.end(), level) == kLogLevels.end()) {
+  if (!contract::isLogLevel(level)) {
     refuse(kLogLevelAnnotation,
-           "must be one of trace, debug, info, warn, error, critical, off; not " + quote(level));
+           "must be one of " + std::string(contract::kLogLevelList) + "; not " + quote(level));
   }
   return level;
 }
@@ -132,14 +129,6 @@ std::string podNameOrPrefix(const json& pod) {
     }
   }
   return {};
-}
-
-// NATS Streaming client IDs allow only letters, digits, '-' and '_'; pod names
-// may also hold '.'.
-bool validClientId(std::string_view id) {
-  return !id.empty() && std::all_of(id.begin(), id.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '-' || c == '_';
-  });
 }
 
 json envValue(std::string_view name, std::string_view value) {
@@ -207,7 +196,7 @@ json buildSidecarContainer(const json& pod, const InjectionRequest& request, con
                            const InjectionSettings& settings) {
   json env = json::array();
   env.push_back(
-      {{"name", "POD_NAME"},
+      {{"name", contract::env::kPodName},
        {"valueFrom", {{"fieldRef", {{"apiVersion", "v1"}, {"fieldPath", "metadata.name"}}}}}});
   // A stable client ID (the pod name) lets non-queue durable subscriptions resume
   // when the sidecar container restarts inside the pod: NATS Streaming keys them
@@ -215,17 +204,20 @@ json buildSidecarContainer(const json& pod, const InjectionRequest& request, con
   // its heartbeat check. When the name could hold characters NATS refuses ('.'),
   // leave NATSBUS_CLIENT_ID unset and let the sidecar sanitise POD_NAME and append
   // a random suffix, since the kubelet's $(POD_NAME) expansion cannot sanitise.
-  if (validClientId(podNameOrPrefix(pod)))
-    env.push_back(envValue("NATSBUS_CLIENT_ID", "$(POD_NAME)"));
-  env.push_back(envValue("NATSBUS_NATS_URL", escapeEnvValue(bus.nats_url)));
-  env.push_back(envValue("NATSBUS_CLUSTER_ID", escapeEnvValue(bus.cluster_id)));
-  env.push_back(envValue("NATSBUS_LISTEN", "127.0.0.1:" + std::to_string(kSidecarPort)));
-  env.push_back(
-      envValue("NATSBUS_APP_URL", "http://127.0.0.1:" + std::to_string(request.app_port)));
+  // (pod names may hold '.', which client IDs may not).
+  if (contract::isValidClientId(podNameOrPrefix(pod))) {
+    env.push_back(
+        envValue(contract::env::kClientId, "$(" + std::string(contract::env::kPodName) + ")"));
+  }
+  env.push_back(envValue(contract::env::kNatsUrl, escapeEnvValue(bus.nats_url)));
+  env.push_back(envValue(contract::env::kClusterId, escapeEnvValue(bus.cluster_id)));
+  env.push_back(envValue(contract::env::kListen, contract::kDefaultListen));
+  env.push_back(envValue(contract::env::kAppUrl, "http://" + std::string(contract::kApiHost) + ":" +
+                                                     std::to_string(request.app_port)));
   // The canonical form of what was validated, so the sidecar parses exactly that.
   env.push_back(
-      envValue("NATSBUS_SUBSCRIPTIONS", escapeEnvValue(json(request.subscriptions).dump())));
-  env.push_back(envValue("NATSBUS_LOG_LEVEL", request.log_level));
+      envValue(contract::env::kSubscriptions, escapeEnvValue(json(request.subscriptions).dump())));
+  env.push_back(envValue(contract::env::kLogLevel, request.log_level));
 
   json container = {
       {"name", kSidecarContainerName},
@@ -237,7 +229,9 @@ json buildSidecarContainer(const json& pod, const InjectionRequest& request, con
       // command runs inside the pod's network namespace. Readiness only: a
       // liveness probe would restart a sidecar that is merely reconnecting.
       {"readinessProbe",
-       {{"exec", {{"command", json::array({kSidecarBinary, "probe", "/readyz"})}}},
+       {{"exec",
+         {{"command", json::array({contract::kBinaryPath, contract::kProbeCommand,
+                                   contract::kReadinessPath})}}},
         {"periodSeconds", 5},
         {"timeoutSeconds", 2},
         {"failureThreshold", 3}}},

@@ -26,6 +26,7 @@
 #include "natsbus/operator/http_kube_client.hpp"
 #include "natsbus/operator/kube_config.hpp"
 #include "natsbus/operator/status.hpp"
+#include "natsbus/rfc3339.hpp"
 #include "natsbus/testing/kube_api_server.hpp"
 #include "natsbus/testing/network.hpp"
 #include "natsbus/testing/process.hpp"
@@ -65,7 +66,9 @@ void directPass(KubeClient& client, const std::string& ns, const std::string& na
                      {{"apiVersion", "natsbus.io/v1alpha1"},
                       {"kind", "NatsStreaming"},
                       {"metadata", {{"name", name}, {"namespace", ns}}},
-                      {"status", buildStatus(created, observed, rfc3339Now())}});
+                      {"status", buildStatus(created, observed,
+                                             formatRfc3339(std::chrono::system_clock::now(),
+                                                           Rfc3339Precision::kSeconds))}});
 }
 
 // Watches NatsStreamings in a namespace and notes when each first has a status.

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
-#include "natsbus/sidecar/http_server.hpp"
+#include "natsbus/http_server.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 3 && argc != 4) {
@@ -24,9 +24,11 @@ int main(int argc, char** argv) {
   std::vector<double> micros;
   std::chrono::steady_clock::time_point first;
   std::chrono::steady_clock::time_point last;
-  natsbus::sidecar::HttpServer server(
-      {"127.0.0.1", static_cast<std::uint16_t>(std::atoi(argv[1])), 16 * 1024 * 1024, 16 * 1024, 1},
-      [&](natsbus::sidecar::HttpRequest request, natsbus::sidecar::Responder respond) {
+  natsbus::HttpServerOptions options;
+  options.port = static_cast<std::uint16_t>(std::atoi(argv[1]));
+  options.max_body_bytes = 16 * 1024 * 1024;
+  natsbus::HttpServer server(
+      options, [&](natsbus::HttpRequest request, natsbus::Responder respond) {
         const auto now = std::chrono::steady_clock::now();
         {
           std::lock_guard lock(mutex);
@@ -41,7 +43,7 @@ int main(int argc, char** argv) {
             done.notify_all();
           }
         }
-        respond(natsbus::sidecar::HttpResponse{200, "application/json", "{}", {}});
+        respond(natsbus::HttpResponse{200, "application/json", "{}", {}});
       });
   server.start();
   std::printf("ready\n");

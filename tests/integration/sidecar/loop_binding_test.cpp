@@ -10,9 +10,9 @@
 #include <future>
 #include <string>
 
-#include "natsbus/cnats_handles.hpp"
+#include "natsbus/io_loop.hpp"
+#include "natsbus/sidecar/cnats_handles.hpp"
 #include "natsbus/sidecar/cnats_loop_binding.hpp"
-#include "natsbus/sidecar/io_loop.hpp"
 #include "natsbus/testing/streaming_server.hpp"
 
 namespace natsbus::sidecar {

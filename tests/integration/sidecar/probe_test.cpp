@@ -47,7 +47,7 @@ TEST(SidecarProbe, FailsWhenNothingListensAndRefusesBadArguments) {
   EXPECT_NE(nobody.out.find("no answer"), std::string::npos) << nobody.out;
   const auto bad = probe(4195, {"readyz"});
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("unexpected argument"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("PATH must start with"), std::string::npos) << bad.err;
   const auto bad_listen = probe(4195, {"--listen", "nowhere"});
   EXPECT_EQ(bad_listen.exit_code, 2);
   EXPECT_NE(bad_listen.err.find("--listen"), std::string::npos) << bad_listen.err;

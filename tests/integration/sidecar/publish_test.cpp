@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "natsbus/cnats_handles.hpp"
+#include "natsbus/sidecar/cnats_handles.hpp"
 #include "natsbus/testing/network.hpp"
 #include "sidecar_harness.hpp"
 
@@ -322,14 +322,16 @@ TEST(SidecarPublish, ExplicitClientIdAlreadyRegisteredIsRetriedUntilFree) {
 
 TEST(SidecarPublish, GeneratedClientIdAlreadyRegisteredIsRetriedWithAFreshSuffix) {
   StreamingServer server;
-  // Same POD_NAME and, through the test-only suffix list, the same first
+  // Same POD_NAME and, through the test build's suffix list, the same first
   // suffix: the second sidecar's generated ID collides with the first's.
   SidecarProcess first(
-      server, {}, {{"POD_NAME", "tickets-7d9f"}, {"NATSBUS_TEST_CLIENT_ID_SUFFIXES", "0000beef"}});
+      server, {}, {{"POD_NAME", "tickets-7d9f"}, {"NATSBUS_TEST_CLIENT_ID_SUFFIXES", "0000beef"}},
+      sidecarWithSuffixesBinary());
   ASSERT_TRUE(first.waitReady());
   SidecarProcess second(
       server, {},
-      {{"POD_NAME", "tickets-7d9f"}, {"NATSBUS_TEST_CLIENT_ID_SUFFIXES", "0000beef,0000cafe"}});
+      {{"POD_NAME", "tickets-7d9f"}, {"NATSBUS_TEST_CLIENT_ID_SUFFIXES", "0000beef,0000cafe"}},
+      sidecarWithSuffixesBinary());
   ASSERT_TRUE(second.waitReady(20s)) << second.log();
   EXPECT_NE(second.log().find("client ID tickets-7d9f-0000beef is already registered; retrying as "
                               "tickets-7d9f-0000cafe"),

@@ -15,7 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
-#include "natsbus/cnats_handles.hpp"
+#include "natsbus/sidecar/cnats_handles.hpp"
 #include "natsbus/testing/network.hpp"
 
 namespace natsbus::sidecar::testing {
@@ -45,6 +45,10 @@ void setTimeouts(tcp::socket& socket, std::chrono::milliseconds timeout) {
 
 std::string sidecarBinary() {
   return NATSBUS_BINARY_DIR "/sidecar/natsbus-sidecar";
+}
+
+std::string sidecarWithSuffixesBinary() {
+  return NATSBUS_BINARY_DIR "/tests/integration/sidecar/natsbus-sidecar-test-suffixes";
 }
 
 struct HttpClient::Impl {
@@ -145,21 +149,37 @@ std::string rawExchange(int port, const std::string& bytes, bool half_close,
 }
 
 SidecarProcess::SidecarProcess(const BusAddress& bus, std::vector<std::string> extra_args,
-                               Environment env, int port)
-    : dir_("natsbus-sidecar-test"), port_(port == 0 ? natsbus::testing::freeLoopbackPort() : port) {
-  std::vector<std::string> argv{sidecarBinary(),
+                               Environment env, std::string binary)
+    : dir_("natsbus-sidecar-test") {
+  std::vector<std::string> argv{std::move(binary),
                                 "--nats-url",
                                 bus.url,
                                 "--cluster-id",
                                 bus.cluster_id,
                                 "--listen",
-                                "127.0.0.1:" + std::to_string(port_),
+                                "127.0.0.1:0",
                                 "--ping-interval",
                                 "1s",
                                 "--log-level",
                                 "debug"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<ChildProcess>(argv, dir_.path() / "sidecar.log", std::move(env));
+}
+
+int SidecarProcess::port() {
+  if (port_ > 0) return port_;
+  // "natsbus-sidecar 0.1.0 listening on 127.0.0.1:40123; ..."
+  constexpr std::string_view kMarker = " listening on 127.0.0.1:";
+  eventually(
+      [&] {
+        const auto text = log();
+        const auto at = text.find(kMarker);
+        if (at == std::string::npos) return false;
+        port_ = std::atoi(text.c_str() + at + kMarker.size());
+        return port_ > 0;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(5));
+  return port_;
 }
 
 SidecarProcess::~SidecarProcess() {
@@ -170,13 +190,13 @@ SidecarProcess::~SidecarProcess() {
 
 bool SidecarProcess::waitHealthy(std::chrono::milliseconds timeout) {
   return eventually(
-      [&] { return process_->running() && natsbus::testing::httpGet(port_, "/healthz") == 200; },
+      [&] { return process_->running() && natsbus::testing::httpGet(port(), "/healthz") == 200; },
       timeout);
 }
 
 bool SidecarProcess::waitReady(std::chrono::milliseconds timeout) {
   return eventually(
-      [&] { return process_->running() && natsbus::testing::httpGet(port_, "/readyz") == 200; },
+      [&] { return process_->running() && natsbus::testing::httpGet(port(), "/readyz") == 200; },
       timeout);
 }
 

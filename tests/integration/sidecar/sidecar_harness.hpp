@@ -58,13 +58,21 @@ struct BusAddress {
       : url(server.url()), cluster_id(server.clusterId()) {}
 };
 
-// The real natsbus-sidecar binary as a child process on a free loopback port.
+// The production binary, and a test build of it whose generated client-ID
+// suffixes come first from NATSBUS_TEST_CLIENT_ID_SUFFIXES (comma-separated),
+// so that two sidecars can be made to collide on a generated ID.
+std::string sidecarBinary();
+std::string sidecarWithSuffixesBinary();
+
+// The real natsbus-sidecar binary as a child process. It binds port 0 on
+// loopback (any free port) and port() reads the port it got from its log.
 class SidecarProcess {
  public:
   SidecarProcess(const BusAddress& bus, std::vector<std::string> extra_args = {},
-                 Environment env = {}, int port = 0);
+                 Environment env = {}, std::string binary = sidecarBinary());
   ~SidecarProcess();
-  int port() const { return port_; }
+  // Waits (up to 10 s) for the "listening on" line; -1 when it never came.
+  int port();
   ChildProcess& process() { return *process_; }
   bool waitHealthy(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   bool waitReady(std::chrono::milliseconds timeout = std::chrono::seconds(15));
@@ -75,7 +83,7 @@ class SidecarProcess {
 
  private:
   natsbus::testing::TempDir dir_;
-  int port_;
+  int port_ = -1;
   std::unique_ptr<ChildProcess> process_;
 };
 
@@ -138,7 +146,5 @@ bool eventually(Predicate predicate, std::chrono::milliseconds timeout,
   }
   return predicate();
 }
-
-std::string sidecarBinary();
 
 }  // namespace natsbus::sidecar::testing

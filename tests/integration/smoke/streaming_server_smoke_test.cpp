@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "natsbus/cnats_handles.hpp"
+#include "natsbus/sidecar/cnats_handles.hpp"
 #include "natsbus/testing/network.hpp"
 #include "natsbus/testing/streaming_server.hpp"
 
@@ -17,6 +17,7 @@ namespace natsbus {
 namespace {
 
 using testing::StreamingServer;
+using namespace sidecar;  // the cnats handle owners
 
 struct Received {
   std::mutex mutex;

@@ -117,17 +117,5 @@ INSTANTIATE_TEST_SUITE_P(
             "subscriptions[1].durableName: ", "duplicates subscriptions[0]"}),
     [](const auto& info) { return std::string(info.param.name); });
 
-TEST(Rfc3339, ParsesAndFormats) {
-  EXPECT_EQ(parseRfc3339Nanos("1970-01-01T00:00:00Z", "t"), 0);
-  EXPECT_EQ(parseRfc3339Nanos("2024-05-01T10:00:00Z", "t"), 1714557600LL * 1'000'000'000);
-  EXPECT_EQ(parseRfc3339Nanos("2024-05-01T12:00:00.5+02:00", "t"),
-            1714557600LL * 1'000'000'000 + 500'000'000);
-  EXPECT_EQ(formatRfc3339Nanos(1714557600LL * 1'000'000'000 + 1), "2024-05-01T10:00:00.000000001Z");
-  EXPECT_EQ(parseRfc3339Nanos(formatRfc3339Nanos(1234567890123456789), "t"), 1234567890123456789);
-  EXPECT_THROW(parseRfc3339Nanos("2024-13-01T10:00:00Z", "t"), ValidationError);
-  EXPECT_THROW(parseRfc3339Nanos("2024-05-01 10:00:00", "t"), ValidationError);
-  EXPECT_THROW(parseRfc3339Nanos("2024-05-01T10:00:00+0200", "t"), ValidationError);
-}
-
 }  // namespace
 }  // namespace natsbus

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <optional>
 
-#include "natsbus/sidecar/http_server.hpp"
+#include "natsbus/http_server.hpp"
 
 namespace natsbus::sidecar {
 namespace {
@@ -37,17 +37,16 @@ DeliveryRequest request(std::string body, std::chrono::milliseconds timeout = 5s
 TEST(BeastAppDelivery, PostsPathHeadersAndBodyAndReturnsTheStatus) {
   std::mutex mutex;
   std::vector<HttpRequest> seen;
-  HttpServer app({"127.0.0.1", 0, 1024 * 1024, 16 * 1024, 1},
-                 [&](HttpRequest r, Responder respond) {
-                   const int status = r.body == "refuse" ? 503 : 204;
-                   {
-                     std::lock_guard lock(mutex);
-                     seen.push_back(std::move(r));
-                   }
-                   respond(HttpResponse{status, "application/json", "", {}});
-                 });
+  HttpServer app(HttpServerOptions{}, [&](HttpRequest r, Responder respond) {
+    const int status = r.body == "refuse" ? 503 : 204;
+    {
+      std::lock_guard lock(mutex);
+      seen.push_back(std::move(r));
+    }
+    respond(HttpResponse{status, "application/json", "", {}});
+  });
   app.start();
-  BeastAppDelivery client(AppUrl{"127.0.0.1", app.port(), "/base"});
+  BeastAppDelivery client(AppUrl{"127.0.0.1", app.port(), "/base", ""});
   const auto first = deliverAndWait(client, request("payload-1"));
   EXPECT_EQ(first.status, 204) << first.error;
   EXPECT_TRUE(first.ok());
@@ -62,11 +61,11 @@ TEST(BeastAppDelivery, PostsPathHeadersAndBodyAndReturnsTheStatus) {
 }
 
 TEST(BeastAppDelivery, ManyOutstandingAtOnceAllComplete) {
-  HttpServer app({"127.0.0.1", 0, 1024 * 1024, 16 * 1024, 1}, [](HttpRequest, Responder respond) {
+  HttpServer app(HttpServerOptions{}, [](HttpRequest, Responder respond) {
     respond(HttpResponse{200, "application/json", "{}", {}});
   });
   app.start();
-  BeastAppDelivery client(AppUrl{"127.0.0.1", app.port(), ""});
+  BeastAppDelivery client(AppUrl{"127.0.0.1", app.port(), "", ""});
   constexpr int kCount = 200;
   std::mutex mutex;
   std::condition_variable changed;
@@ -88,13 +87,13 @@ TEST(BeastAppDelivery, ManyOutstandingAtOnceAllComplete) {
 TEST(BeastAppDelivery, AppThatNeverAnswersTimesOutWithinTheDeadline) {
   std::mutex mutex;
   std::vector<Responder> held;  // answered only at the end of the test
-  HttpServer app({"127.0.0.1", 0, 1024 * 1024, 16 * 1024, 1}, [&](HttpRequest, Responder respond) {
+  HttpServer app(HttpServerOptions{}, [&](HttpRequest, Responder respond) {
     std::lock_guard lock(mutex);
     held.push_back(std::move(respond));
   });
   app.start();
   {
-    BeastAppDelivery client(AppUrl{"127.0.0.1", app.port(), ""});
+    BeastAppDelivery client(AppUrl{"127.0.0.1", app.port(), "", ""});
     const auto started = std::chrono::steady_clock::now();
     const auto result = deliverAndWait(client, request("slow", 300ms));
     const auto elapsed = std::chrono::steady_clock::now() - started;
@@ -114,13 +113,13 @@ TEST(BeastAppDelivery, AppThatNeverAnswersTimesOutWithinTheDeadline) {
 TEST(BeastAppDelivery, NothingListeningIsAConnectFailure) {
   std::uint16_t port;
   {
-    HttpServer gone({"127.0.0.1", 0, 1024, 1024, 1}, [](HttpRequest, Responder respond) {
+    HttpServer gone(HttpServerOptions{}, [](HttpRequest, Responder respond) {
       respond(HttpResponse{200, "application/json", "", {}});
     });
     gone.start();
     port = gone.port();
   }
-  BeastAppDelivery client(AppUrl{"127.0.0.1", port, ""});
+  BeastAppDelivery client(AppUrl{"127.0.0.1", port, "", ""});
   const auto result = deliverAndWait(client, request("x"));
   EXPECT_EQ(result.status, 0);
   EXPECT_TRUE(result.connect_failed) << result.error;

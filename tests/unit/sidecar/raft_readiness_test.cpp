@@ -1,4 +1,5 @@
 // The raft-readiness verdict as a table of what the two looks found, and its flags.
+#include "natsbus/sidecar/command_line.hpp"
 #include "natsbus/sidecar/raft_readiness.hpp"
 
 #include <gtest/gtest.h>
@@ -69,34 +70,43 @@ TEST(RaftReadiness, NoAnswerFromTheLocalServerIsNotReadyAndSaysWhy) {
   EXPECT_FALSE(judgeRaftReadiness(looks).ready);
 }
 
-TEST(RaftReadiness, FlagsAreParsedAndBadOnesNamed) {
-  const auto config = parseRaftReadinessArgs(
-      {"--listen", "0.0.0.0:9000", "--monitoring-url", "http://127.0.0.1:9222", "--nats-url",
-       "nats://127.0.0.1:5222", "--cluster-id", "ticketing"});
-  EXPECT_EQ(config.listen_host, "0.0.0.0");
-  EXPECT_EQ(config.listen_port, 9000);
-  EXPECT_EQ(config.monitoring_host, "127.0.0.1");
-  EXPECT_EQ(config.monitoring_port, 9222);
+TEST(RaftReadiness, TheSubcommandsFlagsAreParsedAndBadOnesNamed) {
+  const auto parsed = parseCommandLine(
+      {"raft-readiness", "--listen", "0.0.0.0:9000", "--monitoring-url", "http://127.0.0.1:9222",
+       "--nats-url", "nats://127.0.0.1:5222", "--cluster-id", "ticketing"});
+  ASSERT_EQ(parsed.action, CliAction::kRaftReadiness);
+  const auto& config = parsed.raft_readiness;
+  EXPECT_EQ(config.listen, (HostPort{"0.0.0.0", 9000}));
+  EXPECT_EQ(config.monitoring, (HostPort{"127.0.0.1", 9222}));
   EXPECT_EQ(config.nats_url, "nats://127.0.0.1:5222");
   EXPECT_EQ(config.cluster_id, "ticketing");
+  // Defaults: the port the operator's probe asks, the server's usual ports.
+  const auto defaults = parseCommandLine({"raft-readiness", "--cluster-id", "c"}).raft_readiness;
+  EXPECT_EQ(defaults.listen, (HostPort{"0.0.0.0", sidecar_contract::kRaftReadinessPort}));
+  EXPECT_EQ(defaults.monitoring, (HostPort{"127.0.0.1", 8222}));
+  EXPECT_EQ(defaults.nats_url, "nats://127.0.0.1:4222");
   const auto message = [](const std::vector<std::string>& args) {
     try {
-      parseRaftReadinessArgs(args);
+      parseCommandLine(args);
     } catch (const ValidationError& error) {
       return std::string(error.what());
     }
     return std::string("accepted");
   };
-  EXPECT_EQ(message({}).rfind("--cluster-id:", 0), 0u);
-  EXPECT_EQ(message({"--cluster-id", "x", "--listen", "nowhere"}).rfind("--listen", 0), 0u);
-  EXPECT_EQ(message({"--cluster-id", "x", "--monitoring-url", "http://h:1/p"})
-                .rfind("--monitoring-url:", 0),
+  EXPECT_NE(message({"raft-readiness"}).find("--cluster-id"), std::string::npos);
+  EXPECT_EQ(message({"raft-readiness", "--cluster-id", "x", "--listen", "nowhere"})
+                .rfind("raft-readiness --listen", 0),
             0u);
-  EXPECT_EQ(
-      message({"--cluster-id", "x", "--nats-url", "nats://a:1,nats://b:2"}).rfind("--nats-url:", 0),
-      0u);
-  EXPECT_EQ(message({"--cluster-id"}).rfind("--cluster-id: needs a value", 0), 0u);
-  EXPECT_EQ(message({"--cluster-id", "x", "--bogus"}).rfind("unknown flag", 0), 0u);
+  EXPECT_EQ(message({"raft-readiness", "--cluster-id", "x", "--monitoring-url", "http://h:1/p"})
+                .rfind("raft-readiness --monitoring-url:", 0),
+            0u);
+  EXPECT_EQ(message({"raft-readiness", "--cluster-id", "x", "--nats-url", "nats://a:1,nats://b:2"})
+                .rfind("raft-readiness --nats-url:", 0),
+            0u);
+  EXPECT_EQ(message({"raft-readiness", "--cluster-id", "bad id"}).rfind("raft-readiness --cluster-id:", 0),
+            0u);
+  EXPECT_NE(message({"raft-readiness", "--cluster-id", "x", "--bogus"}).find("--bogus"),
+            std::string::npos);
 }
 
 }  // namespace

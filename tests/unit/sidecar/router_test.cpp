@@ -22,7 +22,7 @@ struct RouterFixture {
   }
   std::optional<HttpResponse> call(std::string method, std::string target, std::string body = {}) {
     std::optional<HttpResponse> out;
-    router.handle(HttpRequest{std::move(method), std::move(target), std::move(body)},
+    router.handle(HttpRequest{std::move(method), std::move(target), std::move(body), {}},
                   [&out](HttpResponse response) { out = std::move(response); });
     return out;
   }
@@ -112,7 +112,7 @@ TEST_P(RouterPublishOutcome, MapsToTheSpecStatus) {
   std::optional<HttpResponse> response;
   // Re-issue through a responder we can observe, then complete it.
   f.connection.publishes.clear();
-  f.router.handle(HttpRequest{"POST", "/v1/publish/ticket%3Acreated", "{}"},
+  f.router.handle(HttpRequest{"POST", "/v1/publish/ticket%3Acreated", "{}", {}},
                   [&response](HttpResponse r) { response = std::move(r); });
   ASSERT_EQ(f.connection.publishes.size(), 1u);
   EXPECT_EQ(f.connection.publishes[0].subject, "ticket:created") << "percent-decoded";
@@ -143,7 +143,7 @@ TEST(Router, PublishedBodyIsValidJsonForAnySubject) {
       std::snprintf(escaped, sizeof escaped, "%%%02X", c);
       target += escaped;
     }
-    f.router.handle(HttpRequest{"POST", target, "x"},
+    f.router.handle(HttpRequest{"POST", target, "x", {}},
                     [&response](HttpResponse r) { response = std::move(r); });
     ASSERT_EQ(f.connection.publishes.size(), 1u) << subject;
     EXPECT_EQ(f.connection.publishes[0].subject, subject);

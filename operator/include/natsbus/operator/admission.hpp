@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "natsbus/operator/bus_lookup.hpp"
-#include "natsbus/operator/webhook_server.hpp"
+#include "natsbus/operator/injection_settings.hpp"
 
 namespace natsbus::op {
 

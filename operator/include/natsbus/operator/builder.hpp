@@ -7,20 +7,15 @@
 #include <string_view>
 #include <vector>
 
+#include "natsbus/sidecar_contract.hpp"
+
 namespace natsbus::op {
-
-// The sidecar image: injected into annotated pods by the webhook, and run beside
-// each server of a clustered bus as its raft-readiness helper.
-inline constexpr const char* kDefaultSidecarImage = "natsbus/sidecar:0.1.0";
-
-// In clustered mode each server pod runs a `natsbus-sidecar raft-readiness`
-// container beside the server, and the server's readiness probe asks it on this
-// port (docs/clustering.md says why an httpGet on /streaming/serverz is not enough).
-inline constexpr int kRaftReadinessPort = 8223;
 
 // What the builder needs besides the resource (from the operator's flags).
 struct BuildOptions {
-  std::string sidecar_image = kDefaultSidecarImage;
+  // The image of the raft-readiness helper beside each server of a clustered
+  // bus: the sidecar image (the operator's --sidecar-image).
+  std::string sidecar_image = sidecar_contract::defaultSidecarImage();
 };
 
 // What a NatsStreaming resource becomes (SPEC 1.1 and 1.3). Pure: no I/O, no clock.

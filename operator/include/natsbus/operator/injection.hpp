@@ -6,7 +6,8 @@
 #include <vector>
 
 #include "natsbus/operator/bus_lookup.hpp"
-#include "natsbus/operator/webhook_server.hpp"
+#include "natsbus/operator/injection_settings.hpp"
+#include "natsbus/sidecar_contract.hpp"
 #include "natsbus/subscription.hpp"
 
 namespace natsbus::op {
@@ -21,10 +22,7 @@ inline constexpr std::string_view kLogLevelAnnotation = "natsbus.io/log-level";
 inline constexpr std::string_view kSidecarImageAnnotation = "natsbus.io/sidecar-image";
 
 inline constexpr std::string_view kSidecarContainerName = "natsbus-sidecar";
-inline constexpr int kSidecarPort = 4195;  // NATSBUS_LISTEN is 127.0.0.1:4195
-// Where the Dockerfile installs the sidecar; the exec readiness probe runs it.
-inline constexpr std::string_view kSidecarBinary = "/usr/local/bin/natsbus-sidecar";
-inline constexpr int kDefaultAppPort = 3000;
+inline constexpr int kDefaultAppPort = sidecar_contract::kDefaultAppPort;
 
 // What the annotations of one pod ask for, validated.
 struct InjectionRequest {

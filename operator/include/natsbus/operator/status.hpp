@@ -44,9 +44,4 @@ nlohmann::json buildStatus(const nlohmann::json& nats_streaming, const Observati
 // True when `next` differs from the resource's current status (so a write is due).
 bool statusDiffers(const nlohmann::json& nats_streaming, const nlohmann::json& next);
 
-// RFC 3339 UTC with seconds ("2026-11-28T04:20:00Z"), as metav1.Time is written.
-std::string rfc3339Now();
-// RFC 3339 UTC with microseconds, as metav1.MicroTime (Lease times) is written.
-std::string rfc3339MicroNow();
-
 }  // namespace natsbus::op

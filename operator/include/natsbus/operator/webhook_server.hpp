@@ -3,17 +3,10 @@
 #include <memory>
 #include <string>
 
-#include "natsbus/operator/builder.hpp"
 #include "natsbus/operator/bus_lookup.hpp"
+#include "natsbus/operator/injection_settings.hpp"
 
 namespace natsbus::op {
-
-// How the sidecar is injected (flags of `natsbus-operator run`).
-struct InjectionSettings {
-  std::string sidecar_image = kDefaultSidecarImage;
-  bool native_sidecar = true;  // init container with restartPolicy: Always; false: plain container
-  std::string log_level = "info";
-};
 
 // The HTTPS admission webhook server (POST /mutate-v1-pod). It reloads the
 // certificate when the files change.

@@ -7,8 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "natsbus/io_loop.hpp"
 #include "natsbus/sidecar/config.hpp"
-#include "natsbus/sidecar/io_loop.hpp"
 
 namespace natsbus::sidecar {
 

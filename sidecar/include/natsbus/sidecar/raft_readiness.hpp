@@ -3,9 +3,10 @@
 #include <chrono>
 #include <optional>
 #include <string>
-#include <vector>
 
+#include "natsbus/host_port.hpp"
 #include "natsbus/raft_role.hpp"
+#include "natsbus/sidecar_contract.hpp"
 
 namespace natsbus::sidecar {
 
@@ -17,18 +18,13 @@ namespace natsbus::sidecar {
 // verdict takes two looks: the local server's role, and whether a request sent
 // through this server's client port reaches a leader, as a client's would.
 struct RaftReadinessConfig {
-  std::string listen_host = "0.0.0.0";
-  std::uint16_t listen_port = 8223;
-  std::string monitoring_host = "127.0.0.1";
-  std::uint16_t monitoring_port = 8222;
-  std::string nats_url = "nats://127.0.0.1:4222";
-  std::string cluster_id;
+  HostPort listen{"0.0.0.0", sidecar_contract::kRaftReadinessPort};
+  HostPort monitoring{"127.0.0.1", 8222};  // the server's -m
+  std::string nats_url = "nats://127.0.0.1:4222";  // the server's -p, one URL
+  std::string cluster_id;                          // its -cid (required)
   std::string log_level = "info";
   std::chrono::milliseconds check_timeout{1000};  // per look
 };
-
-// Throws ValidationError naming the flag.
-RaftReadinessConfig parseRaftReadinessArgs(const std::vector<std::string>& args);
 
 // What the two looks found.
 struct RaftLooks {
@@ -52,6 +48,7 @@ RaftVerdict judgeRaftReadiness(const RaftLooks& looks);
 // True when the local server's role could make it ready, so the leader is worth asking.
 bool roleMayServe(const RaftLooks& looks);
 
-int runRaftReadiness(const std::vector<std::string>& args);
+// Serves GET /readyz and /healthz on config.listen until SIGTERM/SIGINT.
+int runRaftReadiness(const RaftReadinessConfig& config);
 
 }  // namespace natsbus::sidecar

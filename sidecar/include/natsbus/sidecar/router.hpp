@@ -1,12 +1,15 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "natsbus/http_types.hpp"
 #include "natsbus/sidecar/config.hpp"
-#include "natsbus/sidecar/http_types.hpp"
 #include "natsbus/sidecar/stats.hpp"
 #include "natsbus/sidecar/streaming_connection.hpp"
 
@@ -29,6 +32,9 @@ class Router {
   // Refuse new publishes with 503 (shutdown has begun).
   void startDraining() { draining_.store(true); }
   int publishesInFlight() const { return in_flight_.load(); }
+  // After startDraining: waits until every publish taken has been answered, or
+  // until `deadline`; true when none is left.
+  bool waitForPublishes(std::chrono::steady_clock::time_point deadline);
   bool ready() const;
 
  private:
@@ -40,6 +46,8 @@ class Router {
   const SidecarConfig& config_;
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};
+  std::mutex drained_mutex_;
+  std::condition_variable drained_;
 };
 
 }  // namespace natsbus::sidecar

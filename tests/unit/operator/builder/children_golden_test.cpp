@@ -247,12 +247,12 @@ TEST(Builder, ThreeReplicasBecomeAStatefulSetWithClusterArgsHeadlessServiceAndBu
   EXPECT_EQ(set["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"], "Delete");
   // Readiness comes from the helper beside the server, not from serverz alone.
   EXPECT_EQ(server["readinessProbe"]["httpGet"]["path"], "/readyz");
-  EXPECT_EQ(server["readinessProbe"]["httpGet"]["port"], kRaftReadinessPort);
+  EXPECT_EQ(server["readinessProbe"]["httpGet"]["port"], sidecar_contract::kRaftReadinessPort);
   const auto& helper = pod["containers"][1];
   EXPECT_EQ(helper["name"], "raft-readiness");
   EXPECT_EQ(helper["image"], "registry.local/natsbus/sidecar:9");
   EXPECT_EQ(helper["args"][0], "raft-readiness");
-  EXPECT_EQ(helper["ports"][0]["containerPort"], kRaftReadinessPort);
+  EXPECT_EQ(helper["ports"][0]["containerPort"], sidecar_contract::kRaftReadinessPort);
   const auto& anti =
       pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0];
   EXPECT_EQ(anti["podAffinityTerm"]["topologyKey"], "kubernetes.io/hostname");
@@ -298,7 +298,7 @@ TEST(Builder, FiveReplicasListFivePeersAndRoutesOnTheClusterPort) {
   const auto clustered = std::find(args.begin(), args.end(), "-clustered");
   const auto max_age = std::find(args.begin(), args.end(), "-ma");
   EXPECT_LT(max_age, clustered);
-  EXPECT_EQ(set["spec"]["template"]["spec"]["containers"][1]["image"], kDefaultSidecarImage);
+  EXPECT_EQ(set["spec"]["template"]["spec"]["containers"][1]["image"], sidecar_contract::defaultSidecarImage());
   EXPECT_EQ(set["spec"]["template"]["spec"]["containers"][1]["args"],
             nlohmann::json::parse(R"(["raft-readiness","--listen","0.0.0.0:8223",
               "--monitoring-url","http://127.0.0.1:9222","--nats-url","nats://127.0.0.1:5222",

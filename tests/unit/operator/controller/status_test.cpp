@@ -86,15 +86,5 @@ TEST(Status, TransitionTimeIsKeptUntilTheConditionFlips) {
   EXPECT_TRUE(statusDiffers(current, flipped));
 }
 
-TEST(Status, TimesAreRfc3339Utc) {
-  const auto seconds = rfc3339Now();
-  ASSERT_EQ(seconds.size(), 20u) << seconds;
-  EXPECT_EQ(seconds[10], 'T');
-  EXPECT_EQ(seconds.back(), 'Z');
-  const auto micro = rfc3339MicroNow();
-  ASSERT_EQ(micro.size(), 27u) << micro;
-  EXPECT_EQ(micro[19], '.');
-}
-
 }  // namespace
 }  // namespace natsbus::op

@@ -2,17 +2,22 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
-namespace natsbus::sidecar {
+namespace natsbus {
 
 // The HTTP server's view of a request and a response, free of any HTTP
-// library's types so the routing logic can be tested without sockets.
+// library's types so that request handling can be tested without sockets.
 struct HttpRequest {
   std::string method;
   std::string target;
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // as received
+
+  // The first header of that name (case-insensitive), or "" when absent.
+  std::string_view header(std::string_view name) const;
 };
 
 struct HttpResponse {
@@ -26,7 +31,7 @@ struct HttpResponse {
 using Responder = std::function<void(HttpResponse)>;
 using RequestHandler = std::function<void(HttpRequest, Responder)>;
 
-// {"error":"..."} with the message JSON-escaped.
+// {"error":"..."} with the message JSON-escaped (invalid UTF-8 replaced).
 HttpResponse jsonError(int status, const std::string& message);
 
-}  // namespace natsbus::sidecar
+}  // namespace natsbus

@@ -1,9 +1,9 @@
-#include "natsbus/sidecar/io_loop.hpp"
+#include "natsbus/io_loop.hpp"
 
 #include <algorithm>
 #include <boost/asio/strand.hpp>
 
-namespace natsbus::sidecar {
+namespace natsbus {
 
 IoLoop::IoLoop(int threads)
     : threads_(std::max(1, threads)), io_(threads_), work_(io_.get_executor()) {}
@@ -33,4 +33,4 @@ boost::asio::any_io_executor IoLoop::serialExecutor() {
   return boost::asio::make_strand(io_);
 }
 
-}  // namespace natsbus::sidecar
+}  // namespace natsbus

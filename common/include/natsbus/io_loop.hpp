@@ -6,12 +6,13 @@
 #include <thread>
 #include <vector>
 
-namespace natsbus::sidecar {
+namespace natsbus {
 
-// The sidecar's one Asio event loop: the HTTP server and the streaming
-// connection's socket (cnats in event-loop mode) share it, so a publish taken
-// from HTTP and its bytes to the server are handled on the same thread and the
-// writes of one loop iteration go out together.
+// An Asio event loop on its own threads. The sidecar runs one for everything:
+// the HTTP server and the streaming connection's socket (cnats in event-loop
+// mode) share it, so a publish taken from HTTP and its bytes to the server are
+// handled on the same thread and the writes of one loop iteration go out
+// together. The operator runs one per server.
 class IoLoop {
  public:
   explicit IoLoop(int threads = 1);
@@ -35,4 +36,4 @@ class IoLoop {
   std::vector<std::thread> runners_;
 };
 
-}  // namespace natsbus::sidecar
+}  // namespace natsbus

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "natsbus/version.hpp"
+
+// Every name the admission webhook (which writes the sidecar's container) and
+// the sidecar (which reads it) must agree on. A change here changes both sides
+// at once; nothing else spells these values out.
+namespace natsbus::sidecar_contract {
+
+// Where the sidecar's HTTP API listens inside the pod (SPEC 3.1: loopback only).
+inline constexpr std::uint16_t kApiPort = 4195;
+inline constexpr std::string_view kApiHost = "127.0.0.1";
+inline constexpr std::string_view kDefaultListen = "127.0.0.1:4195";
+inline constexpr std::string_view kDefaultNatsUrl = "nats://127.0.0.1:4222";
+inline constexpr std::string_view kDefaultAppUrl = "http://127.0.0.1:3000";
+inline constexpr int kDefaultAppPort = 3000;
+
+// The sidecar's settings as environment variables (SPEC 3.1).
+namespace env {
+inline constexpr const char* kNatsUrl = "NATSBUS_NATS_URL";
+inline constexpr const char* kClusterId = "NATSBUS_CLUSTER_ID";
+inline constexpr const char* kClientId = "NATSBUS_CLIENT_ID";
+inline constexpr const char* kListen = "NATSBUS_LISTEN";
+inline constexpr const char* kAppUrl = "NATSBUS_APP_URL";
+inline constexpr const char* kSubscriptions = "NATSBUS_SUBSCRIPTIONS";
+inline constexpr const char* kLogLevel = "NATSBUS_LOG_LEVEL";
+inline constexpr const char* kLogFormat = "NATSBUS_LOG_FORMAT";
+// Set by the webhook from the downward API; the sidecar derives a client ID from it.
+inline constexpr const char* kPodName = "POD_NAME";
+}  // namespace env
+
+// The image injected when neither the operator flag nor the pod annotation
+// names one: the sidecar of the same release as the operator.
+inline std::string defaultSidecarImage() {
+  return std::string("natsbus/sidecar:") + kVersion;
+}
+
+// Where the images install the sidecar, and its probe subcommand: the injected
+// readiness probe runs `<binary> probe /readyz` inside the pod.
+inline constexpr std::string_view kBinaryPath = "/usr/local/bin/natsbus-sidecar";
+inline constexpr std::string_view kProbeCommand = "probe";
+inline constexpr std::string_view kReadinessPath = "/readyz";
+
+// A clustered bus's server pods run `<binary> raft-readiness` beside the server
+// (the operator writes the container, the sidecar binary serves it), and the
+// server's readiness probe asks it for GET /readyz on this port.
+inline constexpr std::string_view kRaftReadinessCommand = "raft-readiness";
+inline constexpr std::uint16_t kRaftReadinessPort = 8223;
+
+// The log levels the sidecar (and the operator) accept (spdlog's names).
+inline constexpr std::array<std::string_view, 7> kLogLevels{"trace", "debug",    "info", "warn",
+                                                            "error", "critical", "off"};
+inline constexpr std::string_view kLogLevelList = "trace, debug, info, warn, error, critical, off";
+bool isLogLevel(std::string_view level);
+
+// NATS Streaming accepts only ASCII letters, digits, '-' and '_' in client and
+// cluster IDs.
+bool isClientIdChar(char c);
+bool isValidClientId(std::string_view id);  // non-empty, only those characters
+// Every refused character becomes '-'; empty input becomes "natsbus-sidecar".
+std::string sanitizeClientId(std::string_view raw);
+
+}  // namespace natsbus::sidecar_contract

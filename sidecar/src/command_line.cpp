@@ -1,0 +1,332 @@
+#include "natsbus/sidecar/command_line.hpp"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstdlib>
+#include <map>
+#include <optional>
+
+#include "natsbus/duration.hpp"
+#include "natsbus/validation_error.hpp"
+#include "natsbus/version.hpp"
+
+namespace natsbus::sidecar {
+namespace {
+
+namespace contract = sidecar_contract;
+
+// A setting's value and the name it came by (flag or environment variable),
+// so that an error names the setting as the user wrote it.
+struct Value {
+  std::string text;
+  std::string source;
+};
+
+[[noreturn]] void refuse(const Value& value, const std::string& why) {
+  throw ValidationError(value.source + ": " + why + ", not \"" + value.text + "\"");
+}
+
+long long integer(const Value& value, long long min, long long max) {
+  long long parsed = 0;
+  const auto* end = value.text.data() + value.text.size();
+  const auto [ptr, ec] = std::from_chars(value.text.data(), end, parsed);
+  if (value.text.empty() || ec != std::errc() || ptr != end || parsed < min || parsed > max)
+    refuse(value, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+  return parsed;
+}
+
+std::chrono::milliseconds positiveDuration(const Value& value) {
+  const auto parsed = parseDuration(value.text, value.source);
+  if (parsed < std::chrono::milliseconds(1)) refuse(value, "must be at least 1ms");
+  return std::chrono::duration_cast<std::chrono::milliseconds>(parsed);
+}
+
+std::string millis(std::chrono::milliseconds value) {
+  return formatDuration(value);
+}
+
+void checkNatsUrls(const Value& value) {
+  if (value.text.empty()) refuse(value, "must not be empty");
+  std::string_view rest = value.text;
+  while (true) {
+    const auto comma = rest.find(',');
+    const auto url = rest.substr(0, comma);
+    const auto scheme_end = url.find("://");
+    const auto scheme =
+        scheme_end == std::string_view::npos ? std::string_view{} : url.substr(0, scheme_end);
+    if ((scheme != "nats" && scheme != "tls") || url.size() == scheme_end + 3)
+      refuse(value, "each URL must look like nats://host:port");
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+}
+
+std::string checkedId(const Value& value) {
+  if (!contract::isValidClientId(value.text))
+    refuse(value, "may contain only letters, digits, '-' and '_' (and must not be empty)");
+  return value.text;
+}
+
+// One setting: everything about it in one place. `shown` renders its default
+// (SidecarConfig's initialiser) for --help; `apply` checks a value and stores it.
+struct Setting {
+  const char* flag;
+  const char* env;
+  const char* type;
+  const char* help;
+  std::function<std::string(const SidecarConfig&)> shown;
+  std::function<void(SidecarConfig&, const Value&)> apply;
+};
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> table{
+      {"--nats-url", contract::env::kNatsUrl, "URL[,URL...]", "the streaming server",
+       [](const SidecarConfig& c) { return c.nats_url; },
+       [](SidecarConfig& c, const Value& v) {
+         checkNatsUrls(v);
+         c.nats_url = v.text;
+       }},
+      {"--cluster-id", contract::env::kClusterId, "ID",
+       "the streaming server's cluster ID (required)",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.cluster_id = checkedId(v); }},
+      {"--client-id", contract::env::kClientId, "ID",
+       "client ID; default <POD_NAME or hostname>-<8 random hex>",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.client_id = checkedId(v); }},
+      {"--listen", contract::env::kListen, "HOST:PORT", "the HTTP API (loopback only by default)",
+       [](const SidecarConfig& c) { return formatHostPort(c.listen); },
+       [](SidecarConfig& c, const Value& v) { c.listen = parseHostPort(v.text, v.source); }},
+      {"--app-url", contract::env::kAppUrl, "URL", "where the app takes deliveries",
+       [](const SidecarConfig& c) { return c.app_url.text; },
+       [](SidecarConfig& c, const Value& v) { c.app_url = parseAppUrl(v.text, v.source); }},
+      {"--subscriptions", contract::env::kSubscriptions, "JSON", "subscriptions (SPEC 3.3)",
+       [](const SidecarConfig&) { return std::string("[]"); },
+       [](SidecarConfig& c, const Value& v) {
+         if (v.text.empty()) return;
+         try {
+           c.subscriptions = parseSubscriptions(v.text);
+         } catch (const ValidationError& e) {
+           throw ValidationError(v.source + ": " + e.what());
+         }
+       }},
+      {"--log-level", contract::env::kLogLevel, "LEVEL", contract::kLogLevelList.data(),
+       [](const SidecarConfig& c) { return c.log_level; },
+       [](SidecarConfig& c, const Value& v) {
+         if (!contract::isLogLevel(v.text))
+           refuse(v, "must be one of " + std::string(contract::kLogLevelList));
+         c.log_level = v.text;
+       }},
+      {"--log-format", contract::env::kLogFormat, "text|json", "json: one object a line",
+       [](const SidecarConfig& c) {
+         return std::string(c.log_format == LogFormat::kJson ? "json" : "text");
+       },
+       [](SidecarConfig& c, const Value& v) { c.log_format = parseLogFormat(v.text, v.source); }},
+      {"--max-body-bytes", "NATSBUS_MAX_BODY_BYTES", "N", "largest event body; beyond: 413",
+       [](const SidecarConfig& c) { return std::to_string(c.max_body_bytes); },
+       [](SidecarConfig& c, const Value& v) {
+         c.max_body_bytes = static_cast<std::size_t>(integer(v, 1, 64LL * 1024 * 1024));
+       }},
+      {"--publish-timeout", "NATSBUS_PUBLISH_TIMEOUT", "DUR", "no ack in time: 504",
+       [](const SidecarConfig& c) { return millis(c.publish_timeout); },
+       [](SidecarConfig& c, const Value& v) { c.publish_timeout = positiveDuration(v); }},
+      {"--max-pending-publishes", "NATSBUS_MAX_PENDING_PUBLISHES", "N",
+       "acks in flight; beyond: 503",
+       [](const SidecarConfig& c) { return std::to_string(c.max_pending_publishes); },
+       [](SidecarConfig& c, const Value& v) {
+         c.max_pending_publishes = static_cast<int>(integer(v, 1, 1000000));
+       }},
+      {"--delivery-timeout", "NATSBUS_DELIVERY_TIMEOUT", "DUR",
+       "one delivery to the app (capped below each ackWait)",
+       [](const SidecarConfig& c) { return millis(c.delivery_timeout); },
+       [](SidecarConfig& c, const Value& v) { c.delivery_timeout = positiveDuration(v); }},
+      {"--shutdown-timeout", "NATSBUS_SHUTDOWN_TIMEOUT", "DUR",
+       "on SIGTERM, how long publishes in flight may take",
+       [](const SidecarConfig& c) { return millis(c.shutdown_timeout); },
+       [](SidecarConfig& c, const Value& v) { c.shutdown_timeout = positiveDuration(v); }},
+      {"--reconnect-max-backoff", "NATSBUS_RECONNECT_MAX_BACKOFF", "DUR",
+       "longest wait between reconnect attempts",
+       [](const SidecarConfig& c) { return millis(c.reconnect_max_backoff); },
+       [](SidecarConfig& c, const Value& v) { c.reconnect_max_backoff = positiveDuration(v); }},
+      {"--ping-interval", "NATSBUS_PING_INTERVAL", "DUR", "streaming pings (whole seconds)",
+       [](const SidecarConfig& c) { return std::to_string(c.ping_interval_seconds) + "s"; },
+       [](SidecarConfig& c, const Value& v) {
+         const auto interval = positiveDuration(v);
+         if (interval.count() % 1000 != 0) refuse(v, "must be whole seconds (at least 1s)");
+         c.ping_interval_seconds = static_cast<int>(interval.count() / 1000);
+       }},
+      {"--ping-max-out", "NATSBUS_PING_MAX_OUT", "N", "unanswered pings before the link is lost",
+       [](const SidecarConfig& c) { return std::to_string(c.ping_max_out); },
+       [](SidecarConfig& c, const Value& v) {
+         c.ping_max_out = static_cast<int>(integer(v, 2, 1000));
+       }},
+      {"--http-threads", "NATSBUS_HTTP_THREADS", "N", "event-loop threads",
+       [](const SidecarConfig& c) { return std::to_string(c.http_threads); },
+       [](SidecarConfig& c, const Value& v) {
+         c.http_threads = static_cast<int>(integer(v, 1, 64));
+       }},
+  };
+  return table;
+}
+
+// Whether `flag` was given on the command line (CLI11 reads the environment
+// variable only when it was not).
+bool onCommandLine(const std::vector<std::string>& args, const std::string& flag) {
+  for (const auto& arg : args) {
+    if (arg == "--") break;
+    if (arg == flag || arg.rfind(flag + "=", 0) == 0) return true;
+  }
+  return false;
+}
+
+void generateClientId(SidecarConfig& config, std::function<std::string()> suffix) {
+  std::string base;
+  if (const char* pod = std::getenv(contract::env::kPodName); pod != nullptr && *pod != '\0') {
+    base = pod;
+  } else {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0) base = host;
+  }
+  config.client_id_base = contract::sanitizeClientId(base);
+  config.client_id_generated = true;
+  config.client_id = makeClientId(config.client_id_base, suffix());
+  config.client_id_suffix = std::move(suffix);
+}
+
+}  // namespace
+
+ParsedCli parseCommandLine(const std::vector<std::string>& args,
+                           std::function<std::string()> client_id_suffix) {
+  const SidecarConfig defaults;
+  CLI::App app(
+      "natsbus-sidecar: publish and receive NATS Streaming events over localhost HTTP.\n"
+      "Every flag can also be set by its environment variable; flags win.",
+      "natsbus-sidecar");
+  app.set_version_flag("--version", std::string("natsbus-sidecar ") + kVersion);
+  // Unknown arguments are reported below, naming the first one.
+  app.allow_extras();
+  std::map<std::string, std::string> raw;
+  std::map<std::string, CLI::Option*> options;
+  for (const auto& setting : settings()) {
+    auto* option = app.add_option(setting.flag, raw[setting.flag], setting.help)
+                       ->envname(setting.env)
+                       ->type_name(setting.type)
+                       ->default_str(setting.shown(defaults));
+    options[setting.flag] = option;
+  }
+
+  ProbeTarget probe{parseHostPort(contract::kDefaultListen, "--listen"),
+                    std::string(contract::kReadinessPath)};
+  std::string probe_listen;
+  auto* probe_command = app.add_subcommand(
+      std::string(contract::kProbeCommand),
+      "GET PATH from the running sidecar's --listen address; exit 0 on 200, 1 otherwise "
+      "(the injected exec readiness probe: the API listens on loopback only, which the "
+      "kubelet's httpGet probes cannot reach)");
+  auto* probe_listen_option = probe_command->add_option("--listen", probe_listen, "HOST:PORT")
+                                  ->envname(contract::env::kListen)
+                                  ->default_str(formatHostPort(probe.address));
+  probe_command->add_option("path", probe.path, "PATH")->default_str(probe.path);
+
+  // `raft-readiness`: beside each server of a clustered bus (docs/clustering.md).
+  RaftReadinessConfig readiness;
+  std::string readiness_listen = formatHostPort(readiness.listen);
+  std::string readiness_monitoring = "http://" + formatHostPort(readiness.monitoring);
+  auto* readiness_command = app.add_subcommand(
+      std::string(contract::kRaftReadinessCommand),
+      "readiness of a clustered bus's server: GET /readyz answers 200 while the server on "
+      "--monitoring-url is Leader or Follower and a request through --nats-url reaches a leader");
+  readiness_command->add_option("--listen", readiness_listen, "where to answer the probe")
+      ->type_name("HOST:PORT")
+      ->default_str(readiness_listen);
+  readiness_command
+      ->add_option("--monitoring-url", readiness_monitoring, "the server's monitoring endpoint")
+      ->type_name("URL")
+      ->default_str(readiness_monitoring);
+  readiness_command->add_option("--nats-url", readiness.nats_url, "the server's client port")
+      ->type_name("URL")
+      ->default_str(readiness.nats_url);
+  readiness_command->add_option("--cluster-id", readiness.cluster_id, "the bus's cluster ID")
+      ->type_name("ID")
+      ->required();
+  readiness_command->add_option("--log-level", readiness.log_level, contract::kLogLevelList.data())
+      ->type_name("LEVEL")
+      ->default_str(readiness.log_level);
+
+  ParsedCli parsed;
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them reversed
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    parsed.action = CliAction::kHelp;
+    parsed.output = app.help();
+    return parsed;
+  } catch (const CLI::CallForVersion&) {
+    parsed.action = CliAction::kVersion;
+    parsed.output = std::string("natsbus-sidecar ") + kVersion + "\n";
+    return parsed;
+  } catch (const CLI::ParseError& error) {
+    throw ValidationError(error.what());
+  }
+  const auto* extras = probe_command->parsed()       ? probe_command
+                      : readiness_command->parsed() ? readiness_command
+                                                    : &app;
+  if (!extras->remaining().empty())
+    throw ValidationError(extras->remaining().front() + ": unknown flag or argument (see --help)");
+
+  if (probe_command->parsed()) {
+    parsed.action = CliAction::kProbe;
+    if (!probe_listen.empty()) {
+      const bool from_flag = onCommandLine(args, "--listen");
+      probe.address = parseHostPort(probe_listen, from_flag ? "--listen" : contract::env::kListen);
+    }
+    if (probe.path.empty() || probe.path.front() != '/')
+      throw ValidationError("probe: PATH must start with '/', not \"" + probe.path + "\"");
+    static_cast<void>(probe_listen_option);
+    parsed.probe = std::move(probe);
+    return parsed;
+  }
+
+  if (readiness_command->parsed()) {
+    parsed.action = CliAction::kRaftReadiness;
+    readiness.listen = parseHostPort(readiness_listen, "raft-readiness --listen");
+    const auto monitoring = parseAppUrl(readiness_monitoring, "raft-readiness --monitoring-url");
+    if (!monitoring.base_path.empty()) {
+      throw ValidationError("raft-readiness --monitoring-url: must be http://host:port, not \"" +
+                            readiness_monitoring + "\"");
+    }
+    readiness.monitoring = {monitoring.host, monitoring.port};
+    if (readiness.nats_url.rfind("nats://", 0) != 0 ||
+        readiness.nats_url.find(',') != std::string::npos) {
+      throw ValidationError("raft-readiness --nats-url: must be one nats://host:port URL, not \"" +
+                            readiness.nats_url + "\"");
+    }
+    if (!contract::isValidClientId(readiness.cluster_id)) {
+      throw ValidationError("raft-readiness --cluster-id: may contain only letters, digits, '-' "
+                            "and '_', not \"" + readiness.cluster_id + "\"");
+    }
+    if (!contract::isLogLevel(readiness.log_level)) {
+      throw ValidationError("raft-readiness --log-level: must be one of " +
+                            std::string(contract::kLogLevelList));
+    }
+    parsed.raft_readiness = std::move(readiness);
+    return parsed;
+  }
+
+  auto& config = parsed.config;
+  for (const auto& setting : settings()) {
+    if (options[setting.flag]->count() == 0) continue;  // the default stands
+    const bool from_flag = onCommandLine(args, setting.flag);
+    setting.apply(config, Value{raw[setting.flag], from_flag ? setting.flag : setting.env});
+  }
+  if (config.cluster_id.empty()) {
+    throw ValidationError(std::string("--cluster-id (") + contract::env::kClusterId +
+                          "): required, the streaming server's cluster ID");
+  }
+  if (config.client_id.empty()) generateClientId(config, std::move(client_id_suffix));
+  return parsed;
+}
+
+}  // namespace natsbus::sidecar
