@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "natsbus/cnats_handles.hpp"
 #include "natsbus/rfc3339.hpp"
-#include "natsbus/sidecar/cnats_handles.hpp"
 
 namespace natsbus::sidecar {
 

@@ -6,9 +6,9 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "natsbus/cnats_handles.hpp"
 #include "natsbus/http_server.hpp"
 #include "natsbus/logging.hpp"
-#include "natsbus/sidecar/cnats_handles.hpp"
 #include "natsbus/sidecar/probe.hpp"
 #include "natsbus/stop_signals.hpp"
 #include "natsbus/validation_error.hpp"

@@ -3,14 +3,10 @@
 
 #include <cpprest/http_client.h>
 
-#include "natsbus/sidecar/cnats_handles.hpp"
+#include "natsbus/cnats_handles.hpp"
 
 namespace natsbus::op {
 namespace {
-
-using sidecar::NatsConnectionPtr;
-using sidecar::NatsMsgPtr;
-using sidecar::NatsOptionsPtr;
 
 class HttpServerMonitor final : public ServerMonitor {
  public:

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "natsbus/sidecar/cnats_handles.hpp"
+#include "natsbus/cnats_handles.hpp"
 #include "natsbus/testing/network.hpp"
 #include "sidecar_harness.hpp"
 

@@ -15,7 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
-#include "natsbus/sidecar/cnats_handles.hpp"
+#include "natsbus/cnats_handles.hpp"
 #include "natsbus/testing/network.hpp"
 
 namespace natsbus::sidecar::testing {
@@ -151,17 +151,9 @@ std::string rawExchange(int port, const std::string& bytes, bool half_close,
 SidecarProcess::SidecarProcess(const BusAddress& bus, std::vector<std::string> extra_args,
                                Environment env, std::string binary)
     : dir_("natsbus-sidecar-test") {
-  std::vector<std::string> argv{std::move(binary),
-                                "--nats-url",
-                                bus.url,
-                                "--cluster-id",
-                                bus.cluster_id,
-                                "--listen",
-                                "127.0.0.1:0",
-                                "--ping-interval",
-                                "1s",
-                                "--log-level",
-                                "debug"};
+  std::vector<std::string> argv{
+      std::move(binary), "--nats-url",      bus.url, "--cluster-id", bus.cluster_id, "--listen",
+      "127.0.0.1:0",     "--ping-interval", "1s",    "--log-level",  "debug"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<ChildProcess>(argv, dir_.path() / "sidecar.log", std::move(env));
 }
