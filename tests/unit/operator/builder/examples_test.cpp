@@ -3,6 +3,8 @@
 // prints what it receives and publishes what it is told.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -92,6 +94,57 @@ TEST(Examples, SampleAppPrintsDeliveriesAndPublishes) {
                            "http://127.0.0.1:" + std::to_string(testing::freeLoopbackPort())});
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find("publish to http://127.0.0.1:"), std::string::npos) << refused.err;
+}
+
+TEST(Examples, SampleAppPublishesNumberedTicketsWithCount) {
+  testing::TempDir dir("sample-app");
+  const int port = testing::freeLoopbackPort();
+  const auto app = testing::sourcePath("examples/sample-app/app.py");
+  testing::ChildProcess listener({"/usr/bin/python3", "-u", app, "listen", "--port",
+                                  std::to_string(port), "--name", "orders"},
+                                 dir.path() / "listen.log");
+  ASSERT_TRUE(testing::waitForTcp(port, std::chrono::seconds(10))) << listener.log();
+  const auto published =
+      testing::runCommand({"/usr/bin/python3", app, "publish", "--sidecar",
+                           "http://127.0.0.1:" + std::to_string(port), "--count", "3", "--prefix",
+                           "t-"});
+  EXPECT_EQ(published.exit_code, 0) << published.err;
+  EXPECT_EQ(published.out, "t-1 200\nt-2 200\nt-3 200\n");
+  std::string log;
+  for (int attempt = 0; attempt < 50 && log.find("t-3") == std::string::npos; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    log = listener.log();
+  }
+  EXPECT_NE(log.find(R"(body: {"id": "t-2", "title": "concert", "price": 20})"), std::string::npos)
+      << log;
+}
+
+// Kubernetes stops a container with SIGTERM, and the app is the container's
+// PID 1, for which a signal without a handler does nothing: without its own
+// handler the app would run on until the grace period ends and it is killed.
+TEST(Examples, SampleAppStopsOnSigtermAsPid1) {
+  testing::TempDir dir("sample-app");
+  const int port = testing::freeLoopbackPort();
+  const auto app = testing::sourcePath("examples/sample-app/app.py");
+  // A PID namespace of its own makes the app PID 1, as in a container.
+  testing::ChildProcess unshare({"/usr/bin/unshare", "--pid", "--fork", "--kill-child",
+                                 "/usr/bin/python3", "-u", app, "listen", "--port",
+                                 std::to_string(port), "--name", "orders"},
+                                dir.path() / "listen.log");
+  if (!testing::waitForTcp(port, std::chrono::seconds(10))) {
+    GTEST_SKIP() << "cannot make a PID namespace here (needs root or user namespaces): "
+                 << unshare.log();
+  }
+  const std::string children_file = "/proc/" + std::to_string(unshare.pid()) + "/task/" +
+                                    std::to_string(unshare.pid()) + "/children";
+  const std::string children = testing::readFile(children_file);
+  ASSERT_FALSE(children.empty()) << children_file;
+  const pid_t app_pid = std::stoi(children);
+  ASSERT_EQ(::kill(app_pid, SIGTERM), 0);
+  const auto status = unshare.wait(std::chrono::seconds(5));
+  ASSERT_TRUE(status.has_value()) << "the app ignored SIGTERM as PID 1";
+  EXPECT_EQ(testing::ChildProcess::exitCode(*status), 0) << unshare.log();
+  EXPECT_NE(unshare.log().find("[orders] stopped"), std::string::npos) << unshare.log();
 }
 
 }  // namespace
