@@ -8,8 +8,9 @@
 # machines make themselves with debootstrap: `make images` (scripts/cluster/images.sh)
 # builds these targets with buildah, and `make e2e` runs them in a real cluster.
 
-# --- build: the two binaries and the unit tests, from Debian packages only (the
-# servers the integration tests need have no place here). The `ci` preset:
+# --- build: the two binaries and the unit tests (which run openssl and python3),
+# from Debian packages only (the servers the integration tests need have no
+# place here). The `ci` preset:
 # warnings are errors, as on CI. SRC_DIR and ccache are for `make images`: it
 # passes the source tree's own path and mounts the host's ccache, so what CI's
 # host build just compiled is a cache hit here (elsewhere the defaults just work).
@@ -18,7 +19,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       cmake ninja-build g++ pkg-config ccache \
       libcpprest-dev nlohmann-json3-dev libnats-dev libspdlog-dev libgtest-dev libgmock-dev \
-      libyaml-cpp-dev libboost-dev libssl-dev python3 \
+      libyaml-cpp-dev libboost-dev libssl-dev openssl python3 \
  && rm -rf /var/lib/apt/lists/*
 ARG SRC_DIR=/src
 # ccache keys on the locale variables; `make images` passes the host's.

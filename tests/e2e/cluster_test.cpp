@@ -2,6 +2,8 @@
 // refuses pod traffic to any address outside the pod range, the service range and
 // the node IP (at once, not by a silent drop), and CoreDNS answers cluster.local
 // only, to pods that know no other resolver.
+#include "cluster.hpp"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,7 +11,6 @@
 #include <regex>
 #include <thread>
 
-#include "cluster.hpp"
 #include "natsbus/testing/tools.hpp"
 
 namespace natsbus::e2e {
@@ -29,31 +30,34 @@ class OutsideHost {
     run({"/usr/sbin/ip", "netns", "delete", kNamespace}, true);
     run({"/usr/sbin/ip", "link", "delete", kHostLink}, true);
     ok_ = run({"/usr/sbin/ip", "netns", "add", kNamespace}) &&
-          run({"/usr/sbin/ip", "link", "add", kHostLink, "type", "veth", "peer", "name", "nbout1", "netns",
-               kNamespace}) &&
+          run({"/usr/sbin/ip", "link", "add", kHostLink, "type", "veth", "peer", "name", "nbout1",
+               "netns", kNamespace}) &&
           run({"/usr/sbin/ip", "addr", "add", "198.18.0.1/30", "dev", kHostLink}) &&
           run({"/usr/sbin/ip", "link", "set", kHostLink, "up"}) &&
-          run({"/usr/sbin/ip", "-n", kNamespace, "addr", "add", std::string(kAddress) + "/30", "dev",
-               "nbout1"}) &&
+          run({"/usr/sbin/ip", "-n", kNamespace, "addr", "add", std::string(kAddress) + "/30",
+               "dev", "nbout1"}) &&
           run({"/usr/sbin/ip", "-n", kNamespace, "link", "set", "nbout1", "up"}) &&
           run({"/usr/sbin/ip", "-n", kNamespace, "link", "set", "lo", "up"}) &&
           // Replies to pod addresses would route back through this machine.
           run({"/usr/sbin/ip", "-n", kNamespace, "route", "add", "default", "via", "198.18.0.1"});
     if (!ok_) return;
     server_ = std::make_unique<testing::ChildProcess>(
-        std::vector<std::string>{
-            "/usr/sbin/ip", "netns", "exec", kNamespace, "/usr/bin/python3", "-c",
-            "import socket\n"
-            "s = socket.socket()\n"
-            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-            "s.bind(('" + std::string(kAddress) + "', " + std::to_string(kPort) + "))\n"
-            "s.listen(8)\n"
-            "while True:\n"
-            "    c, peer = s.accept()\n"
-            "    print('accepted', peer[0], flush=True)\n"
-            "    c.sendall(b'outside')\n"
-            "    c.close()\n"},
-        std::filesystem::temp_directory_path() / ("natsbus-outside-" + std::to_string(::getpid()) + ".log"));
+        std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", kNamespace, "/usr/bin/python3",
+                                 "-c",
+                                 "import socket\n"
+                                 "s = socket.socket()\n"
+                                 "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                                 "s.bind(('" +
+                                     std::string(kAddress) + "', " + std::to_string(kPort) +
+                                     "))\n"
+                                     "s.listen(8)\n"
+                                     "while True:\n"
+                                     "    c, peer = s.accept()\n"
+                                     "    print('accepted', peer[0], flush=True)\n"
+                                     "    c.sendall(b'outside')\n"
+                                     "    c.close()\n"},
+        std::filesystem::temp_directory_path() /
+            ("natsbus-outside-" + std::to_string(::getpid()) + ".log"));
   }
   ~OutsideHost() {
     if (server_) server_->stop(SIGKILL);
@@ -84,14 +88,19 @@ std::string connectProgram(const std::string& host, int port, bool read = true) 
   return "import socket, time\n"
          "t = time.monotonic()\n"
          "try:\n"
-         "    c = socket.create_connection(('" + host + "', " + std::to_string(port) + "), timeout=10)\n"
-         "    print('connected', c.recv(16).decode() if " + (read ? "True" : "False") + " else '')\n"
+         "    c = socket.create_connection(('" +
+         host + "', " + std::to_string(port) +
+         "), timeout=10)\n"
+         "    print('connected', c.recv(16).decode() if " +
+         (read ? "True" : "False") +
+         " else '')\n"
          "except OSError as e:\n"
          "    print('failed', type(e).__name__, round(time.monotonic() - t, 3))\n";
 }
 
 long guardRejections(const std::string& chain) {
-  const auto listed = testing::runCommand({"/usr/sbin/iptables", "-w", "-L", chain, "-v", "-n", "-x"});
+  const auto listed =
+      testing::runCommand({"/usr/sbin/iptables", "-w", "-L", chain, "-v", "-n", "-x"});
   long packets = 0;
   for (const auto& line : lines(listed.out)) {
     if (line.find("REJECT") == std::string::npos) continue;
@@ -104,9 +113,9 @@ class LocalCluster : public ClusterTest {
  protected:
   // A pod from the sample app's image, which has python3.
   std::string startClientPod(const std::string& name) {
-    const auto run = cluster().kubectl({"run", name, "-n", ns(), "--image",
-                                        "natsbus/sample-app:0.1.0", "--restart", "Never", "--",
-                                        "listen", "--port", "3000"});
+    const auto run =
+        cluster().kubectl({"run", name, "-n", ns(), "--image", "natsbus/sample-app:0.1.0",
+                           "--restart", "Never", "--", "listen", "--port", "3000"});
     EXPECT_EQ(run.exit_code, 0) << run.err;
     cluster().waitForReadyPods(ns(), "run=" + name, 1, 120s);
     return name;
@@ -116,7 +125,8 @@ class LocalCluster : public ClusterTest {
 TEST_F(LocalCluster, GuardRefusesPodTrafficToAnOutsideHostAtOnce) {
   const auto& facts = cluster().facts();
   // The guard is the first FORWARD rule, above kube-proxy's jumps.
-  const auto forward = lines(testing::runCommand({"/usr/sbin/iptables", "-w", "-S", "FORWARD"}).out);
+  const auto forward =
+      lines(testing::runCommand({"/usr/sbin/iptables", "-w", "-S", "FORWARD"}).out);
   ASSERT_GE(forward.size(), 2u);
   EXPECT_NE(forward[1].find("-j " + facts.guard_chain), std::string::npos)
       << "first FORWARD rule: " << forward[1];
@@ -136,7 +146,8 @@ TEST_F(LocalCluster, GuardRefusesPodTrafficToAnOutsideHostAtOnce) {
 
   const auto pod = startClientPod("guard-client");
   const long rejected_before = guardRejections(facts.guard_chain);
-  const auto from_pod = cluster().kubectl({"exec", "-n", ns(), pod, "--", "python3", "-c", program});
+  const auto from_pod =
+      cluster().kubectl({"exec", "-n", ns(), pod, "--", "python3", "-c", program});
   ASSERT_EQ(from_pod.exit_code, 0) << from_pod.err;
   // Refused, at once: a reset, not a timeout after a silent drop.
   std::smatch failure;
@@ -151,8 +162,8 @@ TEST_F(LocalCluster, GuardRefusesPodTrafficToAnOutsideHostAtOnce) {
 
   // Inside the ranges traffic flows: the pod reaches the API server through its
   // Service and the node IP.
-  const auto inside = cluster().kubectl(
-      {"exec", "-n", ns(), pod, "--", "python3", "-c", connectProgram("10.96.0.1", 443, /*read=*/false)});
+  const auto inside = cluster().kubectl({"exec", "-n", ns(), pod, "--", "python3", "-c",
+                                         connectProgram("10.96.0.1", 443, /*read=*/false)});
   EXPECT_EQ(inside.out.rfind("connected", 0), 0u) << inside.out << inside.err;
 }
 
@@ -188,7 +199,8 @@ metadata: { name: probe }
 spec:
   selector: { run: dns-client }
   ports: [{ port: 3000 }]
-)", ns());
+)",
+                  ns());
   const auto service = cluster().get({"service", "probe", "-n", ns()});
   ASSERT_FALSE(service.is_null());
   EXPECT_EQ(resolve("probe"), service["spec"]["clusterIP"].get<std::string>() + "\n");

@@ -78,12 +78,14 @@ std::vector<Delivery> parseDeliveries(const std::string& pod, const std::string&
   return out;
 }
 
-// "<id> <status>" lines of the sample app's publish --count.
+// "<id> <status>" lines of the sample app's publish --count (other lines, such
+// as kubectl's own messages, are ignored).
 std::map<std::string, int> parsePublished(const std::string& out) {
+  static const std::regex line_format("^(\\S+) (\\d{1,3})$");
   std::map<std::string, int> statuses;
   for (const auto& line : lines(out)) {
-    const auto space = line.find(' ');
-    if (space != std::string::npos) statuses[line.substr(0, space)] = std::stoi(line.substr(space + 1));
+    std::smatch match;
+    if (std::regex_match(line, match, line_format)) statuses[match[1]] = std::stoi(match[2]);
   }
   return statuses;
 }
@@ -153,10 +155,12 @@ void expectEachDeliveredOnceUnlessRedelivered(const std::vector<Delivery>& deliv
       first_deliveries += delivery->redelivered == "false" ? 1 : 0;
       EXPECT_EQ(delivery->subject, "ticket:created") << id;
       EXPECT_GT(delivery->sequence, 0) << id;
-      EXPECT_TRUE(std::regex_match(delivery->timestamp, rfc3339)) << id << " " << delivery->timestamp;
+      EXPECT_TRUE(std::regex_match(delivery->timestamp, rfc3339))
+          << id << " " << delivery->timestamp;
       EXPECT_TRUE(delivery->redelivered == "true" || delivery->redelivered == "false") << id;
     }
-    EXPECT_LE(first_deliveries, 1) << id << " was delivered twice without Natsbus-Redelivered: true";
+    EXPECT_LE(first_deliveries, 1)
+        << id << " was delivered twice without Natsbus-Redelivered: true";
   }
 }
 
@@ -188,8 +192,8 @@ class Ticketing : public ::testing::Test {
   const Cluster& cluster() const { return *cluster_; }
   CommandResult inTickets(const std::vector<std::string>& args, const std::string& ns = "default",
                           std::chrono::seconds timeout = 300s) const {
-    std::vector<std::string> argv = {"exec", "-n", ns, "deploy/tickets", "-c", "app", "--",
-                                     "python3", "/app/app.py"};
+    std::vector<std::string> argv = {"exec", "-n", ns,        "deploy/tickets", "-c",
+                                     "app",  "--", "python3", "/app/app.py"};
     argv.insert(argv.end(), args.begin(), args.end());
     return cluster().kubectl(argv, {}, timeout);
   }
@@ -197,8 +201,9 @@ class Ticketing : public ::testing::Test {
     return cluster().get({"natsstreaming", "nats", "-n", ns})["status"];
   }
   bool busReady(const std::string& ns = "default") const {
-    const auto result = cluster().kubectl({"get", "natsstreaming", "nats", "-n", ns, "-o",
-                                           "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"});
+    const auto result =
+        cluster().kubectl({"get", "natsstreaming", "nats", "-n", ns, "-o",
+                           "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"});
     return result.out == "True";
   }
   // Seconds a pod took from creation to Ready, for the figures.
@@ -233,7 +238,8 @@ TEST_F(Ticketing, ReadmeInstallRunsAsWritten) {
       std::this_thread::sleep_for(500ms);
       result = cluster().shell(command);
     }
-    const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const auto seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::cout << "$ " << command << "   (" << seconds << " s)\n" << result.out << result.err;
     ASSERT_EQ(result.exit_code, 0) << command << "\n" << result.err;
     last_output = result.out;
@@ -272,7 +278,8 @@ TEST_F(Ticketing, ReadmeInstallRunsAsWritten) {
       EXPECT_TRUE(container["ready"].get<bool>()) << pod["metadata"]["name"];
     }
   }
-  figure("bus server pod (nats-depl) created -> Ready", std::to_string(readySeconds("default", "app=nats")) + " s");
+  figure("bus server pod (nats-depl) created -> Ready",
+         std::to_string(readySeconds("default", "app=nats")) + " s");
   figure("injected pod (orders, tickets) created -> Ready, slowest of 3",
          std::to_string(readySeconds("default", "app in (orders,tickets)")) + " s");
   figure("operator pod created -> Ready, slowest of 2",
@@ -292,7 +299,8 @@ TEST_F(Ticketing, OperatorRunsTwoReplicasAndOneLeads) {
         {"get", "--raw", "/api/v1/namespaces/natsbus-system/pods/" + pod + ":8080/proxy/metrics"});
     ASSERT_EQ(metrics.exit_code, 0) << metrics.err;
     std::smatch match;
-    ASSERT_TRUE(std::regex_search(metrics.out, match, std::regex("\nnatsbus_operator_leader ([01])")))
+    ASSERT_TRUE(
+        std::regex_search(metrics.out, match, std::regex("\nnatsbus_operator_leader ([01])")))
         << metrics.out.substr(0, 2000);
     leaders += match[1] == "1" ? 1 : 0;
     if (match[1] == "1") {
@@ -341,12 +349,15 @@ TEST_F(Ticketing, DeletedOrdersReplicaLosesNothing) {
   ASSERT_TRUE(cluster().waitFor("the first deliveries", 30s,
                                 [&] { return log.deliveries("failover-").size() >= 20; }));
   const auto started = std::chrono::steady_clock::now();
-  const auto deleted = cluster().kubectl({"delete", "pod", "-n", "default", before[0], "--wait=true"});
-  const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto deleted =
+      cluster().kubectl({"delete", "pod", "-n", "default", before[0], "--wait=true"});
+  const auto seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
   // The sample app stops on SIGTERM: well under the 30 s grace period.
   EXPECT_LT(seconds, 10.0);
-  figure("orders pod deleted (kubectl delete --wait, grace period 30 s)", std::to_string(seconds) + " s");
+  figure("orders pod deleted (kubectl delete --wait, grace period 30 s)",
+         std::to_string(seconds) + " s");
 
   ASSERT_TRUE(publisher.wait(120s).has_value()) << publisher.log();
   const auto statuses = parsePublished(publisher.log());
@@ -370,11 +381,15 @@ TEST_F(Ticketing, SampleAppStopsWellUnderTheGracePeriod) {
   const auto pod = cluster().get({"pod", tickets[0], "-n", "default"});
   EXPECT_EQ(pod["spec"]["terminationGracePeriodSeconds"], 30);
   const auto started = std::chrono::steady_clock::now();
-  const auto deleted = cluster().kubectl({"delete", "pod", "-n", "default", tickets[0], "--wait=true"});
-  const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto deleted =
+      cluster().kubectl({"delete", "pod", "-n", "default", tickets[0], "--wait=true"});
+  const auto seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
-  EXPECT_LT(seconds, 10.0) << "the app did not stop on SIGTERM; the kubelet waited for the grace period";
-  figure("tickets pod deleted (kubectl delete --wait, grace period 30 s)", std::to_string(seconds) + " s");
+  EXPECT_LT(seconds, 10.0)
+      << "the app did not stop on SIGTERM; the kubelet waited for the grace period";
+  figure("tickets pod deleted (kubectl delete --wait, grace period 30 s)",
+         std::to_string(seconds) + " s");
   ASSERT_TRUE(cluster().waitForReadyPods("default", kTickets, 1));
 }
 
@@ -382,8 +397,8 @@ TEST_F(Ticketing, DeletedServerDeploymentIsRestored) {
   const auto uid = cluster().get({"deployment", "nats-depl", "-n", "default"})["metadata"]["uid"];
   ASSERT_EQ(cluster().kubectl({"delete", "deployment", "nats-depl", "-n", "default"}).exit_code, 0);
   ASSERT_TRUE(cluster().waitFor("the operator to restore nats-depl", 60s, [&] {
-    const auto result = cluster().kubectl({"get", "deployment", "nats-depl", "-n", "default", "-o",
-                                           "jsonpath={.metadata.uid}"});
+    const auto result = cluster().kubectl(
+        {"get", "deployment", "nats-depl", "-n", "default", "-o", "jsonpath={.metadata.uid}"});
     return result.exit_code == 0 && !result.out.empty() && result.out != uid.get<std::string>();
   }));
   ASSERT_TRUE(cluster().waitForReadyPods("default", "app=nats", 1));
@@ -410,8 +425,10 @@ TEST_F(Ticketing, OperatorOutageBlocksOnlyPodsThatAskedForNatsbus) {
   };
   ASSERT_EQ(scale(0).exit_code, 0);
   ASSERT_TRUE(cluster().waitFor("no operator pod left", 90s, [&] {
-    return cluster().kubectl({"get", "pods", "-n", kOperatorNamespace, "-l",
-                              "app.kubernetes.io/name=natsbus", "-o", "name"}).out.empty();
+    return cluster()
+        .kubectl({"get", "pods", "-n", kOperatorNamespace, "-l", "app.kubernetes.io/name=natsbus",
+                  "-o", "name"})
+        .out.empty();
   }));
 
   // A pod that asked for natsbus is refused, naming natsbus (failurePolicy Fail).
@@ -420,8 +437,8 @@ TEST_F(Ticketing, OperatorOutageBlocksOnlyPodsThatAskedForNatsbus) {
   EXPECT_NE(refused.err.find("sidecar-injector.natsbus.io"), std::string::npos) << refused.err;
   EXPECT_NE(cluster().kubectl({"get", "pod", "orders", "-n", "default"}).exit_code, 0);
   // A plain pod in the same (covered) namespace is created: it never reaches the webhook.
-  const auto plain = cluster().kubectl({"run", "plain", "-n", "default", "--image",
-                                        "natsbus/sample-app:0.1.0", "--", "listen"});
+  const auto plain = cluster().kubectl(
+      {"run", "plain", "-n", "default", "--image", "natsbus/sample-app:0.1.0", "--", "listen"});
   EXPECT_EQ(plain.exit_code, 0) << plain.err;
   cluster().kubectl({"delete", "pod", "plain", "-n", "default", "--wait=false"});
 
@@ -430,7 +447,8 @@ TEST_F(Ticketing, OperatorOutageBlocksOnlyPodsThatAskedForNatsbus) {
   // pod serves admission.
   ASSERT_EQ(scale(2).exit_code, 0);
   const auto rollout = cluster().kubectl({"rollout", "status", "deployment/natsbus-operator", "-n",
-                                          kOperatorNamespace, "--timeout=120s"}, {}, 150s);
+                                          kOperatorNamespace, "--timeout=120s"},
+                                         {}, 150s);
   ASSERT_EQ(rollout.exit_code, 0) << rollout.err;
   const auto ready_ips = [&] {
     std::set<std::string> ips;
@@ -446,8 +464,8 @@ TEST_F(Ticketing, OperatorOutageBlocksOnlyPodsThatAskedForNatsbus) {
   ASSERT_TRUE(cluster().waitFor("kube-proxy to route the webhook Service to both pods", 30s, [&] {
     const auto rules = testing::runCommand({"/usr/sbin/iptables-save", "-t", "nat"}).out;
     for (const auto& ip : ready_ips) {
-      if (rules.find("natsbus-system/natsbus-webhook:https\" -m tcp -j DNAT --to-destination " + ip +
-                     ":") == std::string::npos)
+      if (rules.find("natsbus-system/natsbus-webhook:https\" -m tcp -j DNAT --to-destination " +
+                     ip + ":") == std::string::npos)
         return false;
     }
     return true;
@@ -469,7 +487,8 @@ spec:
   clusterID: ticketing
   heartbeat: { interval: 5s, timeout: 5s, failCount: 2 }
   store: { type: file, size: 128Mi, storageClassName: natsbus-e2e-local }
-)", ns);
+)",
+                  ns);
   // The example apps, in this namespace.
   for (const char* file : {"examples/orders.yaml", "examples/tickets.yaml"}) {
     std::string yaml = testing::readSourceFile(file);
@@ -518,9 +537,10 @@ spec:
 }
 
 TEST_F(Ticketing, HelmUpgradeThenUninstall) {
-  const auto upgraded = cluster().helm({"upgrade", "natsbus", testing::sourcePath("charts/natsbus"),
-                                        "--namespace", kOperatorNamespace, "--reuse-values", "--set",
-                                        "operator.logLevel=debug", "--wait", "--timeout", "3m"});
+  const auto upgraded =
+      cluster().helm({"upgrade", "natsbus", testing::sourcePath("charts/natsbus"), "--namespace",
+                      kOperatorNamespace, "--reuse-values", "--set", "operator.logLevel=debug",
+                      "--wait", "--timeout", "3m"});
   ASSERT_EQ(upgraded.exit_code, 0) << upgraded.err;
   ASSERT_TRUE(cluster().waitForReadyPods(kOperatorNamespace, "app.kubernetes.io/name=natsbus", 2));
   const auto operators =
@@ -532,16 +552,22 @@ TEST_F(Ticketing, HelmUpgradeThenUninstall) {
   }
   EXPECT_TRUE(busReady());
 
-  const auto uninstalled = cluster().helm({"uninstall", "natsbus", "--namespace", kOperatorNamespace, "--wait"});
+  const auto uninstalled =
+      cluster().helm({"uninstall", "natsbus", "--namespace", kOperatorNamespace, "--wait"});
   ASSERT_EQ(uninstalled.exit_code, 0) << uninstalled.err;
-  EXPECT_NE(cluster().kubectl({"get", "mutatingwebhookconfiguration", "natsbus-sidecar-injector"}).exit_code, 0);
+  EXPECT_NE(cluster()
+                .kubectl({"get", "mutatingwebhookconfiguration", "natsbus-sidecar-injector"})
+                .exit_code,
+            0);
   EXPECT_TRUE(cluster().waitFor("the operator pods gone", 90s, [&] {
     return cluster().pods(kOperatorNamespace, "app.kubernetes.io/name=natsbus").empty();
   }));
   // helm keeps the CRD (and so the bus).
   EXPECT_EQ(cluster().kubectl({"get", "crd", "natsstreamings.natsbus.io"}).exit_code, 0);
   // Leave the cluster as the install found it, for later tests.
-  cluster().shell("kubectl delete -f examples/orders.yaml -f examples/tickets.yaml -f examples/ticketing-bus.yaml --wait=true");
+  cluster().shell(
+      "kubectl delete -f examples/orders.yaml -f examples/tickets.yaml -f "
+      "examples/ticketing-bus.yaml --wait=true");
   cluster().kubectl({"delete", "crd", "natsstreamings.natsbus.io", "--wait=true"});
   cluster().deleteNamespace(kOperatorNamespace, /*wait=*/true);
 }

@@ -4,8 +4,8 @@
 
 #include <cstdlib>
 #include <ctime>
-#include <iomanip>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -57,7 +57,9 @@ const Cluster* Cluster::find(std::string* why_not) {
 
 Cluster::Cluster(ClusterFacts facts) : facts_(std::move(facts)) {
   // helm keeps its repositories and cache here rather than in $HOME.
-  helm_home_ = (std::filesystem::temp_directory_path() / ("natsbus-e2e-helm-" + std::to_string(::getpid()))).string();
+  helm_home_ =
+      (std::filesystem::temp_directory_path() / ("natsbus-e2e-helm-" + std::to_string(::getpid())))
+          .string();
   std::filesystem::create_directories(helm_home_);
 }
 
@@ -84,9 +86,8 @@ CommandResult Cluster::helm(const std::vector<std::string>& args,
 }
 
 CommandResult Cluster::shell(const std::string& line, std::chrono::seconds timeout) const {
-  return testing::runCommand(
-      {"/bin/bash", "-c", "cd '" + testing::sourcePath("") + "' && " + line}, {}, environment(),
-      timeout);
+  return testing::runCommand({"/bin/bash", "-c", "cd '" + testing::sourcePath("") + "' && " + line},
+                             {}, environment(), timeout);
 }
 
 json Cluster::get(const std::vector<std::string>& args) const {
@@ -192,7 +193,8 @@ std::string Cluster::createNamespace(const std::string& prefix) const {
 }
 
 void Cluster::deleteNamespace(const std::string& ns, bool wait) const {
-  kubectl({"delete", "namespace", ns, "--ignore-not-found", std::string("--wait=") + (wait ? "true" : "false")},
+  kubectl({"delete", "namespace", ns, "--ignore-not-found",
+           std::string("--wait=") + (wait ? "true" : "false")},
           {}, 180s);
 }
 
@@ -205,14 +207,18 @@ void Cluster::createHostPathVolume(const std::string& name, const std::string& s
   apply(R"(apiVersion: v1
 kind: PersistentVolume
 metadata:
-  name: )" + name + R"(
+  name: )" +
+        name + R"(
   labels: { natsbus.io/e2e: "true" }
 spec:
-  capacity: { storage: )" + size + R"( }
+  capacity: { storage: )" +
+        size + R"( }
   accessModes: [ReadWriteOnce]
   persistentVolumeReclaimPolicy: Retain
-  storageClassName: )" + storage_class + R"(
-  hostPath: { path: )" + dir.string() + R"(, type: Directory }
+  storageClassName: )" +
+        storage_class + R"(
+  hostPath: { path: )" +
+        dir.string() + R"(, type: Directory }
 )");
 }
 
@@ -231,14 +237,16 @@ void Cluster::dumpDiagnostics(const std::string& ns) const {
                    kubectl({"get", "events", "-n", ns, "--sort-by=.lastTimestamp"}).out, 6000);
   testing::dumpLog("pods in " + ns, kubectl({"get", "pods", "-n", ns, "-o", "wide"}).out, 4000);
   for (const auto& pod : pods(ns, "")) {
-    testing::dumpLog("logs of " + ns + "/" + pod,
-                     kubectl({"logs", "-n", ns, pod, "--all-containers", "--prefix", "--tail=40"}).out,
-                     4000);
+    testing::dumpLog(
+        "logs of " + ns + "/" + pod,
+        kubectl({"logs", "-n", ns, pod, "--all-containers", "--prefix", "--tail=40"}).out, 4000);
   }
 }
 
 namespace {
-void skip(const std::string& why) { GTEST_SKIP() << why; }
+void skip(const std::string& why) {
+  GTEST_SKIP() << why;
+}
 }  // namespace
 
 const Cluster* requireCluster() {

@@ -121,7 +121,7 @@ std::vector<std::string> lines(const std::string& text);
 }  // namespace natsbus::e2e
 
 // Skips (or fails, under `make e2e`) when no cluster is up; else binds `var`.
-#define NATSBUS_REQUIRE_CLUSTER(var)                     \
+#define NATSBUS_REQUIRE_CLUSTER(var)                                           \
   const ::natsbus::e2e::Cluster* var##_ptr = ::natsbus::e2e::requireCluster(); \
-  if (var##_ptr == nullptr) return;                      \
+  if (var##_ptr == nullptr) return;                                            \
   const ::natsbus::e2e::Cluster& var = *var##_ptr

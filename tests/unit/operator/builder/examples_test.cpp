@@ -2,7 +2,6 @@
 // args, the orders pod carries the reference subscription, and the sample app
 // prints what it receives and publishes what it is told.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <chrono>
@@ -100,14 +99,13 @@ TEST(Examples, SampleAppPublishesNumberedTicketsWithCount) {
   testing::TempDir dir("sample-app");
   const int port = testing::freeLoopbackPort();
   const auto app = testing::sourcePath("examples/sample-app/app.py");
-  testing::ChildProcess listener({"/usr/bin/python3", "-u", app, "listen", "--port",
-                                  std::to_string(port), "--name", "orders"},
-                                 dir.path() / "listen.log");
+  testing::ChildProcess listener(
+      {"/usr/bin/python3", "-u", app, "listen", "--port", std::to_string(port), "--name", "orders"},
+      dir.path() / "listen.log");
   ASSERT_TRUE(testing::waitForTcp(port, std::chrono::seconds(10))) << listener.log();
-  const auto published =
-      testing::runCommand({"/usr/bin/python3", app, "publish", "--sidecar",
-                           "http://127.0.0.1:" + std::to_string(port), "--count", "3", "--prefix",
-                           "t-"});
+  const auto published = testing::runCommand({"/usr/bin/python3", app, "publish", "--sidecar",
+                                              "http://127.0.0.1:" + std::to_string(port), "--count",
+                                              "3", "--prefix", "t-"});
   EXPECT_EQ(published.exit_code, 0) << published.err;
   EXPECT_EQ(published.out, "t-1 200\nt-2 200\nt-3 200\n");
   std::string log;
@@ -127,10 +125,10 @@ TEST(Examples, SampleAppStopsOnSigtermAsPid1) {
   const int port = testing::freeLoopbackPort();
   const auto app = testing::sourcePath("examples/sample-app/app.py");
   // A PID namespace of its own makes the app PID 1, as in a container.
-  testing::ChildProcess unshare({"/usr/bin/unshare", "--pid", "--fork", "--kill-child",
-                                 "/usr/bin/python3", "-u", app, "listen", "--port",
-                                 std::to_string(port), "--name", "orders"},
-                                dir.path() / "listen.log");
+  testing::ChildProcess unshare(
+      {"/usr/bin/unshare", "--pid", "--fork", "--kill-child", "/usr/bin/python3", "-u", app,
+       "listen", "--port", std::to_string(port), "--name", "orders"},
+      dir.path() / "listen.log");
   if (!testing::waitForTcp(port, std::chrono::seconds(10))) {
     GTEST_SKIP() << "cannot make a PID namespace here (needs root or user namespaces): "
                  << unshare.log();
