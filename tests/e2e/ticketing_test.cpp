@@ -419,6 +419,15 @@ TEST_F(Ticketing, DeletedServerDeploymentIsRestored) {
 }
 
 TEST_F(Ticketing, OperatorOutageBlocksOnlyPodsThatAskedForNatsbus) {
+  // Up to here (install, load, failures, metrics read through the API server's
+  // pod proxy) the operator replicas have run without a restart.
+  const auto operators =
+      cluster().get({"pods", "-n", kOperatorNamespace, "-l", "app.kubernetes.io/name=natsbus"});
+  for (const auto& pod : operators["items"]) {
+    EXPECT_EQ(pod["status"]["containerStatuses"][0]["restartCount"], 0)
+        << pod["metadata"]["name"]
+        << " restarted: " << pod["status"]["containerStatuses"][0]["lastState"].dump();
+  }
   const auto scale = [&](int replicas) {
     return cluster().kubectl({"scale", "deployment", "natsbus-operator", "-n", kOperatorNamespace,
                               "--replicas", std::to_string(replicas)});
