@@ -206,6 +206,26 @@ class Ticketing : public ::testing::Test {
                            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"});
     return result.out == "True";
   }
+  // Deletes a pod and waits until it is gone; the seconds that took, or -1.
+  double deletePodTimed(const std::string& ns, const std::string& pod) const {
+    const auto started = std::chrono::steady_clock::now();
+    const auto deleted = cluster().kubectl({"delete", "pod", "-n", ns, pod, "--wait=true"});
+    EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+    if (deleted.exit_code != 0) return -1;
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
+  // The tickets app publishing `count` numbered events in the background.
+  std::unique_ptr<testing::ChildProcess> startPublisher(const std::string& ns, int count,
+                                                        const std::string& prefix, int rate,
+                                                        const testing::TempDir& dir) const {
+    return std::make_unique<testing::ChildProcess>(
+        std::vector<std::string>{testing::requireTool("KUBECTL", "kubectl"), "--kubeconfig",
+                                 cluster().facts().kubeconfig, "exec", "-n", ns, "deploy/tickets",
+                                 "-c", "app", "--", "python3", "/app/app.py", "publish", "--count",
+                                 std::to_string(count), "--prefix", prefix, "--rate",
+                                 std::to_string(rate)},
+        dir.path() / (prefix + "publish.log"));
+  }
   // Seconds a pod took from creation to Ready, for the figures.
   int readySeconds(const std::string& ns, const std::string& selector) const {
     const auto pods = cluster().get({"pods", "-n", ns, "-l", selector});
@@ -340,29 +360,21 @@ TEST_F(Ticketing, DeletedOrdersReplicaLosesNothing) {
   const auto before = cluster().pods("default", kOrders);
   ASSERT_EQ(before.size(), 2u);
   testing::TempDir dir("natsbus-e2e-publish");
-  testing::ChildProcess publisher(
-      {testing::requireTool("KUBECTL", "kubectl"), "--kubeconfig", cluster().facts().kubeconfig,
-       "exec", "-n", "default", "deploy/tickets", "-c", "app", "--", "python3", "/app/app.py",
-       "publish", "--count", "300", "--prefix", "failover-", "--rate", "60"},
-      dir.path() / "publish.log");
+  const auto publisher = startPublisher("default", 300, "failover-", 60, dir);
   // Mid-stream: once deliveries are flowing, one replica goes.
   ASSERT_TRUE(cluster().waitFor("the first deliveries", 30s,
                                 [&] { return log.deliveries("failover-").size() >= 20; }));
-  const auto started = std::chrono::steady_clock::now();
-  const auto deleted =
-      cluster().kubectl({"delete", "pod", "-n", "default", before[0], "--wait=true"});
-  const auto seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  const double seconds = deletePodTimed("default", before[0]);
   // The sample app stops on SIGTERM: well under the 30 s grace period.
+  ASSERT_GE(seconds, 0);
   EXPECT_LT(seconds, 10.0);
   figure("orders pod deleted (kubectl delete --wait, grace period 30 s)",
          std::to_string(seconds) + " s");
 
-  ASSERT_TRUE(publisher.wait(120s).has_value()) << publisher.log();
-  const auto statuses = parsePublished(publisher.log());
+  ASSERT_TRUE(publisher->wait(120s).has_value()) << publisher->log();
+  const auto statuses = parsePublished(publisher->log());
   const auto ids = idsAnswered200(statuses);
-  EXPECT_EQ(ids.size(), 300u) << publisher.log();
+  EXPECT_EQ(ids.size(), 300u) << publisher->log();
 
   // The ReplicaSet replaces the pod; the new one joins the queue group.
   ASSERT_TRUE(cluster().waitForReadyPods("default", kOrders, 2));
@@ -380,12 +392,8 @@ TEST_F(Ticketing, SampleAppStopsWellUnderTheGracePeriod) {
   ASSERT_EQ(tickets.size(), 1u);
   const auto pod = cluster().get({"pod", tickets[0], "-n", "default"});
   EXPECT_EQ(pod["spec"]["terminationGracePeriodSeconds"], 30);
-  const auto started = std::chrono::steady_clock::now();
-  const auto deleted =
-      cluster().kubectl({"delete", "pod", "-n", "default", tickets[0], "--wait=true"});
-  const auto seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  const double seconds = deletePodTimed("default", tickets[0]);
+  ASSERT_GE(seconds, 0);
   EXPECT_LT(seconds, 10.0)
       << "the app did not stop on SIGTERM; the kubelet waited for the grace period";
   figure("tickets pod deleted (kubectl delete --wait, grace period 30 s)",
@@ -514,11 +522,7 @@ spec:
   DeliveryLog log(cluster(), ns);
   log.followAll(kOrders);
   testing::TempDir dir("natsbus-e2e-publish");
-  testing::ChildProcess publisher(
-      {testing::requireTool("KUBECTL", "kubectl"), "--kubeconfig", cluster().facts().kubeconfig,
-       "exec", "-n", ns, "deploy/tickets", "-c", "app", "--", "python3", "/app/app.py", "publish",
-       "--count", "400", "--prefix", "stored-", "--rate", "20"},
-      dir.path() / "publish.log");
+  const auto publisher = startPublisher(ns, 400, "stored-", 20, dir);
   ASSERT_TRUE(cluster().waitFor("the first stored events delivered", 30s,
                                 [&] { return log.deliveries("stored-").size() >= 20; }));
   const auto server = cluster().pods(ns, "app=nats");
@@ -529,10 +533,10 @@ spec:
     const auto now = cluster().pods(ns, "app=nats");
     return now.size() == 1 && now[0] != server[0] && cluster().podsReady(ns, "app=nats", 1);
   }));
-  ASSERT_TRUE(publisher.wait(180s).has_value()) << publisher.log();
-  const auto statuses = parsePublished(publisher.log());
+  ASSERT_TRUE(publisher->wait(180s).has_value()) << publisher->log();
+  const auto statuses = parsePublished(publisher->log());
   const auto ids = idsAnswered200(statuses);
-  EXPECT_GT(ids.size(), 100u) << publisher.log();
+  EXPECT_GT(ids.size(), 100u) << publisher->log();
   figure("file store: events answered 200 of 400 while the server pod was replaced",
          std::to_string(ids.size()));
   ASSERT_TRUE(cluster().waitForReadyPods(ns, "app in (orders,tickets)", 3, 120s));
