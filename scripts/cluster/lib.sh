@@ -128,7 +128,10 @@ wait_for() {
 # CAP_SYS_RESOURCE, so containers get the open-files limit the host has; crun
 # refuses hybrid cgroups, so runc; no systemd, so cgroupfs and a file event log.
 container_env() {
-  mkdir -p "$IMAGE_CACHE/containers" /run/natsbus-images
+  # Run state per image cache, so two caches (NATSBUS_IMAGE_CACHE) never mix.
+  local run_root
+  run_root="/run/natsbus-images/$(printf '%s' "$IMAGE_CACHE" | sha256sum | cut -c1-12)"
+  mkdir -p "$IMAGE_CACHE/containers" "$run_root"
   local conf="$IMAGE_CACHE/containers/containers.conf"
   local storage="$IMAGE_CACHE/containers/storage.conf"
   local registries="$IMAGE_CACHE/containers/registries.conf"
@@ -142,13 +145,13 @@ default_ulimits = ["nofile=$nofile:$nofile", "nproc=32768:32768"]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
-events_logfile_path = "/run/natsbus-images/events.log"
+events_logfile_path = "$run_root/events.log"
 EOF
   cat >"$storage" <<EOF
 [storage]
 driver = "overlay"
 graphroot = "$IMAGE_CACHE/containers/storage"
-runroot = "/run/natsbus-images/storage"
+runroot = "$run_root/storage"
 EOF
   # No registry is reachable: every image must already be local.
   cat >"$registries" <<EOF
