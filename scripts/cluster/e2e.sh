@@ -15,6 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 0
 fi
 [ -d "$BUILD_DIR" ] || die "no build in $BUILD_DIR; run 'make build' first"
+BUILD_DIR="$(cd "$BUILD_DIR" && pwd)" # the tests run in their own directories
 take_lock
 
 started=$SECONDS
