@@ -60,7 +60,11 @@ class OutsideHost {
             ("natsbus-outside-" + std::to_string(::getpid()) + ".log"));
   }
   ~OutsideHost() {
-    if (server_) server_->stop(SIGKILL);
+    if (server_) {
+      server_->stop(SIGKILL);
+      std::error_code ignored;
+      std::filesystem::remove(server_->logPath(), ignored);
+    }
     run({"/usr/sbin/ip", "netns", "delete", kNamespace}, true);
     run({"/usr/sbin/ip", "link", "delete", kHostLink}, true);
   }

@@ -63,6 +63,11 @@ Cluster::Cluster(ClusterFacts facts) : facts_(std::move(facts)) {
   std::filesystem::create_directories(helm_home_);
 }
 
+Cluster::~Cluster() {
+  std::error_code ignored;
+  std::filesystem::remove_all(helm_home_, ignored);
+}
+
 testing::Environment Cluster::environment() const {
   return {{"KUBECONFIG", facts_.kubeconfig},
           {"HELM_CACHE_HOME", helm_home_ + "/cache"},

@@ -39,6 +39,9 @@ class Cluster {
   // The cluster, or nullptr with `why` when none is up.
   static const Cluster* find(std::string* why_not);
 
+  ~Cluster();
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
   const ClusterFacts& facts() const { return facts_; }
 
   CommandResult kubectl(const std::vector<std::string>& args, const std::string& input = {},
