@@ -1,5 +1,6 @@
 #include "natsbus/operator/health_server.hpp"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -46,7 +47,7 @@ class BeastHealthServer final : public HealthServer {
 
  private:
   // One connection at a time is enough for probes and a scraper; each request
-  // is answered from memory without blocking.
+  // is answered from memory without blocking, and reading one is bounded.
   void serve() {
     while (!stopped_) {
       tcp::socket socket(context_);
@@ -56,23 +57,43 @@ class BeastHealthServer final : public HealthServer {
         if (stopped_) return;
         continue;
       }
-      // A client that opens a connection and says nothing must not wedge the server.
-      timeval timeout{5, 0};
-      setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
       handle(socket);
     }
+  }
+
+  // One request per connection, read within a deadline: the server has one
+  // thread, so a client that keeps its connection open (the API server's pod
+  // proxy pools connections) or stalls mid-request must not stop the probes
+  // behind it. SO_RCVTIMEO cannot do this: Asio's blocking read polls again.
+  static constexpr int kReadDeadlineMs = 2000;
+
+  static bool readRequest(tcp::socket& socket, beast::flat_buffer& buffer,
+                          http::request_parser<http::string_body>& parser) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(kReadDeadlineMs);
+    boost::system::error_code error;
+    while (!parser.is_done()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now())
+                            .count();
+      pollfd readable{socket.native_handle(), POLLIN, 0};
+      if (left <= 0 || ::poll(&readable, 1, static_cast<int>(left)) <= 0) return false;
+      http::read_some(socket, buffer, parser, error);
+      if (error) return false;
+    }
+    return true;
   }
 
   void handle(tcp::socket& socket) {
     boost::system::error_code error;
     beast::flat_buffer buffer;
-    for (;;) {
-      http::request<http::string_body> request;
-      http::read(socket, buffer, request, error);
-      if (error) return;
+    {
+      http::request_parser<http::string_body> parser;
+      if (!readRequest(socket, buffer, parser)) return;
+      const auto& request = parser.get();
       http::response<http::string_body> response;
       response.version(request.version());
-      response.keep_alive(request.keep_alive());
+      response.keep_alive(false);
       const auto target = std::string(request.target().substr(0, request.target().find('?')));
       if (request.method() != http::verb::get && request.method() != http::verb::head) {
         response.result(http::status::method_not_allowed);
@@ -98,7 +119,6 @@ class BeastHealthServer final : public HealthServer {
       }
       response.prepare_payload();
       http::write(socket, response, error);
-      if (error || !response.keep_alive()) break;
     }
     socket.shutdown(tcp::socket::shutdown_send, error);
   }
