@@ -212,6 +212,8 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args,
   for (const auto& setting : settings()) {
     auto* option = app.add_option(setting.flag, raw[setting.flag], setting.help)
                        ->envname(setting.env)
+                       // Given twice, the last one counts (as in most command lines).
+                       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
                        ->type_name(setting.type)
                        ->default_str(setting.shown(defaults));
     options[setting.flag] = option;
