@@ -181,7 +181,7 @@ TEST(WebhookServerConfig, BadSettingsNameTheFlag) {
                               const std::string& k) {
     try {
       WebhookServer::start({listen, c, k, {}}, buses);
-    } catch (const std::runtime_error& error) {
+    } catch (const std::exception& error) {
       return std::string(error.what());
     }
     return std::string("(started)");
