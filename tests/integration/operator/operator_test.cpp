@@ -1,8 +1,10 @@
 // The real natsbus-operator against a real kube-apiserver + etcd (no kubelet, no
 // controller-manager): children, status, drift repair, restarts, scale, health.
+#include <openssl/evp.h>
 #include <signal.h>
 
 #include "operator_harness.hpp"
+#include "tls_client.hpp"
 
 namespace natsbus::op::itest {
 namespace {
@@ -232,6 +234,59 @@ TEST_F(OperatorTest, ReadyzFailsWhileTheApiServerIsUnreachable) {
       << "caches cannot be synced without an API server";
   server_->startApiServer();
   EXPECT_TRUE(op.waitReady(40s));
+}
+
+// The base64 JSON Patch of an AdmissionReview response, decoded.
+std::string decodedPatch(const nlohmann::json& review) {
+  const auto encoded = review.at("response").at("patch").get<std::string>();
+  std::string out(encoded.size(), '\0');
+  const int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                      reinterpret_cast<const unsigned char*>(encoded.data()),
+                                      static_cast<int>(encoded.size()));
+  out.resize(written < 0 ? 0 : static_cast<std::size_t>(written));
+  while (!out.empty() && out.back() == '\0') out.pop_back();  // base64 padding
+  return out;
+}
+
+// The operator's --log-level used to set every injected sidecar's level too;
+// the sidecars' level is --sidecar-log-level (a pod's annotation still wins).
+TEST_F(OperatorTest, InjectedSidecarsTakeTheSidecarLogLevelNotTheOperators) {
+  kubectlOk({"apply", "-f", "-"}, busYaml("nats", "default"));
+  const auto [cert, key] = server_->issueServingCert("operator-webhook");
+  const nlohmann::json review = {
+      {"apiVersion", "admission.k8s.io/v1"},
+      {"kind", "AdmissionReview"},
+      {"request",
+       {{"uid", "u-1"},
+        {"namespace", "default"},
+        {"operation", "CREATE"},
+        {"object",
+         {{"metadata",
+           {{"name", "orders"},
+            {"annotations", {{"natsbus.io/inject", "true"}, {"natsbus.io/bus", "nats"}}}}},
+          {"spec", {{"containers", {{{"name", "app"}, {"image", "app:1"}}}}}}}}}}};
+  const auto injectedLevel = [&](const std::string& name, std::vector<std::string> flags) {
+    flags.insert(flags.end(),
+                 {"--webhook-listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key});
+    OperatorProcess op(*server_, name, flags);  // its own --log-level is debug
+    EXPECT_TRUE(op.waitReady());
+    std::string patch;
+    // Ready means the caches are synced, so the bus is known.
+    const auto answer = natsbus::testing::httpsRequest(op.webhookPort(), server_->caCertPath(),
+                                                       "POST", "/mutate-v1-pod", review.dump());
+    EXPECT_EQ(answer.status, 200) << answer.error << answer.body;
+    if (answer.status == 200) patch = decodedPatch(nlohmann::json::parse(answer.body));
+    const std::string marker = R"({"name":"NATSBUS_LOG_LEVEL","value":")";
+    const auto at = patch.find(marker);
+    EXPECT_NE(at, std::string::npos) << patch;
+    return at == std::string::npos
+               ? std::string()
+               : patch.substr(at + marker.size(),
+                              patch.find('"', at + marker.size()) - at - marker.size());
+  };
+  EXPECT_EQ(injectedLevel("operator-debug", {}), "info")
+      << "the operator logs at debug; its sidecars keep their own default";
+  EXPECT_EQ(injectedLevel("operator-sidecar-warn", {"--sidecar-log-level", "warn"}), "warn");
 }
 
 }  // namespace

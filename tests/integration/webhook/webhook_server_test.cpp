@@ -18,10 +18,10 @@ namespace natsbus::op {
 namespace {
 
 namespace fs = std::filesystem;
+using natsbus::testing::httpsRequest;
 using natsbus::testing::runCommand;
 using natsbus::testing::TempDir;
 using nlohmann::json;
-using testing::httpsRequest;
 
 // A self-signed certificate for 127.0.0.1 with CN `name`: {name}.crt, {name}.key.
 void makeCert(const fs::path& dir, const std::string& name) {

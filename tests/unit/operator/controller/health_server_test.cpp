@@ -8,7 +8,6 @@
 
 #include <atomic>
 
-#include "natsbus/operator/cli.hpp"
 #include "natsbus/testing/network.hpp"
 #include "natsbus/validation_error.hpp"
 
@@ -80,18 +79,6 @@ TEST(HealthServer, BadAddressesNameTheFlag) {
       EXPECT_EQ(std::string(e.what()).rfind("--metrics-listen: ", 0), 0u) << e.what();
     }
   }
-}
-
-TEST(RunCommand, BadFlagsExitTwoBeforeTouchingAnyCluster) {
-  EXPECT_EQ(runCli({"run", "--bogus"}), 2);
-  EXPECT_EQ(runCli({"run", "--kubeconfig"}), 2);
-  EXPECT_EQ(runCli({"run", "--webhook-listen", "127.0.0.1:0"}), 2);  // no --tls-cert/--tls-key
-  EXPECT_EQ(runCli({"run", "--sidecar-mode", "sideways"}), 2);
-  EXPECT_EQ(runCli({"run", "--workers", "0"}), 2);
-  EXPECT_EQ(runCli({"run", "--lease-duration", "5s", "--renew-deadline", "10s"}), 2);
-  EXPECT_EQ(runCli({"run", "--log-level", "loud"}), 2);
-  EXPECT_EQ(runCli({"run", "--kubeconfig", "/nonexistent/kubeconfig"}), 2);
-  EXPECT_EQ(runCli({"run", "--help"}), 0);
 }
 
 }  // namespace
