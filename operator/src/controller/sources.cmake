@@ -6,6 +6,7 @@ target_sources(natsbus_operator_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/health_server.cpp
   ${CMAKE_CURRENT_LIST_DIR}/informer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/leader_election.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/own_writes.cpp
   ${CMAKE_CURRENT_LIST_DIR}/reconciler.cpp
   ${CMAKE_CURRENT_LIST_DIR}/run_command.cpp
   ${CMAKE_CURRENT_LIST_DIR}/status.cpp

@@ -236,6 +236,42 @@ TEST_F(OperatorTest, ReadyzFailsWhileTheApiServerIsUnreachable) {
   EXPECT_TRUE(op.waitReady(40s));
 }
 
+// A resource is reconciled once when it is created: the watch events of the
+// operator's own writes (its Deployment, Service and status) cause no second
+// pass. Someone else's edit still does.
+TEST_F(OperatorTest, OwnWritesCauseNoReconcileButOtherEditsDo) {
+  OperatorProcess op(*server_, "operator");
+  ASSERT_TRUE(op.waitReady());
+  constexpr int kBuses = 20;
+  std::string yaml;
+  for (int i = 0; i < kBuses; ++i) yaml += "---\n" + busYaml("bus-" + std::to_string(i), "default");
+  kubectlOk({"apply", "-f", "-"}, yaml);
+  ASSERT_TRUE(eventually([&] {
+    for (int i = 0; i < kBuses; ++i) {
+      if (!converged("default", "bus-" + std::to_string(i))) return false;
+    }
+    return true;
+  }));
+  // The echoes arrive within milliseconds; wait until every write's has.
+  ASSERT_TRUE(eventually(
+      [&] { return op.metric("natsbus_operator_own_write_echoes_total") >= 3 * kBuses; }, 10s))
+      << op.metric("natsbus_operator_own_write_echoes_total") << " echoes";
+  std::this_thread::sleep_for(1s);  // and anything they might (wrongly) still cause
+  EXPECT_EQ(op.metric("natsbus_operator_reconciles_total"), kBuses)
+      << "one pass per resource; echoes seen: "
+      << op.metric("natsbus_operator_own_write_echoes_total");
+
+  // A label someone adds to a Deployment is not ours: one more pass, which
+  // changes nothing (server-side apply leaves others' fields alone).
+  kubectlOk({"label", "deployment", "bus-0-depl", "-n", "default", "team=orders"});
+  EXPECT_TRUE(eventually(
+      [&] { return op.metric("natsbus_operator_reconciles_total") == kBuses + 1; }, 10s));
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(op.metric("natsbus_operator_reconciles_total"), kBuses + 1);
+  EXPECT_EQ((*read(kinds::deployment(), "default", "bus-0-depl"))["metadata"]["labels"]["team"],
+            "orders");
+}
+
 // The base64 JSON Patch of an AdmissionReview response, decoded.
 std::string decodedPatch(const nlohmann::json& review) {
   const auto encoded = review.at("response").at("patch").get<std::string>();
