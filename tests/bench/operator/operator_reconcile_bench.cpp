@@ -258,12 +258,13 @@ int run(int samples, int scale) {
             << "  direct client, same requests sequentially: " << direct_scale_ms / 1000 << " s\n"
             << std::setprecision(2) << "  ratio operator/direct: " << converge_ms / direct_scale_ms
             << "x\n";
-  std::cout << std::setprecision(2) << "reconcile passes: " << passes << " for "
-            << samples + scale << " resources created (" << passes / (samples + scale)
+  std::cout << std::setprecision(2) << "reconcile passes: " << passes << " for " << samples + scale
+            << " resources created (" << passes / (samples + scale)
             << " per resource); own-write echoes recognised: " << echoes << "\n";
-  std::cout << std::setprecision(1) << "operator memory with " << samples + scale << " resources cached: RSS "
-            << rss / 1024.0 << " MiB (peak " << hwm / 1024.0 << " MiB; " << rss_before / 1024.0
-            << " MiB before the " << scale << ")   (target <= 40 MB)\n"
+  std::cout << std::setprecision(1) << "operator memory with " << samples + scale
+            << " resources cached: RSS " << rss / 1024.0 << " MiB (peak " << hwm / 1024.0
+            << " MiB; " << rss_before / 1024.0 << " MiB before the " << scale
+            << ")   (target <= 40 MB)\n"
             << "  of which anonymous (heap, stacks) " << anon / 1024.0
             << " MiB, file-backed (shared libraries) " << file / 1024.0 << " MiB\n";
   return 0;
