@@ -155,11 +155,11 @@ void createNamespace(KubeClient& client, const std::string& name) {
 
 int run(int samples, int scale) {
   testing::KubeApiServer server;
-  const auto crd =
-      server.kubectl({"apply", "-f", testing::sourcePath("crds/natsbus.io_natsstreamings.yaml")});
-  if (crd.exit_code != 0) throw std::runtime_error("CRD apply failed: " + crd.err);
-  server.kubectl({"wait", "--for", "condition=established", "--timeout", "60s",
-                  "crd/natsstreamings.natsbus.io"});
+  if (const auto failed = server.applyCrd(
+          testing::sourcePath("crds/natsbus.io_natsstreamings.yaml"), "natsstreamings.natsbus.io");
+      !failed.empty()) {
+    throw std::runtime_error(failed);
+  }
   const auto config = loadKubeconfig(server.kubeconfigPath());
   auto client = makeHttpKubeClient(config);
   for (const auto* ns : {"warmup", "direct", "operated", "direct-scale", "scale"})
@@ -228,6 +228,7 @@ int run(int samples, int scale) {
   // run): one per resource when the echoes of its own writes cause none.
   const double passes = metric(metrics_port, "natsbus_operator_reconciles_total");
   const double echoes = metric(metrics_port, "natsbus_operator_own_write_echoes_total");
+  const double failed = metric(metrics_port, "natsbus_operator_reconcile_errors_total");
   const long rss = rssKiB(op.pid(), "VmRSS");
   const long hwm = rssKiB(op.pid(), "VmHWM");
   const long anon = rssKiB(op.pid(), "RssAnon");
@@ -259,8 +260,8 @@ int run(int samples, int scale) {
             << std::setprecision(2) << "  ratio operator/direct: " << converge_ms / direct_scale_ms
             << "x\n";
   std::cout << std::setprecision(2) << "reconcile passes: " << passes << " for " << samples + scale
-            << " resources created (" << passes / (samples + scale)
-            << " per resource); own-write echoes recognised: " << echoes << "\n";
+            << " resources created (" << passes / (samples + scale) << " per resource, " << failed
+            << " of them failed and retried); own-write echoes recognised: " << echoes << "\n";
   std::cout << std::setprecision(1) << "operator memory with " << samples + scale
             << " resources cached: RSS " << rss / 1024.0 << " MiB (peak " << hwm / 1024.0
             << " MiB; " << rss_before / 1024.0 << " MiB before the " << scale

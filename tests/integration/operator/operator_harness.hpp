@@ -113,13 +113,9 @@ class OperatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     server_ = std::make_unique<testing::KubeApiServer>();
-    const auto crd = server_->kubectl(
-        {"apply", "-f", testing::sourcePath("crds/natsbus.io_natsstreamings.yaml")});
-    ASSERT_EQ(crd.exit_code, 0) << crd.err;
-    const auto established =
-        server_->kubectl({"wait", "--for", "condition=established", "--timeout", "60s",
-                          "crd/natsstreamings.natsbus.io"});
-    ASSERT_EQ(established.exit_code, 0) << established.err;
+    ASSERT_EQ(server_->applyCrd(testing::sourcePath("crds/natsbus.io_natsstreamings.yaml"),
+                                "natsstreamings.natsbus.io"),
+              "");
     client_ = makeHttpKubeClient(loadKubeconfig(server_->kubeconfigPath()));
   }
 

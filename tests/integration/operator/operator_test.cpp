@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <signal.h>
 
+#include "admission_review.hpp"
 #include "operator_harness.hpp"
 #include "tls_client.hpp"
 
@@ -289,18 +290,8 @@ std::string decodedPatch(const nlohmann::json& review) {
 TEST_F(OperatorTest, InjectedSidecarsTakeTheSidecarLogLevelNotTheOperators) {
   kubectlOk({"apply", "-f", "-"}, busYaml("nats", "default"));
   const auto [cert, key] = server_->issueServingCert("operator-webhook");
-  const nlohmann::json review = {
-      {"apiVersion", "admission.k8s.io/v1"},
-      {"kind", "AdmissionReview"},
-      {"request",
-       {{"uid", "u-1"},
-        {"namespace", "default"},
-        {"operation", "CREATE"},
-        {"object",
-         {{"metadata",
-           {{"name", "orders"},
-            {"annotations", {{"natsbus.io/inject", "true"}, {"natsbus.io/bus", "nats"}}}}},
-          {"spec", {{"containers", {{{"name", "app"}, {"image", "app:1"}}}}}}}}}}};
+  const auto review = natsbus::testing::podCreateReview(
+      {{"natsbus.io/inject", "true"}, {"natsbus.io/bus", "nats"}}, "orders");
   const auto injectedLevel = [&](const std::string& name, std::vector<std::string> flags) {
     flags.insert(flags.end(),
                  {"--webhook-listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key});

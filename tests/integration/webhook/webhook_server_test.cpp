@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "admission_review.hpp"
 #include "natsbus/operator/admission.hpp"
 #include "natsbus/testing/network.hpp"
 #include "natsbus/testing/process.hpp"
@@ -33,15 +34,7 @@ void makeCert(const fs::path& dir, const std::string& name) {
 }
 
 json review(const json& annotations) {
-  return {{"apiVersion", "admission.k8s.io/v1"},
-          {"kind", "AdmissionReview"},
-          {"request",
-           {{"uid", "u-1"},
-            {"namespace", "default"},
-            {"operation", "CREATE"},
-            {"object",
-             {{"metadata", {{"name", "p"}, {"annotations", annotations}}},
-              {"spec", {{"containers", {{{"name", "app"}, {"image", "app:1"}}}}}}}}}}};
+  return natsbus::testing::podCreateReview(annotations);
 }
 
 class WebhookServerTest : public ::testing::Test {
