@@ -59,6 +59,11 @@ std::unique_ptr<HealthServer> HealthServer::start(const std::string& listen,
   options.port = address.port;
   options.max_body_bytes = 64 * 1024;
   options.server_header = "natsbus-operator";
+  // Probes and scrapers say what they want at once: a connection silent for 2 s
+  // is closed (the API server's pod proxy pools connections). Two threads, so
+  // a /readyz waiting (up to 1 s) on the webhook's answer never delays /healthz.
+  options.idle_timeout = std::chrono::seconds(2);
+  options.threads = 2;
   try {
     return std::make_unique<HttpHealthServer>(options, metrics, std::move(ready));
   } catch (const std::runtime_error& e) {

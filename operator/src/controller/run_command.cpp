@@ -6,8 +6,14 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <iostream>
 
+#include "natsbus/host_port.hpp"
 #include "natsbus/logging.hpp"
 #include "natsbus/metrics.hpp"
 #include "natsbus/operator/commands.hpp"
@@ -21,6 +27,61 @@
 
 namespace natsbus::op {
 namespace {
+
+// Readiness covers the webhook: true when a TLS `GET /healthz` to the webhook's
+// own listener is answered within a second. So a Ready operator pod (the
+// webhook Service routes only to Ready pods) answers admission at once, and a
+// replica whose webhook cannot take a connection (not listening, stopping, or
+// at its connection bound) leaves the Service to the others. Asynchronous
+// operations with a deadline: the health server's thread must never hang here.
+bool webhookAnswers(const std::string& listen, int port) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  std::string host = parseHostPort(listen, "--webhook-listen").host;
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  boost::system::error_code parse_error;
+  const auto address = asio::ip::make_address(host, parse_error);
+  if (parse_error) return false;
+
+  asio::io_context io;
+  // The check is whether it serves, not whom: the API server checks the name.
+  asio::ssl::context tls(asio::ssl::context::tls_client);
+  tls.set_verify_mode(asio::ssl::verify_none);
+  beast::ssl_stream<beast::tcp_stream> stream(io, tls);
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
+  http::request<http::empty_body> request{http::verb::get, "/healthz", 11};
+  request.set(http::field::host, host);
+  request.keep_alive(false);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  beast::error_code failure;
+  bool answered = false;
+  const auto failed = [&](beast::error_code error) {
+    if (!error) return false;
+    failure = error;
+    return true;
+  };
+  beast::get_lowest_layer(stream).async_connect(
+      asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port)),
+      [&](beast::error_code error) {
+        if (failed(error)) return;
+        stream.async_handshake(asio::ssl::stream_base::client, [&](beast::error_code error) {
+          if (failed(error)) return;
+          http::async_write(stream, request, [&](beast::error_code error, std::size_t) {
+            if (failed(error)) return;
+            http::async_read(stream, buffer, response, [&](beast::error_code error, std::size_t) {
+              if (failed(error)) return;
+              answered = response.result() == http::status::ok;
+            });
+          });
+        });
+      });
+  io.run();  // ends by the deadline at the latest: the stream cancels what is pending
+  if (!answered) spdlog::debug("readiness: the webhook does not answer: {}", failure.message());
+  return answered;
+}
 
 int runOperator(const RunOptions& options) {
   // Signals are taken synchronously by the main thread (sigtimedwait below), so
@@ -62,11 +123,14 @@ int runOperator(const RunOptions& options) {
 
   std::unique_ptr<HealthServer> health;
   if (!options.metrics_listen.empty()) {
-    // Ready once the caches are synced: every replica, leader or not, answers the
-    // webhook from its cache, so a standby replica is ready too (and must stay
-    // in the webhook Service's endpoints).
-    health = HealthServer::start(options.metrics_listen, metrics,
-                                 [&controller] { return controller.synced(); });
+    // Ready once the caches are synced and the webhook answers: every replica,
+    // leader or not, answers the webhook from its cache, so a standby replica is
+    // ready too (and must stay in the webhook Service's endpoints).
+    health =
+        HealthServer::start(options.metrics_listen, metrics, [&controller, &webhook, &options] {
+          return controller.synced() &&
+                 (!webhook || webhookAnswers(options.webhook_listen, webhook->port()));
+        });
     spdlog::info("metrics listening on {} (port {})", options.metrics_listen, health->port());
   }
 

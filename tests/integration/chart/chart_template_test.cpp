@@ -87,6 +87,8 @@ TEST(ChartTemplate, DefaultsRenderTheOperatorWebhookAndLeastPrivilegeRbac) {
                                                                 {"port", 443}}));
   EXPECT_EQ(webhook["namespaceSelector"]["matchExpressions"][0]["values"],
             nlohmann::json::array({"kube-system", "natsbus-system"}));
+  EXPECT_EQ(webhook["objectSelector"],
+            nlohmann::json::parse(R"({"matchLabels":{"natsbus.io/inject":"true"}})"));
 
   // The generated certificate is signed by the CA in caBundle and names the Service.
   const auto secret = findObject(objects, "Secret", "natsbus-webhook-tls");

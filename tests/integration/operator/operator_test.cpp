@@ -1,7 +1,11 @@
 // The real natsbus-operator against a real kube-apiserver + etcd (no kubelet, no
 // controller-manager): children, status, drift repair, restarts, scale, health.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "admission_review.hpp"
 #include "operator_harness.hpp"
@@ -314,6 +318,38 @@ TEST_F(OperatorTest, InjectedSidecarsTakeTheSidecarLogLevelNotTheOperators) {
   EXPECT_EQ(injectedLevel("operator-debug", {}), "info")
       << "the operator logs at debug; its sidecars keep their own default";
   EXPECT_EQ(injectedLevel("operator-sidecar-warn", {"--sidecar-log-level", "warn"}), "warn");
+}
+
+// Readiness covers the webhook: /readyz is 200 only while the webhook answers a
+// TLS request, so the webhook Service (which routes to Ready pods) never sends an
+// admission review to a replica that cannot take it. Saturating the webhook's
+// connection bound makes the replica unready; freeing it makes it ready again.
+TEST_F(OperatorTest, ReadyzCoversTheWebhook) {
+  const auto [cert, key] = server_->issueServingCert("webhook");
+  OperatorProcess op(*server_, "operator",
+                     {"--webhook-listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key});
+  ASSERT_TRUE(op.waitReady());
+  const int webhook_port = op.webhookPort();
+
+  // Idle connections up to the webhook's bound (kWebhookMaxConnections = 64):
+  // a new connection is refused, and the replica reports itself not ready.
+  std::vector<int> held;
+  for (int i = 0; i < 64; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(webhook_port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    held.push_back(fd);
+  }
+  EXPECT_TRUE(eventually([&] { return testing::httpGet(op.metricsPort(), "/readyz") == 503; }, 5s))
+      << "Ready while the webhook refuses connections";
+  for (const int fd : held) ::close(fd);
+  EXPECT_TRUE(op.waitReady(15s)) << "not Ready again once the webhook takes connections";
+
+  const int status = op.process().stop(SIGTERM, 15s);
+  EXPECT_EQ(testing::ChildProcess::exitCode(status), 0) << op.process().log();
 }
 
 }  // namespace

@@ -68,6 +68,39 @@ TEST(HealthServer, ProbesAreAnsweredWhileOtherConnectionsSayNothing) {
   }
 }
 
+// A client that keeps its connection open after a request (the API server's pod proxy pools
+// connections), or connects and says nothing, must not stop the kubelet's probes behind it (in a
+// cluster both operator replicas were restarted by their liveness probe this way).
+TEST(HealthServer, AnIdleConnectionDoesNotStopTheProbes) {
+  MetricsRegistry metrics;
+  auto server = HealthServer::start("127.0.0.1:0", metrics, [] { return true; });
+  const auto connect = [&] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(server->port()));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    return fd;
+  };
+  // A keep-alive request, answered, then the connection is left open.
+  const int pooled = connect();
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n";
+  ASSERT_EQ(::write(pooled, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  char answer[4096];
+  ASSERT_GT(::read(pooled, answer, sizeof answer), 0);
+  EXPECT_EQ(testing::httpGet(server->port(), "/healthz", nullptr, std::chrono::seconds(3)), 200)
+      << "a pooled connection wedged the server";
+  // A client that connects and never sends a byte costs nothing, and is closed
+  // after 2 s of silence.
+  const int silent = connect();
+  EXPECT_EQ(testing::httpGet(server->port(), "/readyz", nullptr, std::chrono::seconds(4)), 200)
+      << "a silent connection wedged the server";
+  ::close(pooled);
+  ::close(silent);
+  server->stop();
+}
+
 TEST(HealthServer, BadAddressesNameTheFlag) {
   MetricsRegistry metrics;
   for (const char* bad : {"nonsense", "127.0.0.1:", "127.0.0.1:99999", "no-such-host.invalid:80",
