@@ -53,12 +53,13 @@ void KubeEventRecorder::record(const nlohmann::json& object, const std::string& 
 }
 
 Reconciler::Reconciler(KubeClient& client, Lookup lookup, EventRecorder& events, Now now,
-                       ReconcilerOptions options)
+                       ReconcilerOptions options, WriteObserver on_write)
     : client_(client),
       lookup_(std::move(lookup)),
       events_(events),
       now_(std::move(now)),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      on_write_(std::move(on_write)) {}
 
 namespace {
 
@@ -72,30 +73,15 @@ constexpr auto kWrittenStatusTtl = std::chrono::seconds(10);
 
 }  // namespace
 
-void Reconciler::noteWrite(const std::string& plural, const std::string& key,
-                           const nlohmann::json& stored, nlohmann::json status) {
-  std::lock_guard lock(written_mutex_);
-  written_[plural + "/" + key] = {resourceVersionOf(stored), std::move(status),
-                                  std::chrono::steady_clock::now()};
-}
-
-bool Reconciler::ownWrite(const std::string& plural, const std::string& key,
-                          const std::string& resource_version) {
-  std::lock_guard lock(written_mutex_);
-  const auto it = written_.find(plural + "/" + key);
-  if (it == written_.end() || resource_version.empty() ||
-      it->second.resource_version != resource_version) {
-    return false;
-  }
-  // The echo arrived, so the cache has caught up: the entry has done its job.
-  written_.erase(it);
-  return true;
+void Reconciler::noteWrite(const ResourceKind& kind, const std::string& key,
+                           const nlohmann::json& stored) {
+  if (on_write_) on_write_(kind.plural + "/" + key, resourceVersionOf(stored));
 }
 
 nlohmann::json Reconciler::withLatestStatus(const std::string& key, nlohmann::json resource) const {
-  std::lock_guard lock(written_mutex_);
-  const auto it = written_.find(kinds::natsStreaming().plural + "/" + key);
-  if (it == written_.end() || it->second.status.is_null()) return resource;
+  std::lock_guard lock(status_mutex_);
+  const auto it = statuses_.find(key);
+  if (it == statuses_.end()) return resource;
   if (std::chrono::steady_clock::now() - it->second.at > kWrittenStatusTtl) return resource;
   if (resourceVersionOf(resource) == it->second.resource_version)
     return resource;  // cache caught up
@@ -109,7 +95,11 @@ nlohmann::json Reconciler::withLatestStatus(const std::string& key, nlohmann::js
 ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   ReconcileOutcome outcome;
   const auto found = lookup_(key);
-  if (!found) return outcome;
+  if (!found) {
+    std::lock_guard lock(status_mutex_);
+    statuses_.erase(key);
+    return outcome;
+  }
   const auto resource = withLatestStatus(key, *found);
   if (resource["metadata"].contains("deletionTimestamp"))
     return outcome;  // being deleted; GC does the rest
@@ -145,7 +135,11 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
                                              {"kind", kinds::natsStreaming().kind},
                                              {"metadata", {{"name", name}, {"namespace", ns}}},
                                              {"status", status}});
-    noteWrite(kinds::natsStreaming().plural, key, stored, status);
+    noteWrite(kinds::natsStreaming(), key, stored);
+    {
+      std::lock_guard lock(status_mutex_);
+      statuses_[key] = {resourceVersionOf(stored), status, std::chrono::steady_clock::now()};
+    }
     outcome.status_written = true;
     if (observed.invalid_spec) {
       events_.record(resource, "Warning", reasons::kInvalidSpec, *observed.invalid_spec);
@@ -166,7 +160,7 @@ nlohmann::json Reconciler::applyChild(const nlohmann::json& object, const Resour
   const auto& metadata = object.at("metadata");
   const auto ns = metadata.value("namespace", "");
   const auto stored = client_.apply(kind, ns, nameOf(object), object);
-  noteWrite(kind.plural, objectKey(ns, nameOf(object)), stored);
+  noteWrite(kind, objectKey(ns, nameOf(object)), stored);
   return stored;
 }
 
