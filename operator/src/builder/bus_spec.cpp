@@ -3,7 +3,6 @@
 // the operator, so the builder checks everything it relies on and names the field.
 #include "bus_spec.hpp"
 
-#include <cctype>
 #include <initializer_list>
 #include <limits>
 #include <string>
@@ -12,6 +11,7 @@
 #include "message.hpp"
 #include "natsbus/duration.hpp"
 #include "natsbus/operator/builder.hpp"
+#include "natsbus/sidecar_contract.hpp"
 #include "natsbus/validation_error.hpp"
 
 namespace natsbus::op {
@@ -104,12 +104,9 @@ bool isDns1035Label(const std::string& name) {
   return true;
 }
 
+// NATS Streaming's rules for a cluster ID are those for a client ID.
 bool isClusterId(const std::string& id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (const char c : id) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
-  }
-  return true;
+  return id.size() <= 128 && sidecar_contract::isValidClientId(id);
 }
 
 void checkName(const std::string& name) {
