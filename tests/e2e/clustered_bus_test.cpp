@@ -243,7 +243,10 @@ TEST_F(ClusteredBus, EveryServerPodDeletedAtOnceComesBackWithEveryMessage) {
   const long stored = storedMessages();
   ASSERT_GT(stored, 0);
   std::set<std::string> before_uids;
-  for (const auto& pod : cluster().get({"pods", "-n", ns_, "-l", kServers})["items"]) {
+  // The listing is kept: a range-for over `get(...)["items"]` iterates a
+  // destroyed temporary (seen: an empty loop in the first cluster run).
+  const auto listing = cluster().get({"pods", "-n", ns_, "-l", kServers});
+  for (const auto& pod : listing["items"]) {
     before_uids.insert(pod["metadata"]["uid"].get<std::string>());
   }
   ASSERT_EQ(before_uids.size(), static_cast<std::size_t>(kReplicas));
