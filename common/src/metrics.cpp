@@ -56,7 +56,29 @@ Counter& MetricsRegistry::counter(const std::string& name, const std::string& he
 Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& help,
                               const Labels& labels) {
   auto& family = prometheus::BuildGauge().Name(name).Help(help).Register(*registry_);
+  {
+    std::lock_guard lock(mutex_);
+    gauge_families_[name] = &family;
+  }
   return handleFor<Gauge>(family.Add({labels.begin(), labels.end()}));
+}
+
+void MetricsRegistry::removeGauge(const std::string& name, const Labels& labels) {
+  prometheus::Family<prometheus::Gauge>* family = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = gauge_families_.find(name);
+    if (it == gauge_families_.end()) return;
+    family = it->second;
+  }
+  const prometheus::Labels wanted(labels.begin(), labels.end());
+  if (!family->Has(wanted)) return;
+  auto& metric = family->Add(wanted);
+  {
+    std::lock_guard lock(mutex_);
+    handles_.erase(&metric);
+  }
+  family->Remove(&metric);
 }
 
 Histogram& MetricsRegistry::histogram(const std::string& name, const std::string& help,

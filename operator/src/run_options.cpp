@@ -79,6 +79,26 @@ const std::vector<Setting<RunOptions>>& runSettings() {
        [](RunOptions& o, const SettingValue& v) {
          o.workers = static_cast<int>(integerSetting(v, 1, 64));
        }},
+      {"--stats-interval", nullptr, "DUR",
+       "how often each Ready bus's monitoring endpoint is read for status.stats and "
+       "natsbus_bus_* metrics",
+       [](const RunOptions& o) { return formatDuration(o.stats_interval); },
+       [](RunOptions& o, const SettingValue& v) {
+         o.stats_interval = duration<std::chrono::milliseconds>(v);
+       }},
+      {"--monitoring-timeout", nullptr, "DUR",
+       "a bus server's monitoring endpoint not answering in this time counts as unreachable",
+       [](const RunOptions& o) { return formatDuration(o.monitoring_timeout); },
+       [](RunOptions& o, const SettingValue& v) {
+         o.monitoring_timeout = duration<std::chrono::milliseconds>(v);
+       }},
+      {"--bus-metrics-max-series", nullptr, "N",
+       "at most this many natsbus_bus_* series on /metrics; the rest are counted in "
+       "natsbus_bus_series_dropped_total",
+       [](const RunOptions& o) { return std::to_string(o.bus_metrics_max_series); },
+       [](RunOptions& o, const SettingValue& v) {
+         o.bus_metrics_max_series = static_cast<std::size_t>(integerSetting(v, 0, 1000000));
+       }},
       {"--webhook-listen", nullptr, "HOST:PORT",
        "serve the sidecar injection webhook (HTTPS, /mutate-v1-pod; default: off)", none,
        [](RunOptions& o, const SettingValue& v) { o.webhook_listen = address(v); }},
@@ -124,6 +144,10 @@ void checkRunOptions(const RunOptions& options) {
     throw ValidationError("--tls-cert: only used with --webhook-listen");
   if (options.renew_deadline >= options.lease_duration)
     throw ValidationError("--renew-deadline: must be shorter than --lease-duration");
+  if (options.stats_interval < std::chrono::seconds(1))
+    throw ValidationError("--stats-interval: must be at least 1s");
+  if (options.monitoring_timeout >= options.stats_interval)
+    throw ValidationError("--monitoring-timeout: must be shorter than --stats-interval");
   if (options.retry_period >= options.renew_deadline)
     throw ValidationError("--retry-period: must be shorter than --renew-deadline");
 }

@@ -12,6 +12,8 @@ class Counter;
 class Gauge;
 class Histogram;
 class Registry;
+template <typename T>
+class Family;
 }  // namespace prometheus
 
 namespace natsbus {
@@ -70,6 +72,10 @@ class MetricsRegistry {
   Gauge& gauge(const std::string& name, const std::string& help, const Labels& labels = {});
   Histogram& histogram(const std::string& name, const std::string& help,
                        std::vector<double> upper_bounds, const Labels& labels = {});
+  // Removes the gauge series `name` with exactly these labels (a no-op when
+  // there is none), so a series of something that is gone stops being
+  // exported. References to it must not be used afterwards.
+  void removeGauge(const std::string& name, const Labels& labels);
 
   std::string render() const;
 
@@ -83,6 +89,8 @@ class MetricsRegistry {
   mutable std::mutex mutex_;
   // Our handle for each prometheus metric, so the same series is the same object.
   std::map<const void*, std::shared_ptr<void>> handles_;
+  // The gauge families registered, by name (removeGauge must not register one).
+  std::map<std::string, prometheus::Family<prometheus::Gauge>*> gauge_families_;
 };
 
 }  // namespace natsbus

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <string_view>
 
 #include "natsbus/operator/builder.hpp"
 #include "natsbus/operator/raft_cluster_io.hpp"
@@ -27,8 +28,12 @@ nlohmann::json trimChild(nlohmann::json object) {
   return nlohmann::json{{"metadata", std::move(kept)}};
 }
 
+// A bus's stats pass shares the work queue with its reconciles under its own
+// key (so the two never hold each other up, and each has its own delay).
+constexpr std::string_view kStatsPrefix = "stats:";
+
 ControllerOptions withClusterIo(ControllerOptions options) {
-  if (!options.monitor) options.monitor = makeHttpServerMonitor();
+  if (!options.monitor) options.monitor = makeHttpServerMonitor(options.monitoring_timeout);
   if (!options.membership) options.membership = makeNatsRaftMembership();
   return options;
 }
@@ -52,6 +57,7 @@ Controller::Controller(KubeClient& client, EventRecorder& events, MetricsRegistr
     : client_(client),
       options_(withClusterIo(std::move(options))),
       queue_(options_.rate_limiter),
+      bus_metrics_(metrics, options_.bus_metrics_max_series),
       reconciler_(
           client, [this](const std::string& key) { return resources_->get(key); }, events,
           [] {
@@ -61,7 +67,8 @@ Controller::Controller(KubeClient& client, EventRecorder& events, MetricsRegistr
                             [this](const ResourceKind& kind, const std::string& key) {
                               return cachedChild(kind, key);
                             },
-                            options_.monitor.get(), options_.membership.get()},
+                            options_.monitor.get(), options_.membership.get(),
+                            options_.stats_interval, options_.stats_threshold, &bus_metrics_},
           [this](const std::string& object, const std::string& resource_version) {
             own_writes_.wrote(object, resource_version);
           }),
@@ -192,28 +199,53 @@ void Controller::work() {
   while (auto key = queue_.get()) {
     depth_.set(static_cast<std::int64_t>(queue_.depth()));
     resources_gauge_.set(static_cast<std::int64_t>(resources_->size()));
-    const auto started = std::chrono::steady_clock::now();
-    // Events for this key that arrive while it is reconciled are held and
-    // judged at the end: the echoes of this pass's own writes need no new pass.
-    own_writes_.begin(*key);
-    try {
-      const auto outcome = reconciler_.reconcile(*key);
-      if (outcome.retry_with_backoff) {
-        queue_.addRateLimited(*key);
-      } else {
-        queue_.forget(*key);
-        if (outcome.requeue_after.count() > 0) queue_.addAfter(*key, outcome.requeue_after);
-      }
-    } catch (const std::exception& e) {
-      errors_.increment();
-      spdlog::warn("reconcile {} failed (retry {}): {}", *key, queue_.retries(*key) + 1, e.what());
-      queue_.addRateLimited(*key);
+    if (key->rfind(kStatsPrefix, 0) == 0) {
+      refreshStatsKey(*key, key->substr(kStatsPrefix.size()));
+    } else {
+      reconcileKey(*key);
     }
-    if (own_writes_.end(*key)) enqueue(*key);
-    reconciles_.increment();
-    duration_.observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     queue_.done(*key);
+  }
+}
+
+void Controller::reconcileKey(const std::string& key) {
+  const auto started = std::chrono::steady_clock::now();
+  // Events for this key that arrive while it is reconciled are held and
+  // judged at the end: the echoes of this pass's own writes need no new pass.
+  own_writes_.begin(key);
+  try {
+    const auto outcome = reconciler_.reconcile(key);
+    if (outcome.retry_with_backoff) {
+      queue_.addRateLimited(key);
+    } else {
+      queue_.forget(key);
+      if (outcome.requeue_after.count() > 0) queue_.addAfter(key, outcome.requeue_after);
+    }
+    // Keeps whichever time is earlier: a pass never postpones the stats pass.
+    if (outcome.stats_after) queue_.addAfter(std::string(kStatsPrefix) + key, *outcome.stats_after);
+  } catch (const std::exception& e) {
+    errors_.increment();
+    spdlog::warn("reconcile {} failed (retry {}): {}", key, queue_.retries(key) + 1, e.what());
+    queue_.addRateLimited(key);
+  }
+  if (own_writes_.end(key)) enqueue(key);
+  reconciles_.increment();
+  duration_.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+void Controller::refreshStatsKey(const std::string& queue_key, const std::string& key) {
+  // Its status write's echo is recognised by OwnWrites like any other (no
+  // begin/end: those belong to the key's reconciles, which may run meanwhile).
+  try {
+    const auto next = reconciler_.refreshStats(key);
+    queue_.forget(queue_key);
+    if (next) queue_.addAfter(queue_key, *next);
+  } catch (const std::exception& e) {
+    errors_.increment();
+    spdlog::warn("stats pass {} failed (retry {}): {}", key, queue_.retries(queue_key) + 1,
+                 e.what());
+    queue_.addRateLimited(queue_key);
   }
 }
 

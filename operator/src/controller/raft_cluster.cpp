@@ -44,8 +44,19 @@ std::vector<std::string> splitPeers(const std::string& peers) {
 
 }  // namespace
 
+std::vector<std::optional<std::string>> ServerMonitor::getAll(
+    const std::vector<std::string>& urls) {
+  std::vector<std::optional<std::string>> bodies;
+  for (auto& answer : fetchAll(urls)) bodies.push_back(std::move(answer.body));
+  return bodies;
+}
+
+std::string monitoringBaseUrl(const std::string& ip, int monitoring_port) {
+  return "http://" + hostPart(ip) + ":" + std::to_string(monitoring_port);
+}
+
 std::string serverzUrl(const std::string& ip, int monitoring_port) {
-  return "http://" + hostPart(ip) + ":" + std::to_string(monitoring_port) + "/streaming/serverz";
+  return monitoringBaseUrl(ip, monitoring_port) + "/streaming/serverz";
 }
 
 std::string natsUrl(const std::string& ip, int client_port) {

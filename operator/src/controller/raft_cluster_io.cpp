@@ -12,10 +12,10 @@ class HttpServerMonitor final : public ServerMonitor {
  public:
   explicit HttpServerMonitor(std::chrono::milliseconds timeout) : timeout_(timeout) {}
 
-  std::vector<std::optional<std::string>> getAll(const std::vector<std::string>& urls) override {
+  std::vector<MonitorAnswer> fetchAll(const std::vector<std::string>& urls) override {
     web::http::client::http_client_config config;
     config.set_timeout(timeout_);
-    std::vector<pplx::task<std::optional<std::string>>> pending;
+    std::vector<pplx::task<MonitorAnswer>> pending;
     for (const auto& url : urls) {
       pending.push_back(pplx::create_task([url, config] {
                           web::http::client::http_client client(url, config);
@@ -24,21 +24,23 @@ class HttpServerMonitor final : public ServerMonitor {
                             .then([](const web::http::http_response& response) {
                               return response.extract_utf8string(true).then(
                                   [status = response.status_code()](const std::string& body) {
-                                    return status == 200 ? std::optional<std::string>(body)
-                                                         : std::nullopt;
+                                    if (status == 200) return MonitorAnswer{body, ""};
+                                    return MonitorAnswer{std::nullopt,
+                                                         "HTTP " + std::to_string(status) + ": " +
+                                                             body.substr(0, 200)};
                                   });
                             })
-                            .then([](pplx::task<std::optional<std::string>> answered) {
+                            .then([](pplx::task<MonitorAnswer> answered) {
                               try {
                                 return answered.get();
-                              } catch (const std::exception&) {
-                                return std::optional<std::string>();  // refused, timed out
+                              } catch (const std::exception& e) {
+                                return MonitorAnswer{std::nullopt, e.what()};  // refused, timed out
                               }
                             }));
     }
-    std::vector<std::optional<std::string>> bodies;
-    for (auto& task : pending) bodies.push_back(task.get());
-    return bodies;
+    std::vector<MonitorAnswer> answers;
+    for (auto& task : pending) answers.push_back(task.get());
+    return answers;
   }
 
  private:

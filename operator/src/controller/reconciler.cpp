@@ -6,6 +6,7 @@
 
 #include "natsbus/operator/builder.hpp"
 #include "natsbus/operator/informer.hpp"
+#include "natsbus/operator/stats_pass.hpp"
 #include "natsbus/operator/status.hpp"
 #include "natsbus/rfc3339.hpp"
 #include "natsbus/validation_error.hpp"
@@ -15,6 +16,15 @@ namespace {
 
 std::string nameOf(const nlohmann::json& object) {
   return object.at("metadata").value("name", "");
+}
+
+// The label selector of the bus's server pods, "k=v,k=v".
+std::string selectorOf(const nlohmann::json& resource) {
+  std::string selector;
+  const auto labels = selectorLabels(resource);  // kept: items() refers into it
+  for (const auto& [label, value] : labels.items())
+    selector += (selector.empty() ? "" : ",") + label + "=" + value.get<std::string>();
+  return selector;
 }
 
 }  // namespace
@@ -92,12 +102,67 @@ nlohmann::json Reconciler::withLatestStatus(const std::string& key, nlohmann::js
   return resource;
 }
 
+std::shared_ptr<std::mutex> Reconciler::statusLock(const std::string& key) {
+  std::lock_guard lock(status_mutex_);
+  auto& held = status_locks_[key];
+  if (!held) held = std::make_shared<std::mutex>();
+  return held;
+}
+
+std::optional<nlohmann::json> Reconciler::writeStatus(
+    const std::string& key, const std::function<nlohmann::json(const nlohmann::json&)>& next) {
+  const auto key_lock = statusLock(key);
+  std::lock_guard hold(*key_lock);
+  const auto found = lookup_(key);
+  if (!found) return std::nullopt;
+  const auto latest = withLatestStatus(key, *found);
+  const auto status = next(latest);
+  if (!statusDiffers(latest, status)) return std::nullopt;
+  const auto ns = latest["metadata"].value("namespace", "");
+  const auto name = nameOf(latest);
+  const auto stored = client_.applyStatus(kinds::natsStreaming(), ns, name,
+                                          {{"apiVersion", kinds::natsStreaming().api_version},
+                                           {"kind", kinds::natsStreaming().kind},
+                                           {"metadata", {{"name", name}, {"namespace", ns}}},
+                                           {"status", status}});
+  noteWrite(kinds::natsStreaming(), key, stored);
+  std::lock_guard lock(status_mutex_);
+  statuses_[key] = {resourceVersionOf(stored), status, std::chrono::steady_clock::now()};
+  return status;
+}
+
+void Reconciler::forgetBus(const std::string& key) {
+  {
+    std::lock_guard lock(status_mutex_);
+    stats_passes_.erase(key);
+  }
+  if (options_.bus_metrics == nullptr) return;
+  const auto slash = key.find('/');
+  options_.bus_metrics->forget(key.substr(0, slash), key.substr(slash + 1));
+}
+
+std::optional<std::chrono::milliseconds> Reconciler::statsDue(const std::string& key, bool ready) {
+  using std::chrono::milliseconds;
+  if (options_.monitor == nullptr) return std::nullopt;
+  std::lock_guard lock(status_mutex_);
+  const auto it = stats_passes_.find(key);
+  if (it == stats_passes_.end()) return ready ? milliseconds(0) : options_.stats_interval;
+  if (ready && !it->second.ready) return milliseconds(0);  // just became Ready: read it now
+  const auto left = std::chrono::duration_cast<milliseconds>(
+      it->second.at + options_.stats_interval - std::chrono::steady_clock::now());
+  return std::max(left, milliseconds(0));
+}
+
 ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   ReconcileOutcome outcome;
   const auto found = lookup_(key);
   if (!found) {
-    std::lock_guard lock(status_mutex_);
-    statuses_.erase(key);
+    {
+      std::lock_guard lock(status_mutex_);
+      statuses_.erase(key);
+      status_locks_.erase(key);
+    }
+    forgetBus(key);
     return outcome;
   }
   const auto resource = withLatestStatus(key, *found);
@@ -127,27 +192,87 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
 
   // 3. Status is rebuilt from what was observed on this pass, and only written
   //    when it differs, so a status write (itself a watch event) cannot loop.
-  const auto status = buildStatus(resource, observed, now_());
-  outcome.ready_reason = status["conditions"][0].value("reason", "");
-  if (statusDiffers(resource, status)) {
-    const auto stored = client_.applyStatus(kinds::natsStreaming(), ns, name,
-                                            {{"apiVersion", kinds::natsStreaming().api_version},
-                                             {"kind", kinds::natsStreaming().kind},
-                                             {"metadata", {{"name", name}, {"namespace", ns}}},
-                                             {"status", status}});
-    noteWrite(kinds::natsStreaming(), key, stored);
-    {
-      std::lock_guard lock(status_mutex_);
-      statuses_[key] = {resourceVersionOf(stored), status, std::chrono::steady_clock::now()};
-    }
+  //    Built on the latest status (the stats pass may have written since this
+  //    pass began) and this pass's metadata (the generation it applied).
+  nlohmann::json status;
+  const auto written = writeStatus(key, [&](const nlohmann::json& latest) {
+    auto base = resource;
+    base["status"] = latest.value("status", nlohmann::json::object());
+    status = buildStatus(base, observed, now_());
+    return status;
+  });
+  if (status.is_null()) return outcome;  // deleted meanwhile
+  const auto& ready = status["conditions"][0];
+  outcome.ready_reason = ready.value("reason", "");
+  outcome.stats_after = statsDue(key, ready.value("status", "") == "True");
+  if (written) {
     outcome.status_written = true;
     if (observed.invalid_spec) {
       events_.record(resource, "Warning", reasons::kInvalidSpec, *observed.invalid_spec);
     }
-    spdlog::info("{}: status Ready={} ({})", key, status["conditions"][0].value("status", ""),
-                 outcome.ready_reason);
+    spdlog::info("{}: status Ready={} ({})", key, ready.value("status", ""), outcome.ready_reason);
   }
   return outcome;
+}
+
+std::optional<std::chrono::milliseconds> Reconciler::refreshStats(const std::string& key) {
+  const auto found = lookup_(key);
+  if (!found || (*found)["metadata"].contains("deletionTimestamp")) {
+    forgetBus(key);
+    return std::nullopt;
+  }
+  if (options_.monitor == nullptr) return std::nullopt;
+  const auto resource = withLatestStatus(key, *found);
+  const auto ns = resource["metadata"].value("namespace", "");
+  const auto name = nameOf(resource);
+  const auto current = resource.value("status", nlohmann::json::object());
+  bool ready = false;
+  bool has_condition = false;
+  for (const auto& condition : current.value("conditions", nlohmann::json::array())) {
+    if (condition.value("type", "") == "Ready") ready = condition.value("status", "") == "True";
+    if (condition.value("type", "") == monitoring::kCondition) has_condition = true;
+  }
+  {
+    std::lock_guard lock(status_mutex_);
+    stats_passes_[key] = {std::chrono::steady_clock::now(), ready};
+  }
+
+  MonitoringObservation observed;
+  if (!ready) {
+    // Nothing is asked of a bus that is not Ready; a condition it had says so
+    // (its stats stay, as last read).
+    observed.polled = false;
+    if (options_.bus_metrics != nullptr) options_.bus_metrics->forget(ns, name);
+    if (!has_condition) return options_.stats_interval;
+  } else {
+    const auto pods = client_.list(kinds::pod(), ns, ListOptions{selectorOf(resource)});
+    observed = pollBus(*options_.monitor, monitorTargets(resource, pods.items));
+    if (options_.bus_metrics != nullptr) {
+      if (observed.snapshot) {
+        options_.bus_metrics->update(ns, name, *observed.snapshot);
+      } else {
+        options_.bus_metrics->unreachable(ns, name);
+      }
+    }
+  }
+  const auto written = writeStatus(key, [&](const nlohmann::json& latest) {
+    return withMonitoring(latest.value("status", nlohmann::json::object()), observed, now_(),
+                          options_.stats_threshold);
+  });
+  if (written) {
+    const auto& conditions = (*written)["conditions"];
+    const auto condition = std::find_if(
+        conditions.begin(), conditions.end(),
+        [](const nlohmann::json& c) { return c.value("type", "") == monitoring::kCondition; });
+    if (condition != conditions.end() && condition->value("status", "") != "True") {
+      spdlog::warn("{}: Monitoring={} ({}): {}", key, condition->value("status", ""),
+                   condition->value("reason", ""), condition->value("message", ""));
+    } else {
+      spdlog::debug("{}: status.stats written: {}", key,
+                    written->value("stats", nlohmann::json()).dump());
+    }
+  }
+  return options_.stats_interval;
 }
 
 std::optional<nlohmann::json> Reconciler::cached(const ResourceKind& kind, const std::string& ns,
@@ -242,11 +367,8 @@ void Reconciler::applyCluster(const nlohmann::json& resource, const ChildObjects
   }
   std::vector<ServerPod> pods;
   if (current) {
-    std::string selector;
-    const auto labels = selectorLabels(resource);
-    for (const auto& [label, value] : labels.items())
-      selector += (selector.empty() ? "" : ",") + label + "=" + value.get<std::string>();
-    for (const auto& pod : client_.list(kinds::pod(), ns, ListOptions{selector}).items) {
+    for (const auto& pod :
+         client_.list(kinds::pod(), ns, ListOptions{selectorOf(resource)}).items) {
       const auto& status = pod.value("status", nlohmann::json::object());
       pods.push_back({nameOf(pod), status.value("podIP", "")});
     }

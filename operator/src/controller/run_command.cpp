@@ -110,6 +110,9 @@ int runOperator(const RunOptions& options) {
   controller_options.ns = options.ns;
   controller_options.workers = options.workers;
   controller_options.build.sidecar_image = options.injection.sidecar_image;
+  controller_options.stats_interval = options.stats_interval;
+  controller_options.monitoring_timeout = options.monitoring_timeout;
+  controller_options.bus_metrics_max_series = options.bus_metrics_max_series;
   Controller controller(*client, events, metrics, controller_options);
   spdlog::info("natsbus-operator {} starting: api server {}, watching {}", identity, config.server,
                options.ns.empty() ? "all namespaces" : "namespace " + options.ns);

@@ -1,6 +1,8 @@
 # Sources of the controller area: informers, work queue, reconciler, status,
-# leader election, health/metrics server and the `run` command.
+# leader election, health/metrics server, bus statistics and the `run` command.
 target_sources(natsbus_operator_core PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/bus_metrics.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/bus_stats.cpp
   ${CMAKE_CURRENT_LIST_DIR}/clock.cpp
   ${CMAKE_CURRENT_LIST_DIR}/controller.cpp
   ${CMAKE_CURRENT_LIST_DIR}/health_server.cpp
@@ -11,5 +13,6 @@ target_sources(natsbus_operator_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/raft_cluster_io.cpp
   ${CMAKE_CURRENT_LIST_DIR}/reconciler.cpp
   ${CMAKE_CURRENT_LIST_DIR}/run_command.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/stats_pass.cpp
   ${CMAKE_CURRENT_LIST_DIR}/status.cpp
   ${CMAKE_CURRENT_LIST_DIR}/work_queue.cpp)

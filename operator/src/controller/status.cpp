@@ -1,5 +1,7 @@
 #include "natsbus/operator/status.hpp"
 
+#include <algorithm>
+
 #include "natsbus/operator/builder.hpp"
 
 namespace natsbus::op {
@@ -123,6 +125,66 @@ nlohmann::json buildStatus(const nlohmann::json& nats_streaming, const Observati
   ready["observedGeneration"] = status["observedGeneration"];
   status["conditions"] = nlohmann::json::array();
   status["conditions"].push_back(std::move(ready));
+  if (current_status.contains("stats")) status["stats"] = current_status["stats"];
+  if (const auto* kept = findCondition(current_status, monitoring::kCondition))
+    status["conditions"].push_back(*kept);
+  return status;
+}
+
+nlohmann::json withMonitoring(const nlohmann::json& current, const MonitoringObservation& observed,
+                              const std::string& now, const StatsThreshold& threshold) {
+  nlohmann::json status = current.is_object() ? current : nlohmann::json::object();
+  std::string condition_status;
+  std::string reason;
+  std::string message;
+  if (!observed.polled) {
+    condition_status = "Unknown";
+    reason = monitoring::kBusNotReady;
+    message = "not polled while the bus is not Ready";
+  } else if (observed.snapshot) {
+    condition_status = "True";
+    reason = monitoring::kPolled;
+    message = "read from " + observed.source;
+    std::optional<BusStats> written;
+    if (status.contains("stats")) {
+      try {
+        written = status["stats"].get<BusStats>();
+      } catch (const std::exception&) {
+        written.reset();  // edited by hand into another shape: replace it
+      }
+    }
+    if (statsChangedEnough(written, observed.snapshot->stats, threshold))
+      status["stats"] = observed.snapshot->stats;
+  } else {
+    condition_status = "False";
+    reason = observed.reason.empty() ? monitoring::kUnreachable : observed.reason;
+    message = observed.error;
+  }
+
+  std::string transition = now;
+  if (const auto* previous = findCondition(status, monitoring::kCondition);
+      previous != nullptr && previous->value("status", "") == condition_status &&
+      previous->contains("lastTransitionTime")) {
+    transition = (*previous)["lastTransitionTime"];
+  }
+  nlohmann::json condition{{"type", monitoring::kCondition},
+                           {"status", condition_status},
+                           {"reason", reason},
+                           {"message", message},
+                           {"lastTransitionTime", transition}};
+  if (status.contains("observedGeneration"))
+    condition["observedGeneration"] = status["observedGeneration"];
+  if (!status.contains("conditions") || !status["conditions"].is_array())
+    status["conditions"] = nlohmann::json::array();
+  auto& conditions = status["conditions"];
+  const auto at = std::find_if(conditions.begin(), conditions.end(), [](const nlohmann::json& c) {
+    return c.value("type", "") == monitoring::kCondition;
+  });
+  if (at == conditions.end()) {
+    conditions.push_back(std::move(condition));
+  } else {
+    *at = std::move(condition);
+  }
   return status;
 }
 

@@ -37,7 +37,8 @@ TEST(ChartTemplate, DefaultsRenderTheOperatorWebhookAndLeastPrivilegeRbac) {
                 "run", "--webhook-listen", ":9443", "--tls-cert", "/etc/natsbus/tls/tls.crt",
                 "--tls-key", "/etc/natsbus/tls/tls.key", "--metrics-listen", ":8080",
                 "--sidecar-image", "natsbus/sidecar:0.1.0", "--sidecar-mode", "native",
-                "--sidecar-log-level", "info", "--log-level", "info", "--log-format", "text"}));
+                "--sidecar-log-level", "info", "--log-level", "info", "--log-format", "text",
+                "--stats-interval", "30s", "--bus-metrics-max-series", "10000"}));
   const auto deployment = findObject(objects, "Deployment", "natsbus-operator");
   const auto& pod = deployment["spec"]["template"]["spec"];
   const auto& container = pod["containers"][0];
@@ -200,6 +201,8 @@ TEST(ChartTemplate, BadValuesAreRefusedNamingTheValue) {
       {{"operator.replicas=0"}, "operator.replicas"},
       {{"operator.logLevel=loud"}, "operator.logLevel"},
       {{"operator.sidecarMode=sidecar"}, "operator.sidecarMode"},
+      {{"operator.statsInterval=often"}, "operator.statsInterval"},
+      {{"operator.busMetricsMaxSeries=-1"}, "operator.busMetricsMaxSeries"},
       {{"webhook.failurePolicy=Maybe"}, "webhook.failurePolicy"},
       {{"webhook.timeoutSeconds=60"}, "webhook.timeoutSeconds"},
       {{"webhook.url=http://plain"}, "webhook.url"},

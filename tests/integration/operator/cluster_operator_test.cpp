@@ -230,6 +230,15 @@ TEST_F(ClusterOperatorTest, LeaderFromTheServersAndResizeToFiveAndBackThroughThe
   const auto listed = server_->kubectl({"get", "stan", "nats", "-n", "default"});
   EXPECT_NE(listed.out.find("LEADER"), std::string::npos) << listed.out;
   EXPECT_NE(listed.out.find(cluster.name(*leader)), std::string::npos) << listed.out;
+  // Bus statistics (SPEC 1.5) come from the leader, which says so.
+  EXPECT_TRUE(eventually([&] {
+    for (const auto& c : bus()["status"]["conditions"]) {
+      if (c["type"] == "Monitoring")
+        return c["message"] == "read from pod " + cluster.name(*leader) + " (the Raft leader)" &&
+               bus()["status"]["stats"]["channels"].is_number();
+    }
+    return false;
+  })) << bus()["status"].dump();
 
   // The leader dies: status follows the servers.
   const int killed = *leader;

@@ -49,5 +49,24 @@ TEST(Metrics, HistogramIsCumulative) {
   EXPECT_NE(text.find("d_seconds_count 3\n"), std::string::npos) << text;
 }
 
+TEST(Metrics, ARemovedGaugeSeriesIsNoLongerRendered) {
+  MetricsRegistry registry;
+  registry.gauge("g", "a gauge", {{"bus", "a"}}).set(1);
+  registry.gauge("g", "a gauge", {{"bus", "b"}}).set(2);
+  registry.removeGauge("g", {{"bus", "a"}});
+  registry.removeGauge("g", {{"bus", "nope"}});  // none: nothing happens
+  registry.removeGauge("never_registered", {});  // registers nothing either
+  auto text = registry.render();
+  EXPECT_EQ(text.find("g{bus=\"a\"}"), std::string::npos) << text;
+  EXPECT_NE(text.find("g{bus=\"b\"} 2"), std::string::npos) << text;
+  EXPECT_EQ(text.find("never_registered"), std::string::npos) << text;
+  // Added again, it starts afresh.
+  EXPECT_EQ(registry.gauge("g", "a gauge", {{"bus", "a"}}).value(), 0);
+  registry.removeGauge("g", {{"bus", "a"}});
+  registry.removeGauge("g", {{"bus", "b"}});
+  text = registry.render();
+  EXPECT_EQ(text.find("# TYPE g"), std::string::npos) << "no samples, no family: " << text;
+}
+
 }  // namespace
 }  // namespace natsbus

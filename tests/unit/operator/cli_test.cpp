@@ -53,7 +53,8 @@ TEST(OperatorCli, HelpAndVersion) {
   const auto run_help = cli({"run", "--help"});
   EXPECT_EQ(run_help.code, 0);
   for (const char* flag : {"--workers", "--leader-elect", "--sidecar-log-level", "--log-level",
-                           "--webhook-listen", "--metrics-listen"})
+                           "--webhook-listen", "--metrics-listen", "--stats-interval",
+                           "--monitoring-timeout", "--bus-metrics-max-series"})
     EXPECT_NE(run_help.out.find(flag), std::string::npos) << flag << "\n" << run_help.out;
   EXPECT_EQ(cli({}).code, 2) << "no command: usage, exit 2";
 }
@@ -104,6 +105,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadRun{{"--lease-duration", "soon"}, "--lease-duration"},
         BadRun{{"--lease-duration", "5s", "--renew-deadline", "10s"}, "--renew-deadline"},
         BadRun{{"--retry-period", "10s"}, "--retry-period"},
+        BadRun{{"--stats-interval", "often"}, "--stats-interval"},
+        BadRun{{"--stats-interval", "500ms"}, "--stats-interval"},
+        BadRun{{"--stats-interval", "2s", "--monitoring-timeout", "2s"}, "--monitoring-timeout"},
+        BadRun{{"--bus-metrics-max-series", "-1"}, "--bus-metrics-max-series"},
         // Parsed fine; the kubeconfig is what is wrong, and the message says so.
         BadRun{{"--leader-elect=false", "--kubeconfig", "/nonexistent/kubeconfig"},
                "--kubeconfig: cannot read"}));
@@ -115,6 +120,14 @@ TEST(OperatorRunFlags, DefaultsAndValues) {
   EXPECT_EQ(defaults.lease_duration, std::chrono::seconds(15));
   EXPECT_EQ(defaults.injection.sidecar_image, sidecar_contract::defaultSidecarImage());
   EXPECT_EQ(defaults.injection.log_level, "info");
+  EXPECT_EQ(defaults.stats_interval, std::chrono::seconds(30));
+  EXPECT_EQ(defaults.monitoring_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(defaults.bus_metrics_max_series, 10000u);
+  const auto stats = parseRun({"--stats-interval", "1m", "--monitoring-timeout", "500ms",
+                               "--bus-metrics-max-series", "0"});
+  EXPECT_EQ(stats.stats_interval, std::chrono::minutes(1));
+  EXPECT_EQ(stats.monitoring_timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(stats.bus_metrics_max_series, 0u);
   const auto given = parseRun({"--workers", "8", "--leader-elect", "--lease-duration=30s",
                                "--sidecar-mode", "container", "--workers=16"});
   EXPECT_EQ(given.workers, 16) << "given twice: the last one counts";

@@ -24,7 +24,14 @@ struct ControllerOptions {
   RateLimiter rate_limiter{};
   BuildOptions build;  // e.g. the sidecar image for clustered buses' readiness helper
   std::chrono::milliseconds cluster_resync{std::chrono::seconds(10)};
-  // Clustered buses' servers: unset, the real ones (HTTP monitoring, NATS).
+  // Stats passes (SPEC 1.5): every Ready bus's monitoring endpoint is read
+  // this often, each GET given up after monitoring_timeout (which also bounds
+  // a clustered bus's leader reads); natsbus_bus_* series are capped.
+  std::chrono::milliseconds stats_interval{std::chrono::seconds(30)};
+  std::chrono::milliseconds monitoring_timeout{std::chrono::seconds(2)};
+  StatsThreshold stats_threshold{};
+  std::size_t bus_metrics_max_series = 10000;
+  // The servers: unset, the real ones (HTTP monitoring, NATS).
   std::shared_ptr<ServerMonitor> monitor;
   std::shared_ptr<RaftMembership> membership;
 };
@@ -58,6 +65,8 @@ class Controller final : public BusLookup {
   std::optional<nlohmann::json> cachedChild(const ResourceKind& kind, const std::string& key) const;
   void enqueue(const std::string& key);
   void work();
+  void reconcileKey(const std::string& key);
+  void refreshStatsKey(const std::string& queue_key, const std::string& key);
 
   KubeClient& client_;
   ControllerOptions options_;
@@ -70,6 +79,7 @@ class Controller final : public BusLookup {
   std::unique_ptr<Informer> stateful_sets_;
   std::unique_ptr<Informer> budgets_;
   std::vector<Informer*> informers_;  // every one of the above
+  BusMetrics bus_metrics_;
   Reconciler reconciler_;
   std::mutex workers_mutex_;
   std::vector<std::thread> workers_;

@@ -10,13 +10,20 @@ namespace natsbus::op {
 // The I/O a clustered bus needs beyond the Kubernetes API, behind narrow
 // interfaces: one real implementation each (raft_cluster_io.cpp), fakes in tests.
 
+// One GET of a monitoring URL: the body of a 200 answer, or why there is none.
+struct MonitorAnswer {
+  std::optional<std::string> body;
+  std::string error;  // "connection refused", "timed out", "HTTP 500", ... ("" with a body)
+};
+
 // Reads the monitoring endpoint of server pods.
 class ServerMonitor {
  public:
   virtual ~ServerMonitor() = default;
-  // GETs every URL at once; the body of each answer with status 200, nullopt for
-  // one that did not answer 200 in time.
-  virtual std::vector<std::optional<std::string>> getAll(const std::vector<std::string>& urls) = 0;
+  // GETs every URL at once, each answer in the order of `urls`.
+  virtual std::vector<MonitorAnswer> fetchAll(const std::vector<std::string>& urls) = 0;
+  // The bodies only: nullopt for a URL that did not answer 200 in time.
+  std::vector<std::optional<std::string>> getAll(const std::vector<std::string>& urls);
 };
 
 // A membership change the leader refused, or that could not reach a leader.
@@ -55,7 +62,9 @@ struct RaftObservation {
 RaftObservation observeRaft(const std::vector<ServerPod>& pods,
                             const std::vector<std::optional<std::string>>& serverz);
 
-// http://<ip>:<port>/streaming/serverz (IPv6 addresses in brackets).
+// http://<ip>:<port> (IPv6 addresses in brackets): a server's monitoring endpoint.
+std::string monitoringBaseUrl(const std::string& ip, int monitoring_port);
+// monitoringBaseUrl + /streaming/serverz.
 std::string serverzUrl(const std::string& ip, int monitoring_port);
 // nats://<ip>:<port>
 std::string natsUrl(const std::string& ip, int client_port);

@@ -3,12 +3,14 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "natsbus/operator/builder.hpp"
+#include "natsbus/operator/bus_metrics.hpp"
 #include "natsbus/operator/kube_client.hpp"
 #include "natsbus/operator/raft_cluster.hpp"
 #include "natsbus/operator/status.hpp"
@@ -47,6 +49,10 @@ struct ReconcileOutcome {
   // A Raft membership change could not be made yet: pass again with the key's
   // growing backoff.
   bool retry_with_backoff = false;
+  // When the bus's stats pass (refreshStats) is due: 0 for a bus that just
+  // became Ready; nullopt when there is none (the resource is gone, or no
+  // monitor is configured).
+  std::optional<std::chrono::milliseconds> stats_after;
 };
 
 // The operator's other views and I/O a reconcile pass may use.
@@ -57,8 +63,14 @@ struct ReconcilerOptions {
   // A child from the operator's caches (trimmed; see Controller), by kind and
   // "namespace/name"; unset: nothing is cached.
   std::function<std::optional<nlohmann::json>(const ResourceKind&, const std::string&)> cached;
-  ServerMonitor* monitor = nullptr;      // required for clustered buses
+  ServerMonitor* monitor = nullptr;      // required for clustered buses and for stats
   RaftMembership* membership = nullptr;  // required for clustered buses
+  // The stats pass (SPEC 1.5): how often a Ready bus's monitoring endpoint is
+  // read, when a new reading is worth a status write, and where its series go
+  // (unset: nowhere).
+  std::chrono::milliseconds stats_interval{std::chrono::seconds(30)};
+  StatsThreshold stats_threshold{};
+  BusMetrics* bus_metrics = nullptr;
 };
 
 // One level-triggered pass for one NatsStreaming: read it (from the cache),
@@ -81,6 +93,15 @@ class Reconciler {
   // children carry ownerReferences, so the garbage collector removes them.
   ReconcileOutcome reconcile(const std::string& key);
 
+  // The stats pass of one bus (SPEC 1.5), run on the same work queue as
+  // reconciles (never a thread per bus): reads a Ready bus's monitoring
+  // endpoint, updates its natsbus_bus_* series, and writes status.stats and
+  // the Monitoring condition only when they changed enough. Never touches
+  // Ready or the children. Returns when to run again; nullopt when the
+  // resource is gone (its series are removed). Throws KubeError when the
+  // status write fails.
+  std::optional<std::chrono::milliseconds> refreshStats(const std::string& key);
+
  private:
   struct WrittenStatus {
     std::string resource_version;  // of the NatsStreaming as stored by our status write
@@ -101,9 +122,26 @@ class Reconciler {
   nlohmann::json applyChild(const nlohmann::json& object, const ResourceKind& kind);
   std::optional<nlohmann::json> cached(const ResourceKind& kind, const std::string& ns,
                                        const std::string& name) const;
+  // Holds the key's status lock while `next` (given the resource with our
+  // latest status) is computed and, when it differs, written. The reconcile
+  // and the stats pass of one bus run on different queue keys; the lock keeps
+  // one from writing back what the other just replaced. Returns the status
+  // written, nullopt when nothing was (or the resource is gone).
+  std::optional<nlohmann::json> writeStatus(
+      const std::string& key, const std::function<nlohmann::json(const nlohmann::json&)>& next);
+  std::shared_ptr<std::mutex> statusLock(const std::string& key);
+  std::optional<std::chrono::milliseconds> statsDue(const std::string& key, bool ready);
+  void forgetBus(const std::string& key);
+
+  struct StatsPassed {
+    std::chrono::steady_clock::time_point at;
+    bool ready = false;  // the bus was Ready (and so was polled)
+  };
 
   mutable std::mutex status_mutex_;
   std::map<std::string, WrittenStatus> statuses_;  // by NatsStreaming key
+  std::map<std::string, std::shared_ptr<std::mutex>> status_locks_;
+  std::map<std::string, StatsPassed> stats_passes_;
   KubeClient& client_;
   Lookup lookup_;
   EventRecorder& events_;

@@ -23,6 +23,10 @@ struct RunOptions {
   std::chrono::seconds renew_deadline{10};
   std::chrono::milliseconds retry_period{2000};
   int workers = 4;
+  // Bus statistics (SPEC 1.5): status.stats and natsbus_bus_* series.
+  std::chrono::milliseconds stats_interval{std::chrono::seconds(30)};
+  std::chrono::milliseconds monitoring_timeout{std::chrono::seconds(2)};
+  std::size_t bus_metrics_max_series = 10000;
   std::string webhook_listen;
   std::string tls_cert;
   std::string tls_key;

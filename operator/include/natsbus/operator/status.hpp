@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "natsbus/operator/bus_stats.hpp"
 #include "natsbus/operator/raft_cluster.hpp"
 
 namespace natsbus::op {
@@ -22,6 +23,16 @@ inline constexpr const char* kQuorumNotReady =
 inline constexpr const char* kResizing = "Resizing";  // a Raft membership change is pending
 }  // namespace reasons
 
+// The Monitoring condition (SPEC 1.5): whether status.stats is current. It is
+// the stats pass's alone; it never changes Ready.
+namespace monitoring {
+inline constexpr const char* kCondition = "Monitoring";
+inline constexpr const char* kPolled = "Polled";            // True: the endpoint answered
+inline constexpr const char* kUnreachable = "Unreachable";  // False: no server answered
+inline constexpr const char* kBadAnswer = "BadAnswer";      // False: not nats-streaming's JSON
+inline constexpr const char* kBusNotReady = "BusNotReady";  // Unknown: not polled
+}  // namespace monitoring
+
 // What the reconciler observed this pass; status is rebuilt from it every time
 // (never accumulated), so it is always true to the world.
 struct Observation {
@@ -37,9 +48,27 @@ struct Observation {
 
 // The status for `nats_streaming` given what was observed. `now` (RFC 3339) is
 // used as lastTransitionTime only when the Ready condition's status flips; an
-// unchanged condition keeps the time it already had.
+// unchanged condition keeps the time it already had. status.stats and the
+// Monitoring condition are kept as they are (the stats pass writes them).
 nlohmann::json buildStatus(const nlohmann::json& nats_streaming, const Observation& observed,
                            const std::string& now);
+
+// What one stats pass found: a snapshot from a server that answered (and
+// which one, and why that one), or why none did.
+struct MonitoringObservation {
+  bool polled = true;  // false: the bus is not Ready, nothing was asked
+  std::optional<BusSnapshot> snapshot;
+  std::string source;  // e.g. "pod nats-0 (the Raft leader)"
+  std::string reason;  // monitoring::kUnreachable / kBadAnswer when there is no snapshot
+  std::string error;   // names each URL tried and what went wrong
+};
+
+// The status after a stats pass: `current` with status.stats replaced only
+// when statsChangedEnough(), and the Monitoring condition set (its
+// lastTransitionTime moves only when its status flips). Everything else,
+// Ready included, is left as it is.
+nlohmann::json withMonitoring(const nlohmann::json& current, const MonitoringObservation& observed,
+                              const std::string& now, const StatsThreshold& threshold = {});
 
 // True when `next` differs from the resource's current status (so a write is due).
 bool statusDiffers(const nlohmann::json& nats_streaming, const nlohmann::json& next);

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "fake_kube_client.hpp"
+#include "fake_server_monitor.hpp"
 #include "natsbus/operator/reconciler.hpp"
 #include "natsbus/operator/status.hpp"
 
@@ -24,20 +25,7 @@ class RecordingEvents : public EventRecorder {
   std::vector<Recorded> recorded;
 };
 
-class FakeMonitor : public ServerMonitor {
- public:
-  std::vector<std::optional<std::string>> getAll(const std::vector<std::string>& urls) override {
-    std::vector<std::optional<std::string>> out;
-    for (const auto& url : urls) {
-      asked.push_back(url);
-      const auto found = bodies.find(url);
-      out.push_back(found == bodies.end() ? std::nullopt : std::optional(found->second));
-    }
-    return out;
-  }
-  std::map<std::string, std::string> bodies;
-  std::vector<std::string> asked;
-};
+using FakeMonitor = testing::FakeServerMonitor;
 
 class FakeMembership : public RaftMembership {
  public:

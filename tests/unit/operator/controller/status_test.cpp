@@ -86,5 +86,75 @@ TEST(Status, TransitionTimeIsKeptUntilTheConditionFlips) {
   EXPECT_TRUE(statusDiffers(current, flipped));
 }
 
+MonitoringObservation answered(std::int64_t messages) {
+  MonitoringObservation seen;
+  BusSnapshot snapshot;
+  snapshot.stats = BusStats{1, 1, 1, messages, 10, MaxLag{"c", "orders", messages}};
+  seen.snapshot = snapshot;
+  seen.source = "pod nats-depl-1 (the server)";
+  return seen;
+}
+
+TEST(Status, StatsAndTheMonitoringConditionAreKeptByAReconcile) {
+  auto current = resource();
+  current["status"] =
+      buildStatus(current, observed(deployment(1, 1), std::nullopt), "2026-01-01T00:00:00Z");
+  current["status"] = withMonitoring(current["status"], answered(100), "2026-01-01T00:01:00Z");
+  const auto again =
+      buildStatus(current, observed(deployment(1, 1), std::nullopt), "2026-01-02T00:00:00Z");
+  EXPECT_FALSE(statusDiffers(current, again)) << again.dump();
+  EXPECT_EQ(again["stats"]["messages"], 100);
+  EXPECT_EQ(again["conditions"][1]["type"], "Monitoring");
+  // Ready flipping leaves them as they are too.
+  const auto down =
+      buildStatus(current, observed(deployment(0, 0), std::nullopt), "2026-01-03T00:00:00Z");
+  EXPECT_EQ(down["conditions"][0]["status"], "False");
+  EXPECT_EQ(down["conditions"][1], current["status"]["conditions"][1]);
+  EXPECT_EQ(down["stats"], current["status"]["stats"]);
+}
+
+TEST(Status, MonitoringNeverTouchesReady) {
+  auto current = resource();
+  const auto status =
+      buildStatus(current, observed(deployment(1, 1), std::nullopt), "2026-01-01T00:00:00Z");
+  MonitoringObservation unreachable;
+  unreachable.reason = monitoring::kUnreachable;
+  unreachable.error = "pod p: GET http://10.0.0.8:8222/streaming/serverz: connection refused";
+  const auto next = withMonitoring(status, unreachable, "2026-01-01T00:05:00Z");
+  EXPECT_EQ(next["conditions"][0], status["conditions"][0]);
+  EXPECT_EQ(next["conditions"][1]["status"], "False");
+  EXPECT_EQ(next["conditions"][1]["reason"], "Unreachable");
+  EXPECT_EQ(next["conditions"][1]["message"], unreachable.error);
+  EXPECT_EQ(next["conditions"][1]["lastTransitionTime"], "2026-01-01T00:05:00Z");
+  EXPECT_EQ(next["conditions"][1]["observedGeneration"], 3);
+  EXPECT_FALSE(next.contains("stats")) << "nothing read, nothing made up";
+}
+
+TEST(Status, StatsAreReplacedOnlyWhenTheyChangedEnough) {
+  auto status = withMonitoring(nlohmann::json::object(), answered(1000), "t1");
+  EXPECT_EQ(status["stats"]["messages"], 1000);
+  EXPECT_EQ(status["conditions"][0]["message"], "read from pod nats-depl-1 (the server)");
+  auto small_move = withMonitoring(status, answered(1005), "t2");
+  EXPECT_EQ(small_move, status) << "0.5%: not worth a write";
+  auto big_move = withMonitoring(status, answered(1100), "t3");
+  EXPECT_EQ(big_move["stats"]["messages"], 1100);
+  EXPECT_EQ(big_move["conditions"][0]["lastTransitionTime"], "t1") << "still True";
+}
+
+TEST(Status, MonitoringTransitionsBetweenTrueFalseAndUnknown) {
+  auto status = withMonitoring(nlohmann::json::object(), answered(1), "t1");
+  MonitoringObservation not_polled;
+  not_polled.polled = false;
+  status = withMonitoring(status, not_polled, "t2");
+  EXPECT_EQ(status["conditions"][0]["status"], "Unknown");
+  EXPECT_EQ(status["conditions"][0]["reason"], "BusNotReady");
+  EXPECT_EQ(status["conditions"][0]["lastTransitionTime"], "t2");
+  EXPECT_EQ(status["stats"]["messages"], 1) << "the last reading stays";
+  status = withMonitoring(status, answered(1), "t3");
+  EXPECT_EQ(status["conditions"][0]["status"], "True");
+  EXPECT_EQ(status["conditions"][0]["lastTransitionTime"], "t3");
+  EXPECT_EQ(status["conditions"].size(), 1u);
+}
+
 }  // namespace
 }  // namespace natsbus::op
