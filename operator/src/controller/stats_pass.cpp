@@ -107,8 +107,8 @@ MonitoringObservation pollBus(ServerMonitor& monitor, const std::vector<MonitorT
     } catch (const MonitoringError& e) {
       any_answered = true;
       errors += (errors.empty() ? "" : "; ") + std::string("pod ") + target.pod + ": " +
-                target.base_url + "/streaming answered what nats-streaming-server does not: " +
-                e.what();
+                target.base_url +
+                "/streaming answered what nats-streaming-server does not: " + e.what();
     }
   }
   if (any_answered) observed.reason = monitoring::kBadAnswer;

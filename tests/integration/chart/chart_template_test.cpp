@@ -32,13 +32,29 @@ TEST(ChartTemplate, DefaultsRenderTheOperatorWebhookAndLeastPrivilegeRbac) {
                                              "MutatingWebhookConfiguration", "Secret", "Service",
                                              "ServiceAccount"}));
 
-  EXPECT_EQ(operatorArgs(objects),
-            (std::vector<std::string>{
-                "run", "--webhook-listen", ":9443", "--tls-cert", "/etc/natsbus/tls/tls.crt",
-                "--tls-key", "/etc/natsbus/tls/tls.key", "--metrics-listen", ":8080",
-                "--sidecar-image", "natsbus/sidecar:0.1.0", "--sidecar-mode", "native",
-                "--sidecar-log-level", "info", "--log-level", "info", "--log-format", "text",
-                "--stats-interval", "30s", "--bus-metrics-max-series", "10000"}));
+  EXPECT_EQ(operatorArgs(objects), (std::vector<std::string>{"run",
+                                                             "--webhook-listen",
+                                                             ":9443",
+                                                             "--tls-cert",
+                                                             "/etc/natsbus/tls/tls.crt",
+                                                             "--tls-key",
+                                                             "/etc/natsbus/tls/tls.key",
+                                                             "--metrics-listen",
+                                                             ":8080",
+                                                             "--sidecar-image",
+                                                             "natsbus/sidecar:0.1.0",
+                                                             "--sidecar-mode",
+                                                             "native",
+                                                             "--sidecar-log-level",
+                                                             "info",
+                                                             "--log-level",
+                                                             "info",
+                                                             "--log-format",
+                                                             "text",
+                                                             "--stats-interval",
+                                                             "30s",
+                                                             "--bus-metrics-max-series",
+                                                             "10000"}));
   const auto deployment = findObject(objects, "Deployment", "natsbus-operator");
   const auto& pod = deployment["spec"]["template"]["spec"];
   const auto& container = pod["containers"][0];

@@ -97,9 +97,8 @@ class BusStatsOperatorTest : public OperatorTest {
       if (!std::regex_match(line, match, kLine)) continue;
       const std::string labels = match[1];
       if (labels.find("resource=\"" + resource + "\"") == std::string::npos) continue;
-      static const std::regex kWriteVerb(
-          R"(verb="(POST|PUT|PATCH|APPLY|DELETE|DELETECOLLECTION)") ");
-          if (!std::regex_search(labels, kWriteVerb)) continue;
+      static const std::regex kWriteVerb("verb=\"(POST|PUT|PATCH|APPLY|DELETE|DELETECOLLECTION)\"");
+      if (!std::regex_search(labels, kWriteVerb)) continue;
       total += std::stod(match[2]);
     }
     return total;

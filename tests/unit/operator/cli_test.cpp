@@ -52,9 +52,9 @@ TEST(OperatorCli, HelpAndVersion) {
   EXPECT_NE(help.out.find("render -f FILE"), std::string::npos) << help.out;
   const auto run_help = cli({"run", "--help"});
   EXPECT_EQ(run_help.code, 0);
-  for (const char* flag : {"--workers", "--leader-elect", "--sidecar-log-level", "--log-level",
-                           "--webhook-listen", "--metrics-listen", "--stats-interval",
-                           "--monitoring-timeout", "--bus-metrics-max-series"})
+  for (const char* flag :
+       {"--workers", "--leader-elect", "--sidecar-log-level", "--log-level", "--webhook-listen",
+        "--metrics-listen", "--stats-interval", "--monitoring-timeout", "--bus-metrics-max-series"})
     EXPECT_NE(run_help.out.find(flag), std::string::npos) << flag << "\n" << run_help.out;
   EXPECT_EQ(cli({}).code, 2) << "no command: usage, exit 2";
 }
@@ -123,8 +123,8 @@ TEST(OperatorRunFlags, DefaultsAndValues) {
   EXPECT_EQ(defaults.stats_interval, std::chrono::seconds(30));
   EXPECT_EQ(defaults.monitoring_timeout, std::chrono::seconds(2));
   EXPECT_EQ(defaults.bus_metrics_max_series, 10000u);
-  const auto stats = parseRun({"--stats-interval", "1m", "--monitoring-timeout", "500ms",
-                               "--bus-metrics-max-series", "0"});
+  const auto stats = parseRun(
+      {"--stats-interval", "1m", "--monitoring-timeout", "500ms", "--bus-metrics-max-series", "0"});
   EXPECT_EQ(stats.stats_interval, std::chrono::minutes(1));
   EXPECT_EQ(stats.monitoring_timeout, std::chrono::milliseconds(500));
   EXPECT_EQ(stats.bus_metrics_max_series, 0u);
