@@ -52,7 +52,8 @@ TEST_F(CrdValidation, CrdIsServedWithShortNameStatusAndPrinterColumns) {
   EXPECT_TRUE(version["subresources"].contains("status"));
   std::vector<std::string> columns;
   for (const auto& column : version["additionalPrinterColumns"]) columns.push_back(column["name"]);
-  EXPECT_EQ(columns, (std::vector<std::string>{"ClusterID", "Ready", "Leader", "URL", "Age"}));
+  EXPECT_EQ(columns, (std::vector<std::string>{"ClusterID", "Ready", "Leader", "URL", "Channels",
+                                               "Msgs", "Max-Lag", "Age"}));
 
   // The short name resolves through discovery.
   const auto listed = server_->kubectl({"get", "stan", "-A"});

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "natsbus/testing/process.hpp"
+
 namespace natsbus::testing {
 
 std::string sourcePath(const std::string& relative) {
@@ -42,6 +44,23 @@ std::string requireTool(const std::string& env_var, const std::string& name) {
     throw std::runtime_error(name + " not installed");
   }
   return path;
+}
+
+std::string promtoolFindings(const std::string& exposition) {
+  std::string tool;
+  if (const char* set = std::getenv("PROMTOOL"); set != nullptr && *set != '\0') {
+    tool = set;
+  } else if (std::filesystem::exists("/usr/bin/promtool")) {
+    tool = "/usr/bin/promtool";
+  }
+  if (tool.empty() || !std::filesystem::exists(tool)) {
+    ADD_FAILURE() << "promtool not found: run `make deps` (Debian package prometheus) or set "
+                     "PROMTOOL";
+    return "promtool not found";
+  }
+  const auto checked = runCommand({tool, "check", "metrics"}, exposition);
+  if (checked.exit_code == 0 && checked.out.empty() && checked.err.empty()) return {};
+  return "promtool exit " + std::to_string(checked.exit_code) + ": " + checked.out + checked.err;
 }
 
 }  // namespace natsbus::testing

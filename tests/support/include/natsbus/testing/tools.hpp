@@ -12,6 +12,12 @@ std::string toolPath(const std::string& env_var, const std::string& name);
 // Like toolPath, but fails the test with a message saying how to install it.
 std::string requireTool(const std::string& env_var, const std::string& name);
 
+// `promtool check metrics` of a Prometheus text exposition: "" when it passes
+// with no lint finding, else what promtool said. promtool comes from Debian's
+// `prometheus` package (`make deps` installs it; PROMTOOL overrides the path);
+// without it the test fails saying so.
+std::string promtoolFindings(const std::string& exposition);
+
 // Absolute path of a file in the source tree (e.g. "crds/x.yaml").
 std::string sourcePath(const std::string& relative);
 
