@@ -13,6 +13,13 @@ constexpr std::int64_t kChannelsPage = 1024;
 // server that keeps answering pages.
 constexpr int kMaxPages = 64;
 
+bool podReady(const nlohmann::json& pod) {
+  const auto status = pod.value("status", nlohmann::json::object());
+  for (const auto& condition : status.value("conditions", nlohmann::json::array()))
+    if (condition.value("type", "") == "Ready") return condition.value("status", "") == "True";
+  return false;
+}
+
 }  // namespace
 
 std::vector<MonitorTarget> monitorTargets(const nlohmann::json& nats_streaming,
@@ -33,12 +40,15 @@ std::vector<MonitorTarget> monitorTargets(const nlohmann::json& nats_streaming,
     const auto name = metadata.value("name", "");
     std::string role = "the server";
     if (clustered) role = name == leader ? "the Raft leader" : "a follower";
-    targets.push_back({name, monitoringBaseUrl(ip, port), role});
+    targets.push_back({name, monitoringBaseUrl(ip, port), role, podReady(pod)});
   }
+  // The leader first; then Ready pods (a single server's rolling update has a
+  // pod starting beside the one serving); then by name, so the order is stable.
   std::sort(targets.begin(), targets.end(), [&](const MonitorTarget& a, const MonitorTarget& b) {
     const bool a_leads = !leader.empty() && a.pod == leader;
     const bool b_leads = !leader.empty() && b.pod == leader;
     if (a_leads != b_leads) return a_leads;
+    if (a.ready != b.ready) return a.ready;
     return a.pod < b.pod;
   });
   if (clustered && (targets.empty() || targets.front().pod != leader)) {

@@ -16,6 +16,7 @@ struct MonitorTarget {
   std::string pod;
   std::string base_url;  // http://<pod IP>:<monitoring port>
   std::string role;      // why this one, for the Monitoring condition's message
+  bool ready = false;    // the pod's Ready condition is True
 };
 
 // Pure: the bus's pods (as listed by its selector) -> the servers to try, in
@@ -24,8 +25,8 @@ struct MonitorTarget {
 // so its subscriptions' last_sent and pending counts are current, while a
 // follower's lag behind by the Raft replication; the others follow in name
 // order, for when the leader does not answer (then the condition says the
-// figures came from a follower). A single server's pods in name order (one,
-// but two during a rolling update).
+// figures came from a follower). A single server's pods (one, but two during
+// a rolling update): Ready ones first, then by name.
 std::vector<MonitorTarget> monitorTargets(const nlohmann::json& nats_streaming,
                                           const std::vector<nlohmann::json>& pods);
 

@@ -49,6 +49,17 @@ TEST(MonitorTargets, ASingleServerIsReadAtItsPodAddress) {
   EXPECT_EQ(targets[0].role, "the server");
 }
 
+TEST(MonitorTargets, DuringARollingUpdateTheReadyPodComesFirst) {
+  auto serving = pod("nats-depl-z", "10.0.0.9");
+  serving["status"]["conditions"] = {{{"type", "Ready"}, {"status", "True"}}};
+  auto starting = pod("nats-depl-a", "10.0.0.8");
+  starting["status"]["conditions"] = {{{"type", "Ready"}, {"status", "False"}}};
+  const auto targets = monitorTargets(bus(), {starting, serving});
+  ASSERT_EQ(targets.size(), 2u);
+  EXPECT_EQ(targets[0].pod, "nats-depl-z");
+  EXPECT_EQ(targets[1].pod, "nats-depl-a");
+}
+
 TEST(MonitorTargets, AClusteredBusIsReadAtItsLeaderFirst) {
   const auto targets = monitorTargets(
       bus(3, "nats-1"),
@@ -73,7 +84,8 @@ TEST(PollBus, ReadsServerzAndChannelszOfTheFirstTarget) {
   testing::FakeServerMonitor monitor;
   monitor.bodies["http://10.0.0.8:8222/streaming/serverz"] = kServerz;
   monitor.bodies["http://10.0.0.8:8222/streaming/channelsz?subs=1"] = kChannelsz;
-  const auto observed = pollBus(monitor, {{"nats-depl-b", "http://10.0.0.8:8222", "the server"}});
+  const auto observed =
+      pollBus(monitor, {{"nats-depl-b", "http://10.0.0.8:8222", "the server", true}});
   ASSERT_TRUE(observed.snapshot) << observed.error;
   EXPECT_EQ(observed.snapshot->stats.messages, 100);
   EXPECT_EQ(*observed.snapshot->stats.max_lag, (MaxLag{"ticket:created", "orders-service", 100}));
@@ -83,8 +95,9 @@ TEST(PollBus, ReadsServerzAndChannelszOfTheFirstTarget) {
 TEST(PollBus, NoAnswerNamesEachUrlAndItsError) {
   testing::FakeServerMonitor monitor;
   monitor.errors["http://10.0.0.1:8222/streaming/serverz"] = "Failed to read HTTP status line";
-  const auto observed = pollBus(monitor, {{"nats-0", "http://10.0.0.1:8222", "the Raft leader"},
-                                          {"nats-1", "http://10.0.0.2:8222", "a follower"}});
+  const auto observed =
+      pollBus(monitor, {{"nats-0", "http://10.0.0.1:8222", "the Raft leader", true},
+                        {"nats-1", "http://10.0.0.2:8222", "a follower", true}});
   EXPECT_FALSE(observed.snapshot);
   EXPECT_EQ(observed.reason, monitoring::kUnreachable);
   EXPECT_EQ(observed.error,
@@ -96,8 +109,9 @@ TEST(PollBus, AFollowerAnswersWhenTheLeaderDoesNotAndTheSourceSaysSo) {
   testing::FakeServerMonitor monitor;
   monitor.bodies["http://10.0.0.2:8222/streaming/serverz"] = kServerz;
   monitor.bodies["http://10.0.0.2:8222/streaming/channelsz?subs=1"] = kChannelsz;
-  const auto observed = pollBus(monitor, {{"nats-0", "http://10.0.0.1:8222", "the Raft leader"},
-                                          {"nats-1", "http://10.0.0.2:8222", "a follower"}});
+  const auto observed =
+      pollBus(monitor, {{"nats-0", "http://10.0.0.1:8222", "the Raft leader", true},
+                        {"nats-1", "http://10.0.0.2:8222", "a follower", true}});
   ASSERT_TRUE(observed.snapshot);
   EXPECT_EQ(observed.source,
             "pod nats-1 (a follower), the leader did not answer: pod nats-0: GET "
@@ -108,7 +122,7 @@ TEST(PollBus, AnAnswerThatIsNotTheServersJsonIsABadAnswer) {
   testing::FakeServerMonitor monitor;
   monitor.bodies["http://10.0.0.8:8222/streaming/serverz"] = "<html>proxy</html>";
   monitor.bodies["http://10.0.0.8:8222/streaming/channelsz?subs=1"] = kChannelsz;
-  const auto observed = pollBus(monitor, {{"p", "http://10.0.0.8:8222", "the server"}});
+  const auto observed = pollBus(monitor, {{"p", "http://10.0.0.8:8222", "the server", true}});
   EXPECT_FALSE(observed.snapshot);
   EXPECT_EQ(observed.reason, monitoring::kBadAnswer);
   EXPECT_NE(observed.error.find("serverz: not JSON"), std::string::npos) << observed.error;
@@ -124,7 +138,7 @@ TEST(PollBus, EveryChannelsPageIsRead) {
   monitor.bodies[base + "/streaming/channelsz?subs=1&offset=1&limit=1024"] =
       R"({"offset":1,"limit":1024,"count":1,"total":2,"channels":[
           {"name":"b","msgs":2,"bytes":2,"first_seq":1,"last_seq":2}]})";
-  const auto observed = pollBus(monitor, {{"p", base, "the server"}});
+  const auto observed = pollBus(monitor, {{"p", base, "the server", true}});
   ASSERT_TRUE(observed.snapshot) << observed.error;
   ASSERT_EQ(observed.snapshot->channels.size(), 2u);
   EXPECT_EQ(observed.snapshot->channels[1].name, "b");
