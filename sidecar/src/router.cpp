@@ -184,6 +184,8 @@ HttpResponse Router::subscriptions() const {
     entry["failed"] = s.failed->value();
     entry["redelivered"] = s.redelivered->value();
     entry["inFlight"] = s.in_flight->value();
+    entry["deadLettered"] = s.dead_lettered->value();
+    entry["deadLetterFailures"] = s.dead_letter_failures->value();
     array.push_back(std::move(entry));
   }
   return HttpResponse{200, "application/json", nlohmann::json{{"subscriptions", array}}.dump(), {}};

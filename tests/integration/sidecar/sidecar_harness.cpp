@@ -398,6 +398,21 @@ long long storedCount(const StreamingServer& server, const std::string& subject)
   return nlohmann::json::parse(body).value("msgs", 0LL);
 }
 
+long long metricValue(const std::string& metrics_text, const std::string& series) {
+  const std::string line_start = series + " ";
+  std::size_t at = 0;
+  while ((at = metrics_text.find(line_start, at)) != std::string::npos) {
+    if (at == 0 || metrics_text[at - 1] == '\n')
+      return std::stoll(metrics_text.substr(at + line_start.size()));
+    at += line_start.size();
+  }
+  return -1;
+}
+
+long long sidecarMetric(int port, const std::string& series) {
+  return metricValue(httpCall(port, "GET", "/metrics").body, series);
+}
+
 void publishDirect(const StreamingServer& server, const std::string& subject,
                    const std::vector<std::string>& bodies) {
   auto connection = connectDirect(server, uniqueClientId("publisher"));

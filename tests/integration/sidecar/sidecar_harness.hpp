@@ -126,6 +126,12 @@ long long storedCount(const StreamingServer& server, const std::string& subject)
 void publishDirect(const StreamingServer& server, const std::string& subject,
                    const std::vector<std::string>& bodies);
 
+// The value of one series in Prometheus text ("name" or "name{labels}",
+// exactly as rendered), or -1 when the series is not there.
+long long metricValue(const std::string& metrics_text, const std::string& series);
+// The same, read from a running sidecar's /metrics.
+long long sidecarMetric(int port, const std::string& series);
+
 template <typename Predicate>
 bool eventually(Predicate predicate, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds step = std::chrono::milliseconds(20)) {
