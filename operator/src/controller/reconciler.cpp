@@ -50,8 +50,13 @@ void KubeEventRecorder::record(const nlohmann::json& object, const std::string& 
   }
 }
 
-Reconciler::Reconciler(KubeClient& client, Lookup lookup, EventRecorder& events, Now now)
-    : client_(client), lookup_(std::move(lookup)), events_(events), now_(std::move(now)) {}
+Reconciler::Reconciler(KubeClient& client, Lookup lookup, EventRecorder& events, Now now,
+                       WriteObserver on_write)
+    : client_(client),
+      lookup_(std::move(lookup)),
+      events_(events),
+      now_(std::move(now)),
+      on_write_(std::move(on_write)) {}
 
 namespace {
 
@@ -65,30 +70,15 @@ constexpr auto kWrittenStatusTtl = std::chrono::seconds(10);
 
 }  // namespace
 
-void Reconciler::noteWrite(const std::string& plural, const std::string& key,
-                           const nlohmann::json& stored, nlohmann::json status) {
-  std::lock_guard lock(written_mutex_);
-  written_[plural + "/" + key] = {resourceVersionOf(stored), std::move(status),
-                                  std::chrono::steady_clock::now()};
-}
-
-bool Reconciler::ownWrite(const std::string& plural, const std::string& key,
-                          const std::string& resource_version) {
-  std::lock_guard lock(written_mutex_);
-  const auto it = written_.find(plural + "/" + key);
-  if (it == written_.end() || resource_version.empty() ||
-      it->second.resource_version != resource_version) {
-    return false;
-  }
-  // The echo arrived, so the cache has caught up: the entry has done its job.
-  written_.erase(it);
-  return true;
+void Reconciler::noteWrite(const ResourceKind& kind, const std::string& key,
+                           const nlohmann::json& stored) {
+  if (on_write_) on_write_(kind.plural + "/" + key, resourceVersionOf(stored));
 }
 
 nlohmann::json Reconciler::withLatestStatus(const std::string& key, nlohmann::json resource) const {
-  std::lock_guard lock(written_mutex_);
-  const auto it = written_.find(kinds::natsStreaming().plural + "/" + key);
-  if (it == written_.end() || it->second.status.is_null()) return resource;
+  std::lock_guard lock(status_mutex_);
+  const auto it = statuses_.find(key);
+  if (it == statuses_.end()) return resource;
   if (std::chrono::steady_clock::now() - it->second.at > kWrittenStatusTtl) return resource;
   if (resourceVersionOf(resource) == it->second.resource_version)
     return resource;  // cache caught up
@@ -102,7 +92,11 @@ nlohmann::json Reconciler::withLatestStatus(const std::string& key, nlohmann::js
 ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   ReconcileOutcome outcome;
   const auto found = lookup_(key);
-  if (!found) return outcome;
+  if (!found) {
+    std::lock_guard lock(status_mutex_);
+    statuses_.erase(key);
+    return outcome;
+  }
   const auto resource = withLatestStatus(key, *found);
   if (resource["metadata"].contains("deletionTimestamp"))
     return outcome;  // being deleted; GC does the rest
@@ -129,7 +123,7 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
     const auto& claim = *children->persistent_volume_claim;
     try {
       const auto stored = client_.apply(kinds::persistentVolumeClaim(), ns, nameOf(claim), claim);
-      noteWrite(kinds::persistentVolumeClaim().plural, objectKey(ns, nameOf(claim)), stored);
+      noteWrite(kinds::persistentVolumeClaim(), objectKey(ns, nameOf(claim)), stored);
     } catch (const KubeError& e) {
       if (e.status() != 422) throw;
       observed.invalid_spec = "spec.store: the PersistentVolumeClaim " + nameOf(claim) +
@@ -140,11 +134,11 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   if (children) {
     observed.deployment =
         client_.apply(kinds::deployment(), ns, nameOf(children->deployment), children->deployment);
-    noteWrite(kinds::deployment().plural, objectKey(ns, nameOf(children->deployment)),
+    noteWrite(kinds::deployment(), objectKey(ns, nameOf(children->deployment)),
               *observed.deployment);
     const auto service =
         client_.apply(kinds::service(), ns, nameOf(children->service), children->service);
-    noteWrite(kinds::service().plural, objectKey(ns, nameOf(children->service)), service);
+    noteWrite(kinds::service(), objectKey(ns, nameOf(children->service)), service);
     outcome.applied = true;
   }
 
@@ -158,7 +152,11 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
                                              {"kind", kinds::natsStreaming().kind},
                                              {"metadata", {{"name", name}, {"namespace", ns}}},
                                              {"status", status}});
-    noteWrite(kinds::natsStreaming().plural, key, stored, status);
+    noteWrite(kinds::natsStreaming(), key, stored);
+    {
+      std::lock_guard lock(status_mutex_);
+      statuses_[key] = {resourceVersionOf(stored), status, std::chrono::steady_clock::now()};
+    }
     outcome.status_written = true;
     if (observed.invalid_spec) {
       events_.record(resource, "Warning", reasons::kInvalidSpec, *observed.invalid_spec);

@@ -274,13 +274,14 @@ TEST_F(WebhookKubeTest, ServerDownFollowsTheFailurePolicy) {
 TEST_F(WebhookKubeTest, RotatedCertificateIsServedWithoutRestart) {
   registerWebhook("Fail");
   ASSERT_TRUE(waitForInjection());
-  EXPECT_EQ(testing::httpsRequest(port_, kube_.caCertPath(), "GET", "/healthz").peer_common_name,
-            "webhook");
+  EXPECT_EQ(
+      natsbus::testing::httpsRequest(port_, kube_.caCertPath(), "GET", "/healthz").peer_common_name,
+      "webhook");
   // A new pair signed by the same CA, renamed over the files the server reads.
   const auto [cert, key] = kube_.issueServingCert("webhook-rotated");
   std::filesystem::rename(key, key_);
   std::filesystem::rename(cert, cert_);
-  const auto health = testing::httpsRequest(port_, kube_.caCertPath(), "GET", "/healthz");
+  const auto health = natsbus::testing::httpsRequest(port_, kube_.caCertPath(), "GET", "/healthz");
   EXPECT_EQ(health.status, 200) << health.error;
   EXPECT_EQ(health.peer_common_name, "webhook-rotated");
   const CommandResult created = create(pod("after-rotation", kInject));
