@@ -18,13 +18,6 @@ start_stan
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-start_app() {
-  "$bench_bin/natsbus-bench-app" "$@" >"$work/app.out" 2>"$work/app.err" &
-  app_pid=$!
-  pids+=($app_pid)
-  until grep -q ready "$work/app.out" 2>/dev/null; do sleep 0.02; done
-}
-
 # deliver NAME SUBSCRIPTION_JSON_EXTRA -> sets rate (msgs/s) and cpu_us (sidecar CPU µs per message)
 deliver() {
   local channel="$1" extra="$2" port app_port before after
@@ -68,12 +61,7 @@ single_rate=$rate single_cpu=$cpu_us
 single_ratio=$(ratio "$single_rate" "$direct64")
 printf '%-58s %12s %8s %10s\n' "sidecar per message, maxInFlight 64" "$single_rate" "$single_ratio" "$single_cpu"
 
-printf 'wrk.method = "POST"\nwrk.body = string.rep("x", 256)\n' >"$work/post.lua"
-app_port=$(free_port)
-start_app "$app_port" 1000000000
-read -r ceiling _ < <(wrk -t1 -c64 -d"${seconds}s" --latency -s "$work/post.lua" \
-  "http://127.0.0.1:$app_port/bench" | parse_wrk)
-kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
+ceiling=$(http_ceiling)
 printf '%-58s %12s %8s %10s\n' "wrk -> no-op app, 64 conns (HTTP only, no NATS)" "$ceiling" "$(ratio "$ceiling" "$direct64")" "-"
 
 # Bulk publish: one body of 100 events of 256 random bytes each, base64.
