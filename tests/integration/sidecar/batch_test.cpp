@@ -288,7 +288,10 @@ TEST(SidecarBatch, AnyBytesSurviveTheRoundTripByteForByte) {
   SidecarProcess sidecar(server, {"--app-url", appUrl(app.port()), "--subscriptions",
                                   subscriptionsOf(batched(10, "100ms"))});
   ASSERT_TRUE(sidecar.waitReady());
-  ASSERT_TRUE(eventually([&] { return allAcked(server, bodies.size()); }, 20s));
+  ASSERT_TRUE(eventually([&] { return allAcked(server, bodies.size()); }, 20s))
+      << subscriptionState(server) << "\n"
+      << app.received().size() << " requests at the app\n"
+      << sidecar.log();
   const auto entries = allEntries(app.received());
   ASSERT_EQ(entries.size(), bodies.size());
   for (std::size_t i = 0; i < bodies.size(); ++i) EXPECT_EQ(entries[i].data, bodies[i]) << i;
