@@ -36,6 +36,15 @@ Stats::Stats(const std::vector<Subscription>& subs)
                           "Redelivered messages, per subscription", labels),
         &registry.gauge("natsbus_sidecar_subscription_in_flight",
                         "Deliveries waiting on the app, per subscription", labels),
+        &registry.counter("natsbus_sidecar_dead_lettered_total",
+                          "Messages published to the subscription's deadLetterSubject and acked",
+                          labels),
+        &registry.counter("natsbus_sidecar_dead_letter_failures_total",
+                          "Dead-letter publishes that failed; the original stays un-acked", labels),
+        &registry.counter("natsbus_sidecar_subscription_batches_total",
+                          "Batch requests made to the app, per subscription (each carries up "
+                          "to batch.maxMessages messages, counted in delivered)",
+                          labels),
     });
   }
 }

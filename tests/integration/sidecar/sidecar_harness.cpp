@@ -208,7 +208,7 @@ struct TestApp::Impl {
   std::mutex mutex;
   std::condition_variable changed;
   std::vector<AppRequest> received;
-  std::function<int(const AppRequest&)> respond;
+  std::function<AppAnswer(const AppRequest&)> respond;
   std::vector<std::shared_ptr<tcp::socket>> sockets;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
@@ -235,17 +235,18 @@ struct TestApp::Impl {
       }
       if (owner.delay_ms_ > 0)
         std::this_thread::sleep_for(std::chrono::milliseconds(owner.delay_ms_.load()));
-      int status = 200;
+      AppAnswer answer;
       {
         std::lock_guard lock(mutex);
-        if (respond) status = respond(request);
+        if (respond) answer = respond(request);
         received.push_back(request);
       }
       --owner.concurrent_;
       changed.notify_all();
-      http::response<http::string_body> res{static_cast<http::status>(status), req.version()};
+      http::response<http::string_body> res{static_cast<http::status>(answer.status),
+                                            req.version()};
       res.keep_alive(req.keep_alive());
-      res.body() = "{}";
+      res.body() = std::move(answer.body);
       res.prepare_payload();
       http::write(*socket, res, ec);
       if (ec || !req.keep_alive()) return;
@@ -296,8 +297,14 @@ TestApp::~TestApp() {
 }
 
 void TestApp::setResponder(std::function<int(const AppRequest&)> respond) {
+  setAnswerer([respond = std::move(respond)](const AppRequest& request) {
+    return AppAnswer{respond(request), "{}"};
+  });
+}
+
+void TestApp::setAnswerer(std::function<AppAnswer(const AppRequest&)> answer) {
   std::lock_guard lock(impl_->mutex);
-  impl_->respond = std::move(respond);
+  impl_->respond = std::move(answer);
 }
 
 bool TestApp::waitFor(std::size_t count, std::chrono::milliseconds timeout) {
@@ -388,6 +395,21 @@ long long storedCount(const StreamingServer& server, const std::string& subject)
     return 0;
   }
   return nlohmann::json::parse(body).value("msgs", 0LL);
+}
+
+long long metricValue(const std::string& metrics_text, const std::string& series) {
+  const std::string line_start = series + " ";
+  std::size_t at = 0;
+  while ((at = metrics_text.find(line_start, at)) != std::string::npos) {
+    if (at == 0 || metrics_text[at - 1] == '\n')
+      return std::stoll(metrics_text.substr(at + line_start.size()));
+    at += line_start.size();
+  }
+  return -1;
+}
+
+long long sidecarMetric(int port, const std::string& series) {
+  return metricValue(httpCall(port, "GET", "/metrics").body, series);
 }
 
 void publishDirect(const BusAddress& bus, const std::string& subject,

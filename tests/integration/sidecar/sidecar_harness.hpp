@@ -97,13 +97,22 @@ struct AppRequest {
   std::chrono::steady_clock::time_point at;
 };
 
+// What the app answers: a status and a body.
+struct AppAnswer {
+  int status = 200;
+  std::string body = "{}";
+};
+
 class TestApp {
  public:
   // Answers 200 unless `respond` says otherwise.
   explicit TestApp(int port = 0);
   ~TestApp();
   int port() const { return port_; }
+  // The status of each answer (its body is "{}").
   void setResponder(std::function<int(const AppRequest&)> respond);
+  // The status and body of each answer (a batch's per-message statuses).
+  void setAnswerer(std::function<AppAnswer(const AppRequest&)> answer);
   void setDelay(std::chrono::milliseconds delay) { delay_ms_ = static_cast<int>(delay.count()); }
   bool waitFor(std::size_t count, std::chrono::milliseconds timeout);
   std::vector<AppRequest> received();
@@ -150,6 +159,12 @@ long long storedCount(const StreamingServer& server, const std::string& subject)
 // Publishes with a plain cnats client (synchronous, acked).
 void publishDirect(const BusAddress& bus, const std::string& subject,
                    const std::vector<std::string>& bodies);
+
+// The value of one series in Prometheus text ("name" or "name{labels}",
+// exactly as rendered), or -1 when the series is not there.
+long long metricValue(const std::string& metrics_text, const std::string& series);
+// The same, read from a running sidecar's /metrics.
+long long sidecarMetric(int port, const std::string& series);
 
 template <typename Predicate>
 bool eventually(Predicate predicate, std::chrono::milliseconds timeout,

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "natsbus/base64.hpp"
 #include "natsbus/operator/admission.hpp"
 #include "natsbus/operator/webhook_server.hpp"
 #include "natsbus/subscription.hpp"

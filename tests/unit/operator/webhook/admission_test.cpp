@@ -428,14 +428,5 @@ TEST(Admission, HttpAnswerForAGoodReviewIsTheReviewResponse) {
   EXPECT_EQ(json::parse(answer.body), reviewPodAdmission(review, buses, {}));
 }
 
-TEST(Admission, Base64MatchesRfc4648Vectors) {
-  EXPECT_EQ(base64Encode(""), "");
-  EXPECT_EQ(base64Encode("f"), "Zg==");
-  EXPECT_EQ(base64Encode("fo"), "Zm8=");
-  EXPECT_EQ(base64Encode("foo"), "Zm9v");
-  EXPECT_EQ(base64Encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(base64Decode(base64Encode(std::string("\0\xff\x10", 3))), std::string("\0\xff\x10", 3));
-}
-
 }  // namespace
 }  // namespace natsbus::op
