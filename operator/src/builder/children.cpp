@@ -7,6 +7,7 @@
 #include "bus_spec.hpp"
 #include "natsbus/operator/builder.hpp"
 #include "natsbus/validation_error.hpp"
+#include "secrets.hpp"
 
 namespace natsbus::op {
 namespace {
@@ -14,6 +15,20 @@ namespace {
 constexpr const char* kDataDir = "/data/stan";
 constexpr const char* kDataVolume = "data";
 constexpr const char* kContainerName = "nats-streaming";
+
+// Where the server's container finds its TLS files (read-only Secret volumes),
+// and the variables its credentials arrive in (secretKeyRef), which the args
+// reference as $(VAR) so that no value is ever written into the Deployment.
+constexpr const char* kTlsVolume = "nats-tls";
+constexpr const char* kTlsDir = "/etc/natsbus/tls";
+constexpr const char* kClientTlsVolume = "nats-client-tls";
+constexpr const char* kClientTlsDir = "/etc/natsbus/client-tls";
+constexpr const char* kTokenEnv = "NATSBUS_AUTH_TOKEN";
+constexpr const char* kUsernameEnv = "NATSBUS_AUTH_USERNAME";
+constexpr const char* kPasswordEnv = "NATSBUS_AUTH_PASSWORD";
+// Owner and group may read the key files; nothing else (the volume is the
+// server container's only).
+constexpr int kSecretFileMode = 0440;
 
 std::string nameOf(const nlohmann::json& nats_streaming) {
   const auto metadata = nats_streaming.is_object()
@@ -80,11 +95,55 @@ std::vector<std::string> serverArgs(const BusSpec& bus) {
   return args;
 }
 
-nlohmann::json containerFor(const BusSpec& bus) {
+// After the SPEC 1.1 list: credentials, then TLS. The streaming server's own
+// NATS connection to its embedded server (to 127.0.0.1) reuses --user/--pass or
+// --auth by itself; for TLS it needs the CA (-tls_client_cacert) and, when the
+// server verifies clients, a client certificate of its own (-tls_client_cert/-key).
+void addSecurityArgs(const BusSpec& bus, const ResolvedSecrets& secrets,
+                     std::vector<std::string>& args) {
+  const auto path = [](const char* dir, const char* key) { return std::string(dir) + "/" + key; };
+  const auto env = [](const char* name) { return std::string("$(") + name + ")"; };
+  switch (secrets.auth) {
+    case ResolvedSecrets::Auth::kToken:
+      args.insert(args.end(), {"--auth", env(kTokenEnv)});
+      break;
+    case ResolvedSecrets::Auth::kUserPassword:
+      args.insert(args.end(), {"--user", env(kUsernameEnv), "--pass", env(kPasswordEnv)});
+      break;
+    case ResolvedSecrets::Auth::kNone:
+      break;
+  }
+  if (!bus.tls) return;
+  namespace k = secret_keys;
+  args.insert(args.end(), {"-tls", "-tlscert", path(kTlsDir, k::kCertificate), "-tlskey",
+                           path(kTlsDir, k::kPrivateKey), "-tlscacert", path(kTlsDir, k::kCa)});
+  if (bus.tls->verify_clients) args.emplace_back("-tlsverify");
+  args.insert(args.end(), {"-tls_client_cacert", path(kTlsDir, k::kCa)});
+  if (bus.tls->verify_clients) {
+    args.insert(args.end(), {"-tls_client_cert", path(kClientTlsDir, k::kCertificate),
+                             "-tls_client_key", path(kClientTlsDir, k::kPrivateKey)});
+  }
+}
+
+nlohmann::json secretEnv(const char* name, const std::string& secret, const char* key) {
+  return {{"name", name}, {"valueFrom", {{"secretKeyRef", {{"name", secret}, {"key", key}}}}}};
+}
+
+nlohmann::json secretVolume(const char* volume, const std::string& secret,
+                            const std::vector<const char*>& keys) {
+  auto items = nlohmann::json::array();
+  for (const char* key : keys) items.push_back({{"key", key}, {"path", key}});
+  return {{"name", volume},
+          {"secret", {{"secretName", secret}, {"items", items}, {"defaultMode", kSecretFileMode}}}};
+}
+
+nlohmann::json containerFor(const BusSpec& bus, const ResolvedSecrets& secrets) {
+  auto args = serverArgs(bus);
+  addSecurityArgs(bus, secrets, args);
   nlohmann::json container = {
       {"name", kContainerName},
       {"image", bus.image},
-      {"args", serverArgs(bus)},
+      {"args", args},
       {"ports",
        {{{"name", "client"}, {"containerPort", bus.client_port}, {"protocol", "TCP"}},
         {{"name", "monitoring"}, {"containerPort", bus.monitoring_port}, {"protocol", "TCP"}}}},
@@ -96,15 +155,28 @@ nlohmann::json containerFor(const BusSpec& bus) {
         {"failureThreshold", 3}}},
   };
   if (bus.resources) container["resources"] = *bus.resources;
-  if (bus.file_store) {
-    container["volumeMounts"] =
-        nlohmann::json::array({{{"name", kDataVolume}, {"mountPath", kDataDir}}});
+  if (secrets.auth == ResolvedSecrets::Auth::kToken) {
+    container["env"] = {secretEnv(kTokenEnv, *bus.auth_secret, secret_keys::kToken)};
+  } else if (secrets.auth == ResolvedSecrets::Auth::kUserPassword) {
+    container["env"] = {secretEnv(kUsernameEnv, *bus.auth_secret, secret_keys::kUsername),
+                        secretEnv(kPasswordEnv, *bus.auth_secret, secret_keys::kPassword)};
   }
+  auto mounts = nlohmann::json::array();
+  if (bus.file_store) mounts.push_back({{"name", kDataVolume}, {"mountPath", kDataDir}});
+  if (bus.tls) {
+    mounts.push_back({{"name", kTlsVolume}, {"mountPath", kTlsDir}, {"readOnly", true}});
+    if (bus.tls->verify_clients) {
+      mounts.push_back(
+          {{"name", kClientTlsVolume}, {"mountPath", kClientTlsDir}, {"readOnly", true}});
+    }
+  }
+  if (!mounts.empty()) container["volumeMounts"] = mounts;
   return container;
 }
 
-nlohmann::json deploymentFor(const BusSpec& bus) {
-  nlohmann::json pod_spec = {{"containers", nlohmann::json::array({containerFor(bus)})}};
+nlohmann::json deploymentFor(const BusSpec& bus, const ResolvedSecrets& secrets) {
+  nlohmann::json pod_spec = {{"containers", nlohmann::json::array({containerFor(bus, secrets)})}};
+  auto volumes = nlohmann::json::array();
   if (bus.file_store) {
     nlohmann::json volume = {{"name", kDataVolume}};
     if (bus.store_size) {
@@ -112,7 +184,22 @@ nlohmann::json deploymentFor(const BusSpec& bus) {
     } else {
       volume["emptyDir"] = nlohmann::json::object();
     }
-    pod_spec["volumes"] = nlohmann::json::array({volume});
+    volumes.push_back(volume);
+  }
+  if (bus.tls) {
+    namespace k = secret_keys;
+    volumes.push_back(
+        secretVolume(kTlsVolume, bus.tls->secret, {k::kCertificate, k::kPrivateKey, k::kCa}));
+    if (bus.tls->verify_clients) {
+      volumes.push_back(secretVolume(kClientTlsVolume, *bus.tls->client_secret,
+                                     {k::kCertificate, k::kPrivateKey}));
+    }
+  }
+  if (!volumes.empty()) pod_spec["volumes"] = volumes;
+  nlohmann::json template_metadata = {{"labels", labelsFor(bus.name)}};
+  if (!secrets.digest.empty()) {
+    template_metadata["annotations"] = {
+        {std::string(kSecretsHashAnnotation), "sha256:" + secrets.digest}};
   }
   return {{"apiVersion", "apps/v1"},
           {"kind", "Deployment"},
@@ -124,7 +211,7 @@ nlohmann::json deploymentFor(const BusSpec& bus) {
             // claim cannot be mounted by the new pod while the old one holds it.
             {"strategy", {{"type", "Recreate"}}},
             {"selector", {{"matchLabels", selectorFor(bus.name)}}},
-            {"template", {{"metadata", {{"labels", labelsFor(bus.name)}}}, {"spec", pod_spec}}}}}};
+            {"template", {{"metadata", template_metadata}, {"spec", pod_spec}}}}}};
 }
 
 nlohmann::json serviceFor(const BusSpec& bus) {
@@ -180,11 +267,16 @@ std::string portOf(const nlohmann::json& nats_streaming, const char* which, int 
 
 }  // namespace
 
-ChildObjects buildChildren(const nlohmann::json& nats_streaming) {
+ChildObjects buildChildren(const nlohmann::json& nats_streaming, const SecretFinder& secrets) {
   const BusSpec bus = parseBusSpec(nats_streaming);
-  ChildObjects children{deploymentFor(bus), serviceFor(bus), std::nullopt};
+  const ResolvedSecrets resolved = resolveSecrets(bus, secrets);
+  ChildObjects children{deploymentFor(bus, resolved), serviceFor(bus), std::nullopt};
   if (bus.store_size) children.persistent_volume_claim = claimFor(bus);
   return children;
+}
+
+ChildObjects buildChildren(const nlohmann::json& nats_streaming) {
+  return buildChildren(nats_streaming, SecretFinder{});
 }
 
 std::string clientUrl(const nlohmann::json& nats_streaming) {

@@ -6,4 +6,5 @@ target_sources(natsbus_operator_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/quantity.cpp
   ${CMAKE_CURRENT_LIST_DIR}/render.cpp
   ${CMAKE_CURRENT_LIST_DIR}/render_command.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/secrets.cpp
   ${CMAKE_CURRENT_LIST_DIR}/yaml_json.cpp)
