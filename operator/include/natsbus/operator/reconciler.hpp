@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "natsbus/operator/builder.hpp"
 #include "natsbus/operator/kube_client.hpp"
 
 namespace natsbus::op {
@@ -47,8 +48,16 @@ class Reconciler {
  public:
   using Lookup = std::function<std::optional<nlohmann::json>(const std::string& key)>;
   using Now = std::function<std::string()>;
+  // The Secret `name` in `ns` as a SecretSummary (keys and digests, never the
+  // values), nullopt when it does not exist. Throws (e.g. KubeError) when that
+  // cannot be known yet; the pass is then retried.
+  using Secrets =
+      std::function<std::optional<SecretSummary>(const std::string& ns, const std::string& name)>;
 
-  Reconciler(KubeClient& client, Lookup lookup, EventRecorder& events, Now now);
+  // Without `secrets`, Secrets are read from the API server on each pass that
+  // needs one (and not kept).
+  Reconciler(KubeClient& client, Lookup lookup, EventRecorder& events, Now now,
+             Secrets secrets = {});
 
   // `key` is "namespace/name". A key whose resource is gone needs nothing: its
   // children carry ownerReferences, so the garbage collector removes them.
@@ -79,6 +88,7 @@ class Reconciler {
   Lookup lookup_;
   EventRecorder& events_;
   Now now_;
+  Secrets secrets_;
 };
 
 }  // namespace natsbus::op

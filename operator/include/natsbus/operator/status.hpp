@@ -13,6 +13,8 @@ inline constexpr const char* kReconciling = "Reconciling";  // rollout not yet o
 inline constexpr const char* kDeploymentUnavailable =
     "DeploymentUnavailable";                                // observed, not available
 inline constexpr const char* kInvalidSpec = "InvalidSpec";  // buildChildren refused it
+// A referenced Secret is missing or incomplete (SPEC 1.4): SecretNotFound,
+// SecretKeyMissing, SecretInvalid (secret_reasons in builder.hpp).
 }  // namespace reasons
 
 // What the reconciler observed this pass; status is rebuilt from it every time
@@ -20,6 +22,13 @@ inline constexpr const char* kInvalidSpec = "InvalidSpec";  // buildChildren ref
 struct Observation {
   std::optional<nlohmann::json> deployment;  // as stored after apply
   std::optional<std::string> invalid_spec;   // ValidationError message
+  // A referenced Secret the server cannot run with: the reason
+  // (SecretNotFound, SecretKeyMissing, SecretInvalid) and a message naming it.
+  struct SecretProblem {
+    std::string reason;
+    std::string message;
+  };
+  std::optional<SecretProblem> secret_problem;
 };
 
 // The status for `nats_streaming` given what was observed. `now` (RFC 3339) is
