@@ -1,6 +1,7 @@
 #include "natsbus/sidecar/cli.hpp"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <iostream>
 
@@ -31,6 +32,7 @@ int runCli(const std::vector<std::string>& args, std::function<std::string()> cl
       break;
   }
   setupLogging("natsbus-sidecar", parsed.config.log_level, parsed.config.log_format);
+  for (const auto& warning : parsed.warnings) spdlog::warn("{}", warning);
   // Blocked before any thread starts, so every thread inherits the mask and the
   // signals reach only runSidecar's sigwait.
   sigset_t signals;

@@ -3,8 +3,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <map>
 #include <optional>
 
@@ -63,6 +66,23 @@ void checkNatsUrls(const Value& value) {
   }
 }
 
+std::string nonEmpty(const Value& value) {
+  if (value.text.empty()) refuse(value, "must not be empty");
+  return value.text;
+}
+
+// A file the sidecar reads at every connect (so that a rotated certificate is
+// picked up); it must be readable now already.
+std::string readableFile(const Value& value) {
+  if (value.text.empty()) refuse(value, "must name a file");
+  std::ifstream file(value.text);
+  if (!file) {
+    throw ValidationError(value.source + ": cannot read \"" + value.text +
+                          "\": " + std::strerror(errno));
+  }
+  return value.text;
+}
+
 std::string checkedId(const Value& value) {
   if (!contract::isValidClientId(value.text))
     refuse(value, "may contain only letters, digits, '-' and '_' (and must not be empty)");
@@ -96,6 +116,38 @@ const std::vector<Setting>& settings() {
        "client ID; default <POD_NAME or hostname>-<8 random hex>",
        [](const SidecarConfig&) { return std::string(); },
        [](SidecarConfig& c, const Value& v) { c.client_id = checkedId(v); }},
+      {"--nats-user", contract::env::kNatsUser, "NAME",
+       "user name for the streaming server (with --nats-password)",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.nats_user = nonEmpty(v); }},
+      {"--nats-password", contract::env::kNatsPassword, "SECRET",
+       "its password (prefer the environment variable: flags show in the process list)",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.nats_password = nonEmpty(v); }},
+      {"--nats-token", contract::env::kNatsToken, "SECRET",
+       "token for the streaming server (instead of a user and password)",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.nats_token = nonEmpty(v); }},
+      {"--nats-ca-file", contract::env::kNatsCaFile, "FILE",
+       "CA certificates (PEM) that verify the server; turns TLS on",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.nats_ca_file = readableFile(v); }},
+      {"--nats-cert-file", contract::env::kNatsCertFile, "FILE",
+       "client certificate (PEM) to present, with --nats-key-file; turns TLS on",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.nats_cert_file = readableFile(v); }},
+      {"--nats-key-file", contract::env::kNatsKeyFile, "FILE", "the client certificate's key (PEM)",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.nats_key_file = readableFile(v); }},
+      {"--api-token", contract::env::kApiToken, "SECRET",
+       "required from callers as 'Natsbus-Token: T' or 'Authorization: Bearer T' (all but "
+       "GET /healthz and /readyz); 401 otherwise",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.api_token = nonEmpty(v); }},
+      {"--app-token", contract::env::kAppToken, "SECRET",
+       "sent to the app as 'Natsbus-Token: T' with every delivery",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.app_token = nonEmpty(v); }},
       {"--listen", contract::env::kListen, "HOST:PORT", "the HTTP API (loopback only by default)",
        [](const SidecarConfig& c) { return formatHostPort(c.listen); },
        [](SidecarConfig& c, const Value& v) { c.listen = parseHostPort(v.text, v.source); }},
@@ -181,6 +233,34 @@ bool onCommandLine(const std::vector<std::string>& args, const std::string& flag
   return false;
 }
 
+bool isSecretSetting(const std::string& flag) {
+  return flag == "--nats-password" || flag == "--nats-token" || flag == "--api-token" ||
+         flag == "--app-token";
+}
+
+// Settings that only make sense together, or not together. `given` maps each
+// flag that was set to the name it was set by, which the error names.
+void checkCombinations(const std::map<std::string, std::string>& given) {
+  const auto has = [&](const char* flag) { return given.count(flag) != 0; };
+  const auto name = [&](const char* flag) {
+    if (has(flag)) return given.at(flag);
+    for (const auto& setting : settings()) {
+      if (setting.flag == std::string(flag)) return std::string(flag) + " (" + setting.env + ")";
+    }
+    return std::string(flag);
+  };
+  const auto pair = [&](const char* a, const char* b) {
+    if (has(a) && !has(b)) throw ValidationError(name(b) + ": required with " + name(a));
+    if (has(b) && !has(a)) throw ValidationError(name(a) + ": required with " + name(b));
+  };
+  pair("--nats-user", "--nats-password");
+  pair("--nats-cert-file", "--nats-key-file");
+  if (has("--nats-token") && has("--nats-user")) {
+    throw ValidationError(name("--nats-token") + ": set a token or a user and password (" +
+                          name("--nats-user") + "), not both");
+  }
+}
+
 void generateClientId(SidecarConfig& config, std::function<std::string()> suffix) {
   std::string base;
   if (const char* pod = std::getenv(contract::env::kPodName); pod != nullptr && *pod != '\0') {
@@ -263,11 +343,20 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args,
   }
 
   auto& config = parsed.config;
+  std::map<std::string, std::string> given;  // flag -> the name it was given by
   for (const auto& setting : settings()) {
     if (options[setting.flag]->count() == 0) continue;  // the default stands
     const bool from_flag = onCommandLine(args, setting.flag);
-    setting.apply(config, Value{raw[setting.flag], from_flag ? setting.flag : setting.env});
+    given[setting.flag] = from_flag ? setting.flag : setting.env;
+    setting.apply(config, Value{raw[setting.flag], given[setting.flag]});
+    if (from_flag && isSecretSetting(setting.flag)) {
+      parsed.warnings.push_back(std::string(setting.flag) +
+                                " was given on the command line, where other local users can "
+                                "read it in the process list; set " +
+                                setting.env + " instead");
+    }
   }
+  checkCombinations(given);
   if (config.cluster_id.empty()) {
     throw ValidationError(std::string("--cluster-id (") + contract::env::kClusterId +
                           "): required, the streaming server's cluster ID");

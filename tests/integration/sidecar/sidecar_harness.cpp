@@ -64,7 +64,7 @@ HttpClient::HttpClient(int port) : impl_(std::make_unique<Impl>()) {
 HttpClient::~HttpClient() = default;
 
 HttpResult HttpClient::request(const std::string& method, const std::string& target,
-                               const std::string& body) {
+                               const std::string& body, const Headers& headers) {
   auto& impl = *impl_;
   for (int attempt = 0; attempt < 2; ++attempt) {
     beast::error_code ec;
@@ -84,6 +84,7 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
     }
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, "127.0.0.1");
+    for (const auto& [name, value] : headers) req.set(name, value);
     req.body() = body;
     req.prepare_payload();
     http::write(*impl.socket, req, ec);
@@ -108,9 +109,9 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
 }
 
 HttpResult httpCall(int port, const std::string& method, const std::string& target,
-                    const std::string& body) {
+                    const std::string& body, const HttpClient::Headers& headers) {
   HttpClient client(port);
-  return client.request(method, target, body);
+  return client.request(method, target, body, headers);
 }
 
 std::string rawExchange(int port, const std::string& bytes, bool half_close,
@@ -151,9 +152,11 @@ std::string rawExchange(int port, const std::string& bytes, bool half_close,
 SidecarProcess::SidecarProcess(const StreamingServer& server, std::vector<std::string> extra_args,
                                Environment env, std::string binary)
     : dir_("natsbus-sidecar-test") {
+  const bool own_url =
+      std::find(extra_args.begin(), extra_args.end(), "--nats-url") != extra_args.end();
   std::vector<std::string> argv{std::move(binary),
                                 "--nats-url",
-                                server.url(),
+                                own_url ? std::string() : server.url(),
                                 "--cluster-id",
                                 server.clusterId(),
                                 "--listen",
@@ -162,6 +165,7 @@ SidecarProcess::SidecarProcess(const StreamingServer& server, std::vector<std::s
                                 "1s",
                                 "--log-level",
                                 "debug"};
+  if (own_url) argv.erase(argv.begin() + 1, argv.begin() + 3);
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<ChildProcess>(argv, dir_.path() / "sidecar.log", std::move(env));
 }

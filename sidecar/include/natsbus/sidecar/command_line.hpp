@@ -22,6 +22,8 @@ struct ParsedCli {
   SidecarConfig config;  // kRun
   ProbeTarget probe;     // kProbe
   std::string output;    // kHelp, kVersion: what to print
+  // kRun: things to log once logging is set up (a secret given as a flag).
+  std::vector<std::string> warnings;
 };
 
 // The sidecar's command line (CLI11). Each setting is declared once, in one

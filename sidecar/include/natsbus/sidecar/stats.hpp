@@ -34,6 +34,7 @@ struct Stats {
   Gauge& delivery_in_flight;
   Counter& reconnects;
   Gauge& connected;
+  Counter& unauthorized;
   std::vector<SubscriptionStats> subscriptions;
 };
 
