@@ -64,7 +64,7 @@ void directPass(KubeClient& client, const std::string& ns, const std::string& na
                      {{"apiVersion", "natsbus.io/v1alpha1"},
                       {"kind", "NatsStreaming"},
                       {"metadata", {{"name", name}, {"namespace", ns}}},
-                      {"status", buildStatus(created, {deployment, std::nullopt},
+                      {"status", buildStatus(created, {deployment, std::nullopt, std::nullopt},
                                              formatRfc3339(std::chrono::system_clock::now(),
                                                            Rfc3339Precision::kSeconds))}});
 }
