@@ -345,8 +345,15 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args,
   auto& config = parsed.config;
   std::map<std::string, std::string> given;  // flag -> the name it was given by
   for (const auto& setting : settings()) {
-    if (options[setting.flag]->count() == 0) continue;  // the default stands
     const bool from_flag = onCommandLine(args, setting.flag);
+    // CLI11 reads an empty variable as unset. For a secret that would turn the
+    // check off (a Secret whose token is empty would leave the API open), so
+    // an empty secret variable is refused like an empty flag.
+    if (const char* value = std::getenv(setting.env);
+        !from_flag && isSecretSetting(setting.flag) && value != nullptr && *value == '\0') {
+      setting.apply(config, Value{"", setting.env});
+    }
+    if (options[setting.flag]->count() == 0) continue;  // the default stands
     given[setting.flag] = from_flag ? setting.flag : setting.env;
     setting.apply(config, Value{raw[setting.flag], given[setting.flag]});
     if (from_flag && isSecretSetting(setting.flag)) {

@@ -214,7 +214,7 @@ TEST(SidecarCommandLine, CredentialsTokensAndTlsFiles) {
 }
 
 TEST(SidecarCommandLine, SecretsGivenAsFlagsAreWarnedAbout) {
-  ScopedEnv scoped({{"NATSBUS_API_TOKEN", "from-env"}});
+  ScopedEnv scoped(std::map<std::string, std::string>{{"NATSBUS_API_TOKEN", "from-env"}});
   const auto from_env = parseCommandLine({"--cluster-id", "c"});
   EXPECT_TRUE(from_env.warnings.empty());
   const auto from_flag =
