@@ -72,6 +72,9 @@ TEST_F(OperatorSecretsTest, MissingSecretIsReportedAndTheBusRunsOnceItAppearsAnd
 
   // 3. Both Secrets complete: the Deployment is created, with the values only
   //    as secretKeyRef and read-only volumes.
+  // Replaced, not applied over: apply would merge the new stringData into the
+  // stored data and keep "password" next to "token" (SecretInvalid).
+  kubectlOk({"delete", "secret", "nats-auth", "-n", "default"});
   kubectlOk({"apply", "-f", "-"}, secretYaml("nats-auth", "  token: t0k3n-first\n"));
   kubectlOk({"apply", "-f", "-"},
             secretYaml("nats-tls", "  tls.crt: CERT\n  tls.key: KEY\n  ca.crt: CA\n"));
