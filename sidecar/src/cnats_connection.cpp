@@ -3,10 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "natsbus/rfc3339.hpp"
 #include "natsbus/sidecar/cnats_handles.hpp"
 #include "natsbus/sidecar/nats_security.hpp"
+#include "natsbus/sidecar/publish_outcome.hpp"
 
 namespace natsbus::sidecar {
 
@@ -15,11 +17,74 @@ struct CnatsConnection::Session {
   std::shared_ptr<CnatsLoopBinding> binding;
   StanConnectionPtr connection;
   std::vector<StanSubscriptionPtr> subscriptions;
+  // The callback tokens handed to cnats for this connection and its
+  // subscriptions; withdrawn when the session ends.
+  std::vector<void*> tokens;
 };
 
 namespace {
 
-using Closure = CnatsConnection::Closure;
+// cnats keeps each callback's closure for as long as it likes: a disconnected,
+// reconnected or connection-lost callback may still be queued on its callback
+// thread after the connection was destroyed, and a failed connect may call
+// back after Connect returned. So the closure handed to cnats is never a
+// pointer cnats could outlive: it is a number (a token) looked up here. A
+// session's tokens are withdrawn when it ends, so the registry holds at most
+// one connection's worth per CnatsConnection however often it reconnects, and
+// a late callback with a withdrawn token finds nothing and is dropped.
+// Callbacks run while holding the registry's shared lock, so withdrawing a
+// token also waits for any callback still running with it.
+class CallbackRegistry {
+ public:
+  struct Target {
+    CnatsConnection* owner;
+    std::uint64_t generation;
+    std::size_t index;  // subscription index; unused for connection callbacks
+  };
+
+  static CallbackRegistry& instance() {
+    static CallbackRegistry registry;
+    return registry;
+  }
+
+  void* add(Target target) {
+    std::unique_lock lock(mutex_);
+    const auto token = ++last_token_;  // never reused: 2^64 tokens
+    targets_.emplace(token, target);
+    return reinterpret_cast<void*>(static_cast<std::uintptr_t>(token));
+  }
+
+  void withdraw(const std::vector<void*>& tokens) {
+    std::unique_lock lock(mutex_);
+    for (auto* token : tokens) targets_.erase(reinterpret_cast<std::uintptr_t>(token));
+  }
+
+  void withdrawAll(const CnatsConnection* owner) {
+    std::unique_lock lock(mutex_);
+    std::erase_if(targets_, [owner](const auto& entry) { return entry.second.owner == owner; });
+  }
+
+  std::size_t count(const CnatsConnection* owner) const {
+    std::shared_lock lock(mutex_);
+    return static_cast<std::size_t>(
+        std::count_if(targets_.begin(), targets_.end(),
+                      [owner](const auto& entry) { return entry.second.owner == owner; }));
+  }
+
+  template <typename Call>
+  void dispatch(void* token, Call call) const {
+    std::shared_lock lock(mutex_);
+    const auto it = targets_.find(reinterpret_cast<std::uintptr_t>(token));
+    if (it != targets_.end()) call(it->second);
+  }
+
+ private:
+  mutable std::shared_mutex mutex_;
+  std::uintptr_t last_token_ = 0;
+  std::unordered_map<std::uintptr_t, Target> targets_;
+};
+
+using Target = CallbackRegistry::Target;
 
 struct PublishContext {
   CnatsConnection* owner;
@@ -34,46 +99,45 @@ std::string lastError(natsStatus status) {
 }
 
 void onPubAckTrampoline(const char* guid, const char* error, void* closure) {
+  // cnats calls this exactly once per accepted publish (ack, ack timeout or
+  // connection close), and the owner waits for all of them before going away.
   std::unique_ptr<PublishContext> context(static_cast<PublishContext*>(closure));
-  context->owner->onPublishAck(error);
+  context->owner->onPublishAck();
   PublishResult result;
-  if (error == nullptr || *error == '\0') {
-    result.outcome = PublishOutcome::kAcked;
+  result.outcome = classifyPublishAck(error);
+  if (result.outcome == PublishOutcome::kAcked) {
     result.guid = guid != nullptr ? guid : "";
   } else {
-    const std::string text = error;
-    result.error = text;
-    if (text.find("timeout") != std::string::npos) {
-      result.outcome = PublishOutcome::kTimeout;
-    } else if (text.find("closed") != std::string::npos ||
-               text.find("connection") != std::string::npos) {
-      result.outcome = PublishOutcome::kNotConnected;
-    } else {
-      result.outcome = PublishOutcome::kRejected;
-    }
+    result.error = error;
   }
   context->done(std::move(result));
 }
 
 void onMessageTrampoline(stanConnection*, stanSubscription*, const char*, stanMsg* msg,
-                         void* closure) {
-  const auto* c = static_cast<Closure*>(closure);
-  c->owner->onMessage(*c, msg);
+                         void* token) {
+  bool taken = false;
+  CallbackRegistry::instance().dispatch(token, [&](const Target& target) {
+    taken = true;
+    target.owner->onMessage(target.index, target.generation, msg);
+  });
+  // A message for a subscription that is gone is not acked: the server redelivers it.
+  if (!taken) stanMsg_Destroy(msg);
 }
 
-void onConnectionLostTrampoline(stanConnection*, const char* error, void* closure) {
-  const auto* c = static_cast<Closure*>(closure);
-  c->owner->onConnectionLost(c->generation, error);
+void onConnectionLostTrampoline(stanConnection*, const char* error, void* token) {
+  CallbackRegistry::instance().dispatch(token, [&](const Target& target) {
+    target.owner->onConnectionLost(target.generation, error);
+  });
 }
 
-void onDisconnectedTrampoline(natsConnection*, void* closure) {
-  const auto* c = static_cast<Closure*>(closure);
-  c->owner->onLinkChange(c->generation, false);
+void onDisconnectedTrampoline(natsConnection*, void* token) {
+  CallbackRegistry::instance().dispatch(
+      token, [](const Target& target) { target.owner->onLinkChange(target.generation, false); });
 }
 
-void onReconnectedTrampoline(natsConnection*, void* closure) {
-  const auto* c = static_cast<Closure*>(closure);
-  c->owner->onLinkChange(c->generation, true);
+void onReconnectedTrampoline(natsConnection*, void* token) {
+  CallbackRegistry::instance().dispatch(
+      token, [](const Target& target) { target.owner->onLinkChange(target.generation, true); });
 }
 
 }  // namespace
@@ -85,10 +149,12 @@ CnatsConnection::CnatsConnection(const SidecarConfig& config, Stats& stats, Mess
       sink_(sink),
       client_id_(config.client_id),
       loop_(std::move(loop)),
+      state_([&stats](bool up) { stats.connected.set(up ? 1 : 0); }),
       sub_active_(std::make_unique<std::atomic<bool>[]>(config.subscriptions.size() + 1)) {}
 
 CnatsConnection::~CnatsConnection() {
   close();
+  CallbackRegistry::instance().withdrawAll(this);
 }
 
 void CnatsConnection::start() {
@@ -96,36 +162,29 @@ void CnatsConnection::start() {
 }
 
 void CnatsConnection::close() {
-  {
-    std::lock_guard lock(state_mutex_);
-    stopping_ = true;
-  }
-  state_changed_.notify_all();
+  state_.stop();
   if (supervisor_.joinable()) supervisor_.join();
-  std::unique_ptr<Session> session;
-  {
-    std::unique_lock lock(session_mutex_);
-    session = std::move(session_);
-  }
-  if (session) teardown(std::move(session), true);
+  if (auto session = uninstall()) teardown(std::move(session), true);
 }
 
 bool CnatsConnection::subscriptionActive(std::size_t index) const {
   return index < config_.subscriptions.size() && sub_active_[index].load();
 }
 
-void CnatsConnection::updateConnected() {
-  bool up;
-  {
-    std::shared_lock lock(session_mutex_);
-    up = session_ != nullptr && link_up_.load();
-  }
-  {
-    std::lock_guard lock(state_mutex_);
-    up = up && !lost_ && !stopping_;
-  }
-  connected_.store(up, std::memory_order_release);
-  stats_.connected.set(up ? 1 : 0);
+std::size_t CnatsConnection::callbackTargets() const {
+  return CallbackRegistry::instance().count(this);
+}
+
+void CnatsConnection::install(std::unique_ptr<Session> session) {
+  std::unique_lock lock(session_mutex_);
+  session_ = std::move(session);
+  state_.installed();
+}
+
+std::unique_ptr<CnatsConnection::Session> CnatsConnection::uninstall() {
+  std::unique_lock lock(session_mutex_);
+  state_.uninstalled();
+  return std::move(session_);
 }
 
 void CnatsConnection::publishAsync(std::string_view subject, std::string_view data,
@@ -159,57 +218,48 @@ void CnatsConnection::publishAsync(std::string_view subject, std::string_view da
     return;
   }
   pending_publishes_.fetch_sub(1);
-  context->done({PublishOutcome::kNotConnected, "", error});
+  context->done({classifyPublishStatus(status), "", error});
 }
 
-void CnatsConnection::onPublishAck(const char*) {
+void CnatsConnection::onPublishAck() {
   pending_publishes_.fetch_sub(1);
 }
 
 void CnatsConnection::onConnectionLost(std::uint64_t generation, const char* error) {
-  {
-    std::lock_guard lock(state_mutex_);
-    if (generation != generation_) return;
-    lost_ = true;
-  }
-  spdlog::warn("streaming connection lost: {}", error != nullptr ? error : "unknown reason");
-  connected_.store(false);
-  stats_.connected.set(0);
-  state_changed_.notify_all();
+  if (state_.lost(generation))
+    spdlog::warn("streaming connection lost: {}", error != nullptr ? error : "unknown reason");
 }
 
 void CnatsConnection::onLinkChange(std::uint64_t generation, bool up) {
-  {
-    std::lock_guard lock(state_mutex_);
-    if (generation != generation_) return;
+  // Only transitions of a connection in use are news: cnats also reports
+  // "disconnected" for a connect attempt that never got a link.
+  switch (state_.linkChanged(generation, up)) {
+    case ConnectionState::LinkNews::kUp:
+      spdlog::info("NATS link re-established");
+      break;
+    case ConnectionState::LinkNews::kDown:
+      spdlog::warn("NATS link down; publishes get 503 until it is back");
+      break;
+    case ConnectionState::LinkNews::kStale:
+    case ConnectionState::LinkNews::kNone:
+      break;
   }
-  // Only transitions are news: cnats also reports "disconnected" for a first
-  // connect attempt that never got a link.
-  if (link_up_.exchange(up) == up) return;
-  if (up) {
-    spdlog::info("NATS link re-established");
-  } else {
-    spdlog::warn("NATS link down; publishes get 503 until it is back");
-  }
-  updateConnected();
 }
 
-void CnatsConnection::onMessage(const Closure& closure, void* raw) {
+void CnatsConnection::onMessage(std::size_t index, std::uint64_t generation, void* raw) {
   // Shared ownership: the ack may happen on a delivery thread long after the
   // callback returned.
   std::shared_ptr<stanMsg> msg(static_cast<stanMsg*>(raw), CnatsDeleter<stanMsg_Destroy>{});
   if (sink_ == nullptr) return;
   ReceivedMessage message;
-  message.subscription_index = closure.index;
-  message.subject = config_.subscriptions[closure.index].subject;
+  message.subscription_index = index;
+  message.subject = config_.subscriptions[index].subject;
   message.sequence = stanMsg_GetSequence(msg.get());
   message.timestamp_nanos = stanMsg_GetTimestamp(msg.get());
   message.redelivered = stanMsg_IsRedelivered(msg.get());
   const int length = stanMsg_GetDataLength(msg.get());
   if (length > 0) message.data.assign(stanMsg_GetData(msg.get()), static_cast<std::size_t>(length));
-  message.ack = [this, index = closure.index, generation = closure.generation, msg] {
-    return ack(index, generation, msg.get());
-  };
+  message.ack = [this, index, generation, msg] { return ack(index, generation, msg.get()); };
   sink_->onMessage(std::move(message));
 }
 
@@ -230,39 +280,40 @@ bool CnatsConnection::ack(std::size_t index, std::uint64_t generation, void* mes
 }
 
 std::unique_ptr<CnatsConnection::Session> CnatsConnection::connectOnce(std::string& error) {
-  std::uint64_t generation;
-  {
-    std::lock_guard lock(state_mutex_);
-    generation = ++generation_;
-    lost_ = false;
-  }
-  link_up_.store(false);
-  closures_.push_back(std::make_unique<Closure>(Closure{this, generation, 0}));
-  Closure* conn_closure = closures_.back().get();
+  auto session = std::make_unique<Session>();
+  session->generation = state_.beginAttempt();
+  attempts_.fetch_add(1);
+  auto& registry = CallbackRegistry::instance();
+  void* token = registry.add({this, session->generation, 0});
+  session->tokens.push_back(token);
+  // A failed attempt withdraws its token at once: whatever cnats still calls
+  // back for it is dropped.
+  const auto give_up = [&](std::string why) {
+    error = std::move(why);
+    registry.withdraw(session->tokens);
+    return nullptr;
+  };
 
   natsOptions* raw_nats = nullptr;
   stanConnOptions* raw_stan = nullptr;
   if (natsOptions_Create(&raw_nats) != NATS_OK || stanConnOptions_Create(&raw_stan) != NATS_OK) {
-    error = "cannot allocate connection options";
     NatsOptionsPtr cleanup(raw_nats);
-    return nullptr;
+    return give_up("cannot allocate connection options");
   }
   NatsOptionsPtr nats_options(raw_nats);
   StanConnOptionsPtr stan_options(raw_stan);
   // Credentials and TLS, files read afresh for every connection.
   if (error = applyNatsSecurity(nats_options.get(), config_); !error.empty()) return nullptr;
   auto binding = std::make_shared<CnatsLoopBinding>(loop_);
-  if (const auto status = binding->install(nats_options.get()); status != NATS_OK) {
-    error = "cannot set up the event loop for the connection: " + lastError(status);
-    return nullptr;
-  }
+  if (const auto status = binding->install(nats_options.get()); status != NATS_OK)
+    return give_up("cannot set up the event loop for the connection: " + lastError(status));
   // In event-loop mode SendAsap means "ask the loop to write": without it
   // libnats would wait for a flusher thread that event-loop mode never starts.
   natsOptions_SetSendAsap(nats_options.get(), true);
   natsOptions_SetReconnectWait(nats_options.get(), 250);
   natsOptions_SetTimeout(nats_options.get(), 2000);
-  natsOptions_SetDisconnectedCB(nats_options.get(), onDisconnectedTrampoline, conn_closure);
-  natsOptions_SetReconnectedCB(nats_options.get(), onReconnectedTrampoline, conn_closure);
+  natsOptions_SetDisconnectedCB(nats_options.get(), onDisconnectedTrampoline, token);
+  natsOptions_SetReconnectedCB(nats_options.get(), onReconnectedTrampoline, token);
   stanConnOptions_SetNATSOptions(stan_options.get(), nats_options.get());
   stanConnOptions_SetURL(stan_options.get(), config_.nats_url.c_str());
   stanConnOptions_SetConnectionWait(stan_options.get(), 5000);
@@ -272,18 +323,17 @@ std::unique_ptr<CnatsConnection::Session> CnatsConnection::connectOnce(std::stri
   stanConnOptions_SetMaxPubAcksInflight(stan_options.get(), config_.max_pending_publishes + 64,
                                         0.5f);
   stanConnOptions_SetPings(stan_options.get(), config_.ping_interval_seconds, config_.ping_max_out);
-  stanConnOptions_SetConnectionLostHandler(stan_options.get(), onConnectionLostTrampoline,
-                                           conn_closure);
+  stanConnOptions_SetConnectionLostHandler(stan_options.get(), onConnectionLostTrampoline, token);
 
   stanConnection* raw_conn = nullptr;
   const auto status = stanConnection_Connect(&raw_conn, config_.cluster_id.c_str(),
                                              client_id_.c_str(), stan_options.get());
   if (status != NATS_OK) {
-    error = lastError(status);
+    const auto why = lastError(status);
     // cnats closed what it had attached before giving up; the loop must let go
     // of that socket too before this binding may go.
     waitForLoopRelease(*binding);
-    if (error.find("already registered") != std::string::npos) {
+    if (why.find("already registered") != std::string::npos) {
       if (config_.client_id_generated) {
         const auto previous = client_id_;
         client_id_ = makeClientId(config_.client_id_base, config_.client_id_suffix());
@@ -291,19 +341,15 @@ std::unique_ptr<CnatsConnection::Session> CnatsConnection::connectOnce(std::stri
       } else {
         spdlog::warn(
             "client ID {} is already registered (a previous instance not yet forgotten?); retrying "
-            "with the "
-            "same ID because it was set explicitly",
+            "with the same ID because it was set explicitly",
             client_id_);
       }
     }
-    return nullptr;
+    return give_up(why);
   }
-  auto session = std::make_unique<Session>();
-  session->generation = generation;
   session->binding = std::move(binding);
   session->connection.reset(raw_conn);
   session->subscriptions.resize(config_.subscriptions.size());
-  link_up_.store(true);
   return session;
 }
 
@@ -330,20 +376,22 @@ bool CnatsConnection::subscribe(Session& session, std::size_t index, std::string
     stanSubOptions_StartAtTime(options.get(),
                                parseRfc3339Nanos(*sub.start_at_time, "startAtTime") / 1000000);
   }
-  closures_.push_back(std::make_unique<Closure>(Closure{this, session.generation, index}));
-  Closure* closure = closures_.back().get();
+  auto& registry = CallbackRegistry::instance();
+  void* token = registry.add({this, session.generation, index});
   stanSubscription* raw_sub = nullptr;
   const auto status =
       sub.queue_group
           ? stanConnection_QueueSubscribe(&raw_sub, session.connection.get(), sub.subject.c_str(),
-                                          sub.queue_group->c_str(), onMessageTrampoline, closure,
+                                          sub.queue_group->c_str(), onMessageTrampoline, token,
                                           options.get())
           : stanConnection_Subscribe(&raw_sub, session.connection.get(), sub.subject.c_str(),
-                                     onMessageTrampoline, closure, options.get());
+                                     onMessageTrampoline, token, options.get());
   if (status != NATS_OK) {
     error = lastError(status);
+    registry.withdraw({token});
     return false;
   }
+  session.tokens.push_back(token);
   session.subscriptions[index].reset(raw_sub);
   return true;
 }
@@ -357,6 +405,9 @@ void CnatsConnection::teardown(std::unique_ptr<Session> session, bool send_close
     if (status != NATS_OK)
       spdlog::debug("close of the streaming connection: {}", lastError(status));
   }
+  // The connection is known dead from here: callbacks cnats still has queued
+  // for it find nothing (and this waits for any that is running).
+  CallbackRegistry::instance().withdraw(session->tokens);
   session->subscriptions.clear();
   session->connection.reset();
   waitForLoopRelease(*session->binding);
@@ -379,10 +430,7 @@ void CnatsConnection::supervise() {
   std::string last_failure;
   int failed_attempts = 0;
   while (true) {
-    {
-      std::lock_guard lock(state_mutex_);
-      if (stopping_) return;
-    }
+    if (state_.snapshot().stopping) return;
     bool have_session;
     {
       std::shared_lock lock(session_mutex_);
@@ -405,15 +453,11 @@ void CnatsConnection::supervise() {
           spdlog::debug("connect attempt {} to {} failed again: {}; retrying in {} ms",
                         failed_attempts, config_.nats_url, error, backoff.count());
         }
-        std::unique_lock lock(state_mutex_);
-        state_changed_.wait_for(lock, backoff, [this] { return stopping_; });
+        state_.waitForStop(backoff);
         backoff = std::min(backoff * 2, config_.reconnect_max_backoff);
         continue;
       }
-      {
-        std::unique_lock lock(session_mutex_);
-        session_ = std::move(session);
-      }
+      install(std::move(session));
       if (ever_connected) {
         reconnects_.fetch_add(1);
         stats_.reconnects.increment();
@@ -427,7 +471,6 @@ void CnatsConnection::supervise() {
                        : std::string());
       failed_attempts = 0;
       last_failure.clear();
-      updateConnected();
     }
 
     // (Re)create any subscription that is not active yet; a refusal (e.g. a
@@ -452,24 +495,13 @@ void CnatsConnection::supervise() {
       }
     }
 
-    std::unique_lock lock(state_mutex_);
-    if (all_active) {
-      state_changed_.wait(lock, [this] { return stopping_ || lost_; });
-    } else {
-      state_changed_.wait_for(lock, backoff, [this] { return stopping_ || lost_; });
-      backoff = std::min(backoff * 2, config_.reconnect_max_backoff);
-    }
-    if (stopping_) return;
-    if (lost_) {
-      lock.unlock();
-      std::unique_ptr<Session> session;
-      {
-        std::unique_lock session_lock(session_mutex_);
-        session = std::move(session_);
-      }
-      updateConnected();
+    const auto wake =
+        state_.waitForLossOrStop(all_active ? std::nullopt : std::optional<milliseconds>(backoff));
+    if (!all_active) backoff = std::min(backoff * 2, config_.reconnect_max_backoff);
+    if (wake.stopping) return;
+    if (wake.lost) {
       // The library already closed a lost connection; no close request to send.
-      teardown(std::move(session), false);
+      teardown(uninstall(), false);
       spdlog::info("reconnecting to {}", config_.nats_url);
     }
   }

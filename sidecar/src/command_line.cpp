@@ -2,15 +2,13 @@
 
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <cerrno>
-#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <optional>
 
+#include "natsbus/cli_settings.hpp"
 #include "natsbus/duration.hpp"
 #include "natsbus/validation_error.hpp"
 #include "natsbus/version.hpp"
@@ -20,38 +18,14 @@ namespace {
 
 namespace contract = sidecar_contract;
 
-// A setting's value and the name it came by (flag or environment variable),
-// so that an error names the setting as the user wrote it.
-struct Value {
-  std::string text;
-  std::string source;
-};
-
-[[noreturn]] void refuse(const Value& value, const std::string& why) {
-  throw ValidationError(value.source + ": " + why + ", not \"" + value.text + "\"");
-}
-
-long long integer(const Value& value, long long min, long long max) {
-  long long parsed = 0;
-  const auto* end = value.text.data() + value.text.size();
-  const auto [ptr, ec] = std::from_chars(value.text.data(), end, parsed);
-  if (value.text.empty() || ec != std::errc() || ptr != end || parsed < min || parsed > max)
-    refuse(value, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
-  return parsed;
-}
-
-std::chrono::milliseconds positiveDuration(const Value& value) {
-  const auto parsed = parseDuration(value.text, value.source);
-  if (parsed < std::chrono::milliseconds(1)) refuse(value, "must be at least 1ms");
-  return std::chrono::duration_cast<std::chrono::milliseconds>(parsed);
-}
+using Value = SettingValue;
 
 std::string millis(std::chrono::milliseconds value) {
   return formatDuration(value);
 }
 
 void checkNatsUrls(const Value& value) {
-  if (value.text.empty()) refuse(value, "must not be empty");
+  if (value.text.empty()) refuseSetting(value, "must not be empty");
   std::string_view rest = value.text;
   while (true) {
     const auto comma = rest.find(',');
@@ -60,21 +34,21 @@ void checkNatsUrls(const Value& value) {
     const auto scheme =
         scheme_end == std::string_view::npos ? std::string_view{} : url.substr(0, scheme_end);
     if ((scheme != "nats" && scheme != "tls") || url.size() == scheme_end + 3)
-      refuse(value, "each URL must look like nats://host:port");
+      refuseSetting(value, "each URL must look like nats://host:port");
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
   }
 }
 
 std::string nonEmpty(const Value& value) {
-  if (value.text.empty()) refuse(value, "must not be empty");
+  if (value.text.empty()) refuseSetting(value, "must not be empty");
   return value.text;
 }
 
 // A file the sidecar reads at every connect (so that a rotated certificate is
 // picked up); it must be readable now already.
 std::string readableFile(const Value& value) {
-  if (value.text.empty()) refuse(value, "must name a file");
+  if (value.text.empty()) refuseSetting(value, "must name a file");
   std::ifstream file(value.text);
   if (!file) {
     throw ValidationError(value.source + ": cannot read \"" + value.text +
@@ -85,23 +59,12 @@ std::string readableFile(const Value& value) {
 
 std::string checkedId(const Value& value) {
   if (!contract::isValidClientId(value.text))
-    refuse(value, "may contain only letters, digits, '-' and '_' (and must not be empty)");
+    refuseSetting(value, "may contain only letters, digits, '-' and '_' (and must not be empty)");
   return value.text;
 }
 
-// One setting: everything about it in one place. `shown` renders its default
-// (SidecarConfig's initialiser) for --help; `apply` checks a value and stores it.
-struct Setting {
-  const char* flag;
-  const char* env;
-  const char* type;
-  const char* help;
-  std::function<std::string(const SidecarConfig&)> shown;
-  std::function<void(SidecarConfig&, const Value&)> apply;
-};
-
-const std::vector<Setting>& settings() {
-  static const std::vector<Setting> table{
+const std::vector<Setting<SidecarConfig>>& settings() {
+  static const std::vector<Setting<SidecarConfig>> table{
       {"--nats-url", contract::env::kNatsUrl, "URL[,URL...]", "the streaming server",
        [](const SidecarConfig& c) { return c.nats_url; },
        [](SidecarConfig& c, const Value& v) {
@@ -168,7 +131,7 @@ const std::vector<Setting>& settings() {
        [](const SidecarConfig& c) { return c.log_level; },
        [](SidecarConfig& c, const Value& v) {
          if (!contract::isLogLevel(v.text))
-           refuse(v, "must be one of " + std::string(contract::kLogLevelList));
+           refuseSetting(v, "must be one of " + std::string(contract::kLogLevelList));
          c.log_level = v.text;
        }},
       {"--log-format", contract::env::kLogFormat, "text|json", "json: one object a line",
@@ -179,58 +142,50 @@ const std::vector<Setting>& settings() {
       {"--max-body-bytes", "NATSBUS_MAX_BODY_BYTES", "N", "largest event body; beyond: 413",
        [](const SidecarConfig& c) { return std::to_string(c.max_body_bytes); },
        [](SidecarConfig& c, const Value& v) {
-         c.max_body_bytes = static_cast<std::size_t>(integer(v, 1, 64LL * 1024 * 1024));
+         c.max_body_bytes = static_cast<std::size_t>(integerSetting(v, 1, 64LL * 1024 * 1024));
        }},
       {"--publish-timeout", "NATSBUS_PUBLISH_TIMEOUT", "DUR", "no ack in time: 504",
        [](const SidecarConfig& c) { return millis(c.publish_timeout); },
-       [](SidecarConfig& c, const Value& v) { c.publish_timeout = positiveDuration(v); }},
+       [](SidecarConfig& c, const Value& v) { c.publish_timeout = positiveDurationSetting(v); }},
       {"--max-pending-publishes", "NATSBUS_MAX_PENDING_PUBLISHES", "N",
        "acks in flight; beyond: 503",
        [](const SidecarConfig& c) { return std::to_string(c.max_pending_publishes); },
        [](SidecarConfig& c, const Value& v) {
-         c.max_pending_publishes = static_cast<int>(integer(v, 1, 1000000));
+         c.max_pending_publishes = static_cast<int>(integerSetting(v, 1, 1000000));
        }},
       {"--delivery-timeout", "NATSBUS_DELIVERY_TIMEOUT", "DUR",
        "one delivery to the app (capped below each ackWait)",
        [](const SidecarConfig& c) { return millis(c.delivery_timeout); },
-       [](SidecarConfig& c, const Value& v) { c.delivery_timeout = positiveDuration(v); }},
+       [](SidecarConfig& c, const Value& v) { c.delivery_timeout = positiveDurationSetting(v); }},
       {"--shutdown-timeout", "NATSBUS_SHUTDOWN_TIMEOUT", "DUR",
        "on SIGTERM, how long publishes in flight may take",
        [](const SidecarConfig& c) { return millis(c.shutdown_timeout); },
-       [](SidecarConfig& c, const Value& v) { c.shutdown_timeout = positiveDuration(v); }},
+       [](SidecarConfig& c, const Value& v) { c.shutdown_timeout = positiveDurationSetting(v); }},
       {"--reconnect-max-backoff", "NATSBUS_RECONNECT_MAX_BACKOFF", "DUR",
        "longest wait between reconnect attempts",
        [](const SidecarConfig& c) { return millis(c.reconnect_max_backoff); },
-       [](SidecarConfig& c, const Value& v) { c.reconnect_max_backoff = positiveDuration(v); }},
+       [](SidecarConfig& c, const Value& v) {
+         c.reconnect_max_backoff = positiveDurationSetting(v);
+       }},
       {"--ping-interval", "NATSBUS_PING_INTERVAL", "DUR", "streaming pings (whole seconds)",
        [](const SidecarConfig& c) { return std::to_string(c.ping_interval_seconds) + "s"; },
        [](SidecarConfig& c, const Value& v) {
-         const auto interval = positiveDuration(v);
-         if (interval.count() % 1000 != 0) refuse(v, "must be whole seconds (at least 1s)");
+         const auto interval = positiveDurationSetting(v);
+         if (interval.count() % 1000 != 0) refuseSetting(v, "must be whole seconds (at least 1s)");
          c.ping_interval_seconds = static_cast<int>(interval.count() / 1000);
        }},
       {"--ping-max-out", "NATSBUS_PING_MAX_OUT", "N", "unanswered pings before the link is lost",
        [](const SidecarConfig& c) { return std::to_string(c.ping_max_out); },
        [](SidecarConfig& c, const Value& v) {
-         c.ping_max_out = static_cast<int>(integer(v, 2, 1000));
+         c.ping_max_out = static_cast<int>(integerSetting(v, 2, 1000));
        }},
       {"--http-threads", "NATSBUS_HTTP_THREADS", "N", "event-loop threads",
        [](const SidecarConfig& c) { return std::to_string(c.http_threads); },
        [](SidecarConfig& c, const Value& v) {
-         c.http_threads = static_cast<int>(integer(v, 1, 64));
+         c.http_threads = static_cast<int>(integerSetting(v, 1, 64));
        }},
   };
   return table;
-}
-
-// Whether `flag` was given on the command line (CLI11 reads the environment
-// variable only when it was not).
-bool onCommandLine(const std::vector<std::string>& args, const std::string& flag) {
-  for (const auto& arg : args) {
-    if (arg == "--") break;
-    if (arg == flag || arg.rfind(flag + "=", 0) == 0) return true;
-  }
-  return false;
 }
 
 bool isSecretSetting(const std::string& flag) {
@@ -287,15 +242,7 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args,
   app.set_version_flag("--version", std::string("natsbus-sidecar ") + kVersion);
   // Unknown arguments are reported below, naming the first one.
   app.allow_extras();
-  std::map<std::string, std::string> raw;
-  std::map<std::string, CLI::Option*> options;
-  for (const auto& setting : settings()) {
-    auto* option = app.add_option(setting.flag, raw[setting.flag], setting.help)
-                       ->envname(setting.env)
-                       ->type_name(setting.type)
-                       ->default_str(setting.shown(defaults));
-    options[setting.flag] = option;
-  }
+  const SettingFlags<SidecarConfig> flags(app, settings(), defaults);
 
   ProbeTarget probe{parseHostPort(contract::kDefaultListen, "--listen"),
                     std::string(contract::kReadinessPath)};
@@ -305,9 +252,9 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args,
       "GET PATH from the running sidecar's --listen address; exit 0 on 200, 1 otherwise "
       "(the injected exec readiness probe: the API listens on loopback only, which the "
       "kubelet's httpGet probes cannot reach)");
-  auto* probe_listen_option = probe_command->add_option("--listen", probe_listen, "HOST:PORT")
-                                  ->envname(contract::env::kListen)
-                                  ->default_str(formatHostPort(probe.address));
+  probe_command->add_option("--listen", probe_listen, "HOST:PORT")
+      ->envname(contract::env::kListen)
+      ->default_str(formatHostPort(probe.address));
   probe_command->add_option("path", probe.path, "PATH")->default_str(probe.path);
 
   ParsedCli parsed;
@@ -332,35 +279,41 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args,
   if (probe_command->parsed()) {
     parsed.action = CliAction::kProbe;
     if (!probe_listen.empty()) {
-      const bool from_flag = onCommandLine(args, "--listen");
+      const bool from_flag = SettingFlags<SidecarConfig>::onCommandLine(args, "--listen");
       probe.address = parseHostPort(probe_listen, from_flag ? "--listen" : contract::env::kListen);
     }
     if (probe.path.empty() || probe.path.front() != '/')
       throw ValidationError("probe: PATH must start with '/', not \"" + probe.path + "\"");
-    static_cast<void>(probe_listen_option);
     parsed.probe = std::move(probe);
     return parsed;
   }
 
   auto& config = parsed.config;
-  std::map<std::string, std::string> given;  // flag -> the name it was given by
+  // CLI11 reads an empty variable as unset. For a secret that would turn the
+  // check off (a Secret whose token is empty would leave the API open), so an
+  // empty secret variable is refused like an empty flag.
   for (const auto& setting : settings()) {
-    const bool from_flag = onCommandLine(args, setting.flag);
-    // CLI11 reads an empty variable as unset. For a secret that would turn the
-    // check off (a Secret whose token is empty would leave the API open), so
-    // an empty secret variable is refused like an empty flag.
-    if (const char* value = std::getenv(setting.env);
-        !from_flag && isSecretSetting(setting.flag) && value != nullptr && *value == '\0') {
+    const char* value = setting.env != nullptr ? std::getenv(setting.env) : nullptr;
+    if (isSecretSetting(setting.flag) && value != nullptr && *value == '\0' &&
+        !SettingFlags<SidecarConfig>::onCommandLine(args, setting.flag)) {
       setting.apply(config, Value{"", setting.env});
     }
-    if (options[setting.flag]->count() == 0) continue;  // the default stands
-    given[setting.flag] = from_flag ? setting.flag : setting.env;
-    setting.apply(config, Value{raw[setting.flag], given[setting.flag]});
-    if (from_flag && isSecretSetting(setting.flag)) {
-      parsed.warnings.push_back(std::string(setting.flag) +
-                                " was given on the command line, where other local users can "
-                                "read it in the process list; set " +
-                                setting.env + " instead");
+  }
+  flags.apply(config, args);
+  std::map<std::string, std::string> given;  // flag -> the name it was given by
+  for (const auto& setting : settings()) {
+    const bool from_flag = SettingFlags<SidecarConfig>::onCommandLine(args, setting.flag);
+    const char* value = setting.env != nullptr ? std::getenv(setting.env) : nullptr;
+    if (from_flag) {
+      given[setting.flag] = setting.flag;
+      if (isSecretSetting(setting.flag)) {
+        parsed.warnings.push_back(std::string(setting.flag) +
+                                  " was given on the command line, where other local users can "
+                                  "read it in the process list; set " +
+                                  setting.env + " instead");
+      }
+    } else if (value != nullptr && *value != '\0') {
+      given[setting.flag] = setting.env;
     }
   }
   checkCombinations(given);

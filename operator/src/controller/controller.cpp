@@ -11,12 +11,14 @@ namespace {
 
 constexpr const char* kManagedBy = "app.kubernetes.io/managed-by=natsbus-operator";
 
-// Owned children are cached only for the owner link: everything else in them
-// (pod template, managedFields) would cost memory for nothing.
+// Owned children are cached only for the owner link and the resourceVersion
+// (which tells our own writes' echoes apart): everything else in them (pod
+// template, managedFields) would cost memory for nothing.
 nlohmann::json trimChild(nlohmann::json object) {
   auto& metadata = object["metadata"];
   nlohmann::json kept{{"name", metadata.value("name", "")},
-                      {"namespace", metadata.value("namespace", "")}};
+                      {"namespace", metadata.value("namespace", "")},
+                      {"resourceVersion", metadata.value("resourceVersion", "")}};
   if (metadata.contains("ownerReferences")) kept["ownerReferences"] = metadata["ownerReferences"];
   return nlohmann::json{{"metadata", std::move(kept)}};
 }
@@ -45,10 +47,15 @@ Controller::Controller(KubeClient& client, EventRecorder& events, MetricsRegistr
           [] {
             return formatRfc3339(std::chrono::system_clock::now(), Rfc3339Precision::kSeconds);
           },
+          [this](const std::string& object, const std::string& resource_version) {
+            own_writes_.wrote(object, resource_version);
+          },
           [this](const std::string& ns, const std::string& name) {
             return secrets_->find(ns, name, options_.secret_sync_timeout);
           }),
       reconciles_(metrics.counter("natsbus_operator_reconciles_total", "Reconcile passes run")),
+      echoes_(metrics.counter("natsbus_operator_own_write_echoes_total",
+                              "Watch events recognised as the echo of the operator's own writes")),
       errors_(metrics.counter("natsbus_operator_reconcile_errors_total",
                               "Reconcile passes that failed and were requeued")),
       duration_(metrics.histogram("natsbus_operator_reconcile_duration_seconds",
@@ -65,25 +72,12 @@ Controller::Controller(KubeClient& client, EventRecorder& events, MetricsRegistr
   resource_options.trim = trimResource;
   resources_ = std::make_unique<Informer>(
       client_, kinds::natsStreaming(), resource_options,
-      [this](const nlohmann::json& object, bool deleted) {
-        const auto key = objectKey(object);
-        // Before anything else, so the Secrets are watched by the time the
-        // pass that needs them runs.
-        secrets_->reference(key, deleted ? std::vector<std::string>{} : referencedSecrets(object));
-        secrets_gauge_.set(static_cast<std::int64_t>(secrets_->size()));
-        if (!deleted && reconciler_.ownWrite(kinds::natsStreaming().plural, key,
-                                             object["metadata"].value("resourceVersion", ""))) {
-          return;
-        }
-        queue_.add(key);
-        depth_.set(static_cast<std::int64_t>(queue_.depth()));
-      });
+      [this](const nlohmann::json& object, bool deleted) { onResource(object, deleted); });
   InformerOptions secret_options = resource_options;
   secret_options.watch_timeout = options_.secret_watch_timeout;
   secrets_ = std::make_unique<SecretWatch>(client_, secret_options, [this](const std::string& key) {
     // A referenced Secret appeared, changed or went away: its buses are due.
-    queue_.add(key);
-    depth_.set(static_cast<std::int64_t>(queue_.depth()));
+    enqueue(key);
   });
   InformerOptions child_options = resource_options;
   child_options.label_selector = kManagedBy;
@@ -106,19 +100,41 @@ Controller::~Controller() {
   stop();
 }
 
+void Controller::enqueue(const std::string& key) {
+  queue_.add(key);
+  depth_.set(static_cast<std::int64_t>(queue_.depth()));
+}
+
+void Controller::onResource(const nlohmann::json& object, bool deleted) {
+  const auto key = objectKey(object);
+  // Before anything else, so the Secrets are watched by the time the pass
+  // that needs them runs.
+  secrets_->reference(key, deleted ? std::vector<std::string>{} : referencedSecrets(object));
+  secrets_gauge_.set(static_cast<std::int64_t>(secrets_->size()));
+  const auto resource_version = object["metadata"].value("resourceVersion", "");
+  if (own_writes_.needsReconcile(key, kinds::natsStreaming().plural + "/" + key, resource_version,
+                                 deleted)) {
+    enqueue(key);
+  } else {
+    echoes_.increment();
+  }
+}
+
 void Controller::onChild(const ResourceKind& kind, const nlohmann::json& object, bool deleted) {
   // A child event (edited, deleted) means its owner must be reconciled again,
   // unless the event is the echo of our own apply.
   const auto& metadata = object["metadata"];
   if (!metadata.contains("ownerReferences")) return;
-  if (!deleted &&
-      reconciler_.ownWrite(kind.plural, objectKey(object), metadata.value("resourceVersion", "")))
-    return;
+  const auto child = kind.plural + "/" + objectKey(object);
+  const auto resource_version = metadata.value("resourceVersion", "");
   for (const auto& owner : metadata["ownerReferences"]) {
-    if (owner.value("kind", "") == kinds::natsStreaming().kind &&
-        owner.value("controller", false)) {
-      queue_.add(objectKey(metadata.value("namespace", ""), owner.value("name", "")));
-      depth_.set(static_cast<std::int64_t>(queue_.depth()));
+    if (owner.value("kind", "") != kinds::natsStreaming().kind || !owner.value("controller", false))
+      continue;
+    const auto key = objectKey(metadata.value("namespace", ""), owner.value("name", ""));
+    if (own_writes_.needsReconcile(key, child, resource_version, deleted)) {
+      enqueue(key);
+    } else {
+      echoes_.increment();
     }
   }
 }
@@ -160,6 +176,9 @@ void Controller::work() {
     depth_.set(static_cast<std::int64_t>(queue_.depth()));
     resources_gauge_.set(static_cast<std::int64_t>(resources_->size()));
     const auto started = std::chrono::steady_clock::now();
+    // Events for this key that arrive while it is reconciled are held and
+    // judged at the end: the echoes of this pass's own writes need no new pass.
+    own_writes_.begin(*key);
     try {
       reconciler_.reconcile(*key);
       queue_.forget(*key);
@@ -168,6 +187,7 @@ void Controller::work() {
       spdlog::warn("reconcile {} failed (retry {}): {}", *key, queue_.retries(*key) + 1, e.what());
       queue_.addRateLimited(*key);
     }
+    if (own_writes_.end(*key)) enqueue(*key);
     reconciles_.increment();
     duration_.observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());

@@ -1,154 +1,73 @@
 #include "natsbus/operator/health_server.hpp"
 
-#include <spdlog/spdlog.h>
-#include <sys/socket.h>
-
-#include <atomic>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <thread>
-
+#include "natsbus/host_port.hpp"
+#include "natsbus/http_server.hpp"
 #include "natsbus/validation_error.hpp"
 
 namespace natsbus::op {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
+HttpResponse text(int status, std::string body) {
+  return HttpResponse{status, "text/plain", std::move(body), {}};
+}
 
-class BeastHealthServer final : public HealthServer {
+class HttpHealthServer final : public HealthServer {
  public:
-  BeastHealthServer(const tcp::endpoint& endpoint, const MetricsRegistry& metrics,
-                    std::function<bool()> ready)
-      : acceptor_(context_), metrics_(metrics), ready_(std::move(ready)) {
-    acceptor_.open(endpoint.protocol());
-    acceptor_.set_option(asio::socket_base::reuse_address(true));
-    acceptor_.bind(endpoint);
-    acceptor_.listen();
-    port_ = acceptor_.local_endpoint().port();
-    thread_ = std::thread([this] { serve(); });
+  HttpHealthServer(const HttpServerOptions& options, const MetricsRegistry& metrics,
+                   std::function<bool()> ready)
+      : metrics_(metrics),
+        ready_(std::move(ready)),
+        server_(options,
+                [this](HttpRequest request, Responder respond) { respond(answer(request)); }) {
+    server_.start();
   }
-  ~BeastHealthServer() override { stop(); }
+  ~HttpHealthServer() override { stop(); }
 
-  int port() const override { return port_; }
-
-  void stop() override {
-    if (stopped_.exchange(true)) return;
-    // close() alone does not wake a thread blocked in accept(); shutdown() does.
-    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
-    boost::system::error_code ignored;
-    if (thread_.joinable()) thread_.join();
-    acceptor_.close(ignored);
-  }
+  int port() const override { return server_.port(); }
+  void stop() override { server_.stop(); }
 
  private:
-  // One connection at a time is enough for probes and a scraper; each request
-  // is answered from memory without blocking.
-  void serve() {
-    while (!stopped_) {
-      tcp::socket socket(context_);
-      boost::system::error_code error;
-      acceptor_.accept(socket, error);
-      if (error) {
-        if (stopped_) return;
-        continue;
-      }
-      // A client that opens a connection and says nothing must not wedge the server.
-      timeval timeout{5, 0};
-      setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-      handle(socket);
+  // Every answer comes from memory at once, on the server's thread.
+  HttpResponse answer(const HttpRequest& request) const {
+    if (request.method != "GET" && request.method != "HEAD") {
+      auto refused = jsonError(405, "method not allowed; use GET");
+      refused.headers.emplace_back("Allow", "GET");
+      return refused;
     }
+    const std::string_view target = request.target;
+    const auto path = target.substr(0, target.find('?'));
+    if (path == "/healthz") return text(200, "ok\n");
+    if (path == "/readyz") return ready_() ? text(200, "ok\n") : text(503, "not ready\n");
+    if (path == "/metrics") return {200, MetricsRegistry::kContentType, metrics_.render(), {}};
+    return jsonError(404, "not found: " + std::string(path));
   }
 
-  void handle(tcp::socket& socket) {
-    boost::system::error_code error;
-    beast::flat_buffer buffer;
-    for (;;) {
-      http::request<http::string_body> request;
-      http::read(socket, buffer, request, error);
-      if (error) return;
-      http::response<http::string_body> response;
-      response.version(request.version());
-      response.keep_alive(request.keep_alive());
-      const auto target = std::string(request.target().substr(0, request.target().find('?')));
-      if (request.method() != http::verb::get && request.method() != http::verb::head) {
-        response.result(http::status::method_not_allowed);
-        response.set(http::field::content_type, "application/json");
-        response.body() = R"({"error":"method not allowed"})";
-      } else if (target == "/healthz") {
-        response.result(http::status::ok);
-        response.set(http::field::content_type, "text/plain");
-        response.body() = "ok\n";
-      } else if (target == "/readyz") {
-        const bool ready = ready_();
-        response.result(ready ? http::status::ok : http::status::service_unavailable);
-        response.set(http::field::content_type, "text/plain");
-        response.body() = ready ? "ok\n" : "not ready\n";
-      } else if (target == "/metrics") {
-        response.result(http::status::ok);
-        response.set(http::field::content_type, MetricsRegistry::kContentType);
-        response.body() = metrics_.render();
-      } else {
-        response.result(http::status::not_found);
-        response.set(http::field::content_type, "application/json");
-        response.body() = R"({"error":"not found"})";
-      }
-      response.prepare_payload();
-      http::write(socket, response, error);
-      if (error || !response.keep_alive()) break;
-    }
-    socket.shutdown(tcp::socket::shutdown_send, error);
-  }
-
-  asio::io_context context_;
-  tcp::acceptor acceptor_;
   const MetricsRegistry& metrics_;
   std::function<bool()> ready_;
-  int port_ = 0;
-  std::atomic<bool> stopped_{false};
-  std::thread thread_;
+  HttpServer server_;
 };
 
 }  // namespace
 
-std::pair<std::string, int> parseListenAddress(const std::string& text,
-                                               const std::string& setting) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size()) {
-    throw ValidationError(setting + ": \"" + text + "\" must be host:port (e.g. 0.0.0.0:8080)");
-  }
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
-  int port = -1;
-  try {
-    std::size_t used = 0;
-    port = std::stoi(text.substr(colon + 1), &used);
-    if (used != text.size() - colon - 1) port = -1;
-  } catch (const std::exception&) {
-    port = -1;
-  }
-  if (port < 0 || port > 65535)
-    throw ValidationError(setting + ": port in \"" + text + "\" must be 0-65535");
-  return {host, port};
-}
-
 std::unique_ptr<HealthServer> HealthServer::start(const std::string& listen,
                                                   const MetricsRegistry& metrics,
                                                   std::function<bool()> ready) {
-  const auto [host, port] = parseListenAddress(listen, "--metrics-listen");
-  boost::system::error_code error;
-  const auto address = asio::ip::make_address(host, error);
-  if (error) throw ValidationError("--metrics-listen: \"" + host + "\" is not an IP address");
+  const auto address = parseHostPort(listen, "--metrics-listen");
+  HttpServerOptions options;
+  options.setting = "--metrics-listen";
+  options.host = address.host;
+  options.port = address.port;
+  options.max_body_bytes = 64 * 1024;
+  options.server_header = "natsbus-operator";
+  // Probes and scrapers say what they want at once: a connection silent for 2 s
+  // is closed (the API server's pod proxy pools connections). Two threads, so
+  // a /readyz waiting (up to 1 s) on the webhook's answer never delays /healthz.
+  options.idle_timeout = std::chrono::seconds(2);
+  options.threads = 2;
   try {
-    return std::make_unique<BeastHealthServer>(
-        tcp::endpoint(address, static_cast<unsigned short>(port)), metrics, std::move(ready));
-  } catch (const boost::system::system_error& e) {
-    throw ValidationError("--metrics-listen: cannot listen on " + listen + ": " + e.what());
+    return std::make_unique<HttpHealthServer>(options, metrics, std::move(ready));
+  } catch (const std::runtime_error& e) {
+    throw ValidationError(e.what());  // names --metrics-listen and the address
   }
 }
 

@@ -19,8 +19,8 @@ std::string defaultLeaderIdentity() {
   return std::string(host) + "-" + suffix;
 }
 
-LeaderElector::LeaderElector(KubeClient& client, LeaderElectionConfig config)
-    : client_(client), config_(std::move(config)) {
+LeaderElector::LeaderElector(KubeClient& client, LeaderElectionConfig config, Clock& clock)
+    : client_(client), config_(std::move(config)), clock_(clock) {
   if (config_.identity.empty()) config_.identity = defaultLeaderIdentity();
 }
 
@@ -36,13 +36,12 @@ void LeaderElector::start(std::function<void()> on_started, std::function<void()
 
 bool LeaderElector::sleepFor(std::chrono::milliseconds delay) {
   std::unique_lock lock(mutex_);
-  wake_.wait_for(lock, delay, [this] { return stopping_.load(); });
-  return !stopping_;
+  return !clock_.waitUntil(wake_, lock, clock_.now() + delay, [this] { return stopping_.load(); });
 }
 
 bool LeaderElector::tryAcquireOrRenew() {
-  const auto now = std::chrono::steady_clock::now();
-  const auto stamp = formatRfc3339(std::chrono::system_clock::now(), Rfc3339Precision::kMicros);
+  const auto now = clock_.now();
+  const auto stamp = formatRfc3339(clock_.wallNow(), Rfc3339Precision::kMicros);
   nlohmann::json lease;
   try {
     lease = client_.get(kinds::lease(), config_.ns, config_.lease_name);
@@ -113,16 +112,16 @@ void LeaderElector::run() {
     // Wake at the expiry itself when it comes before the next retry, so a dead
     // leader is replaced as soon as its lease runs out, not up to a period later.
     auto delay = config_.retry_period;
-    const auto until_expiry = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  expires_at_ - std::chrono::steady_clock::now()) +
-                              std::chrono::milliseconds(10);
+    const auto until_expiry =
+        std::chrono::duration_cast<std::chrono::milliseconds>(expires_at_ - clock_.now()) +
+        std::chrono::milliseconds(10);
     if (until_expiry > std::chrono::milliseconds::zero() && until_expiry < delay)
       delay = until_expiry;
     if (!sleepFor(delay)) return;
   }
   if (stopping_) return;
   leading_ = true;
-  last_renewed_ = std::chrono::steady_clock::now();
+  last_renewed_ = clock_.now();
   spdlog::info("leader election: {} acquired lease {}/{}", config_.identity, config_.ns,
                config_.lease_name);
   if (on_started_) on_started_();
@@ -134,7 +133,7 @@ void LeaderElector::run() {
     } catch (const std::exception& e) {
       spdlog::warn("leader election: renewing lease failed: {}", e.what());
     }
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.now();
     if (renewed) {
       last_renewed_ = now;
     } else if (now - last_renewed_ > config_.renew_deadline) {
@@ -153,8 +152,7 @@ void LeaderElector::release() {
     if (lease["spec"].value("holderIdentity", "") != config_.identity) return;
     lease["metadata"].erase("managedFields");
     lease["spec"]["holderIdentity"] = "";
-    lease["spec"]["renewTime"] =
-        formatRfc3339(std::chrono::system_clock::now(), Rfc3339Precision::kMicros);
+    lease["spec"]["renewTime"] = formatRfc3339(clock_.wallNow(), Rfc3339Precision::kMicros);
     lease["spec"]["leaseDurationSeconds"] = 1;
     client_.replace(kinds::lease(), config_.ns, config_.lease_name, lease);
     spdlog::info("leader election: released lease {}/{}", config_.ns, config_.lease_name);

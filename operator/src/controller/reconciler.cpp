@@ -51,11 +51,12 @@ void KubeEventRecorder::record(const nlohmann::json& object, const std::string& 
 }
 
 Reconciler::Reconciler(KubeClient& client, Lookup lookup, EventRecorder& events, Now now,
-                       Secrets secrets)
+                       WriteObserver on_write, Secrets secrets)
     : client_(client),
       lookup_(std::move(lookup)),
       events_(events),
       now_(std::move(now)),
+      on_write_(std::move(on_write)),
       secrets_(std::move(secrets)) {
   if (!secrets_) {
     secrets_ = [this](const std::string& ns,
@@ -82,30 +83,15 @@ constexpr auto kWrittenStatusTtl = std::chrono::seconds(10);
 
 }  // namespace
 
-void Reconciler::noteWrite(const std::string& plural, const std::string& key,
-                           const nlohmann::json& stored, nlohmann::json status) {
-  std::lock_guard lock(written_mutex_);
-  written_[plural + "/" + key] = {resourceVersionOf(stored), std::move(status),
-                                  std::chrono::steady_clock::now()};
-}
-
-bool Reconciler::ownWrite(const std::string& plural, const std::string& key,
-                          const std::string& resource_version) {
-  std::lock_guard lock(written_mutex_);
-  const auto it = written_.find(plural + "/" + key);
-  if (it == written_.end() || resource_version.empty() ||
-      it->second.resource_version != resource_version) {
-    return false;
-  }
-  // The echo arrived, so the cache has caught up: the entry has done its job.
-  written_.erase(it);
-  return true;
+void Reconciler::noteWrite(const ResourceKind& kind, const std::string& key,
+                           const nlohmann::json& stored) {
+  if (on_write_) on_write_(kind.plural + "/" + key, resourceVersionOf(stored));
 }
 
 nlohmann::json Reconciler::withLatestStatus(const std::string& key, nlohmann::json resource) const {
-  std::lock_guard lock(written_mutex_);
-  const auto it = written_.find(kinds::natsStreaming().plural + "/" + key);
-  if (it == written_.end() || it->second.status.is_null()) return resource;
+  std::lock_guard lock(status_mutex_);
+  const auto it = statuses_.find(key);
+  if (it == statuses_.end()) return resource;
   if (std::chrono::steady_clock::now() - it->second.at > kWrittenStatusTtl) return resource;
   if (resourceVersionOf(resource) == it->second.resource_version)
     return resource;  // cache caught up
@@ -119,7 +105,11 @@ nlohmann::json Reconciler::withLatestStatus(const std::string& key, nlohmann::js
 ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   ReconcileOutcome outcome;
   const auto found = lookup_(key);
-  if (!found) return outcome;
+  if (!found) {
+    std::lock_guard lock(status_mutex_);
+    statuses_.erase(key);
+    return outcome;
+  }
   const auto resource = withLatestStatus(key, *found);
   if (resource["metadata"].contains("deletionTimestamp"))
     return outcome;  // being deleted; GC does the rest
@@ -151,7 +141,7 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
     const auto& claim = *children->persistent_volume_claim;
     try {
       const auto stored = client_.apply(kinds::persistentVolumeClaim(), ns, nameOf(claim), claim);
-      noteWrite(kinds::persistentVolumeClaim().plural, objectKey(ns, nameOf(claim)), stored);
+      noteWrite(kinds::persistentVolumeClaim(), objectKey(ns, nameOf(claim)), stored);
     } catch (const KubeError& e) {
       if (e.status() != 422) throw;
       observed.invalid_spec = "spec.store: the PersistentVolumeClaim " + nameOf(claim) +
@@ -162,11 +152,11 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   if (children) {
     observed.deployment =
         client_.apply(kinds::deployment(), ns, nameOf(children->deployment), children->deployment);
-    noteWrite(kinds::deployment().plural, objectKey(ns, nameOf(children->deployment)),
+    noteWrite(kinds::deployment(), objectKey(ns, nameOf(children->deployment)),
               *observed.deployment);
     const auto service =
         client_.apply(kinds::service(), ns, nameOf(children->service), children->service);
-    noteWrite(kinds::service().plural, objectKey(ns, nameOf(children->service)), service);
+    noteWrite(kinds::service(), objectKey(ns, nameOf(children->service)), service);
     outcome.applied = true;
   }
 
@@ -180,7 +170,11 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
                                              {"kind", kinds::natsStreaming().kind},
                                              {"metadata", {{"name", name}, {"namespace", ns}}},
                                              {"status", status}});
-    noteWrite(kinds::natsStreaming().plural, key, stored, status);
+    noteWrite(kinds::natsStreaming(), key, stored);
+    {
+      std::lock_guard lock(status_mutex_);
+      statuses_[key] = {resourceVersionOf(stored), status, std::chrono::steady_clock::now()};
+    }
     outcome.status_written = true;
     if (observed.invalid_spec) {
       events_.record(resource, "Warning", reasons::kInvalidSpec, *observed.invalid_spec);

@@ -6,10 +6,14 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <iostream>
-#include <optional>
 
-#include "natsbus/duration.hpp"
+#include "natsbus/host_port.hpp"
 #include "natsbus/logging.hpp"
 #include "natsbus/metrics.hpp"
 #include "natsbus/operator/commands.hpp"
@@ -24,135 +28,59 @@
 namespace natsbus::op {
 namespace {
 
-constexpr const char* kRunUsage = R"(Usage: natsbus-operator run [flags]
+// Readiness covers the webhook: true when a TLS `GET /healthz` to the webhook's
+// own listener is answered within a second. So a Ready operator pod (the
+// webhook Service routes only to Ready pods) answers admission at once, and a
+// replica whose webhook cannot take a connection (not listening, stopping, or
+// at its connection bound) leaves the Service to the others. Asynchronous
+// operations with a deadline: the health server's thread must never hang here.
+bool webhookAnswers(const std::string& listen, int port) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  std::string host = parseHostPort(listen, "--webhook-listen").host;
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  boost::system::error_code parse_error;
+  const auto address = asio::ip::make_address(host, parse_error);
+  if (parse_error) return false;
 
-  --kubeconfig PATH                 kubeconfig to use (default: in-cluster service account)
-  --namespace NS                    watch only this namespace (default: all namespaces)
-  --metrics-listen ADDR             serve /healthz, /readyz, /metrics on host:port (default: off)
-  --leader-elect                    run leader election; only the leader reconciles
-  --leader-election-namespace NS    namespace of the Lease (default: the kubeconfig/pod namespace)
-  --leader-election-id NAME         name of the Lease (default: natsbus-operator)
-  --lease-duration D                default 15s
-  --renew-deadline D                default 10s
-  --retry-period D                  default 2s
-  --workers N                       concurrent reconciles (default 4)
-  --webhook-listen ADDR             serve the sidecar injection webhook (HTTPS) on host:port
-  --tls-cert FILE --tls-key FILE    the webhook's certificate and key (required with --webhook-listen)
-  --sidecar-image IMG               image of the injected sidecar
-  --sidecar-mode native|container   native sidecar (init container, restartPolicy Always) or plain container
-  --log-level LEVEL                 trace, debug, info, warn, error (default info)
-  --log-format text|json            default text
-)";
-
-struct RunOptions {
-  std::string kubeconfig;
-  std::string ns;
-  std::string metrics_listen;
-  bool leader_elect = false;
-  std::string lease_namespace;
-  std::string lease_name = "natsbus-operator";
-  std::chrono::seconds lease_duration{15};
-  std::chrono::seconds renew_deadline{10};
-  std::chrono::milliseconds retry_period{2000};
-  int workers = 4;
-  std::string webhook_listen;
-  std::string tls_cert;
-  std::string tls_key;
-  InjectionSettings injection;
-  std::string log_level = "info";
-  std::string log_format = "text";
-  bool help = false;
-};
-
-template <typename To>
-To durationFlag(const std::string& text, const std::string& flag) {
-  const auto parsed = parseDuration(text, flag);
-  if (parsed <= std::chrono::nanoseconds::zero())
-    throw ValidationError(flag + ": must be positive");
-  return std::chrono::duration_cast<To>(parsed);
-}
-
-RunOptions parseRunOptions(const std::vector<std::string>& args) {
-  RunOptions options;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i];
-    std::optional<std::string> inline_value;
-    if (const auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
-      inline_value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
-    const auto value = [&]() -> std::string {
-      if (inline_value) return *inline_value;
-      if (i + 1 >= args.size()) throw ValidationError(flag + ": needs a value");
-      return args[++i];
-    };
-    if (flag == "--help" || flag == "-h") {
-      options.help = true;
-    } else if (flag == "--kubeconfig") {
-      options.kubeconfig = value();
-    } else if (flag == "--namespace") {
-      options.ns = value();
-    } else if (flag == "--metrics-listen") {
-      options.metrics_listen = value();
-    } else if (flag == "--leader-elect") {
-      options.leader_elect = !inline_value || *inline_value == "true";
-    } else if (flag == "--leader-election-namespace") {
-      options.lease_namespace = value();
-    } else if (flag == "--leader-election-id") {
-      options.lease_name = value();
-    } else if (flag == "--lease-duration") {
-      options.lease_duration = durationFlag<std::chrono::seconds>(value(), flag);
-    } else if (flag == "--renew-deadline") {
-      options.renew_deadline = durationFlag<std::chrono::seconds>(value(), flag);
-    } else if (flag == "--retry-period") {
-      options.retry_period = durationFlag<std::chrono::milliseconds>(value(), flag);
-    } else if (flag == "--workers") {
-      const auto text = value();
-      try {
-        options.workers = std::stoi(text);
-      } catch (const std::exception&) {
-        options.workers = 0;
-      }
-      if (options.workers < 1 || options.workers > 64)
-        throw ValidationError("--workers: must be 1-64, not " + text);
-    } else if (flag == "--webhook-listen") {
-      options.webhook_listen = value();
-    } else if (flag == "--tls-cert") {
-      options.tls_cert = value();
-    } else if (flag == "--tls-key") {
-      options.tls_key = value();
-    } else if (flag == "--sidecar-image") {
-      options.injection.sidecar_image = value();
-      if (options.injection.sidecar_image.empty())
-        throw ValidationError("--sidecar-image: must not be empty");
-    } else if (flag == "--sidecar-mode") {
-      const auto mode = value();
-      if (mode != "native" && mode != "container") {
-        throw ValidationError("--sidecar-mode: must be native or container, not \"" + mode + "\"");
-      }
-      options.injection.native_sidecar = mode == "native";
-    } else if (flag == "--log-level") {
-      options.log_level = value();
-      options.injection.log_level = options.log_level;
-    } else if (flag == "--log-format") {
-      options.log_format = value();
-    } else {
-      throw ValidationError(flag + ": unknown flag (see natsbus-operator run --help)");
-    }
-  }
-  if (!options.webhook_listen.empty() && (options.tls_cert.empty() || options.tls_key.empty())) {
-    throw ValidationError("--webhook-listen: needs --tls-cert and --tls-key");
-  }
-  if (options.webhook_listen.empty() && (!options.tls_cert.empty() || !options.tls_key.empty())) {
-    throw ValidationError("--tls-cert: only used with --webhook-listen");
-  }
-  if (options.renew_deadline >= options.lease_duration) {
-    throw ValidationError("--renew-deadline: must be shorter than --lease-duration");
-  }
-  if (options.retry_period >= options.renew_deadline) {
-    throw ValidationError("--retry-period: must be shorter than --renew-deadline");
-  }
-  return options;
+  asio::io_context io;
+  // The check is whether it serves, not whom: the API server checks the name.
+  asio::ssl::context tls(asio::ssl::context::tls_client);
+  tls.set_verify_mode(asio::ssl::verify_none);
+  beast::ssl_stream<beast::tcp_stream> stream(io, tls);
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
+  http::request<http::empty_body> request{http::verb::get, "/healthz", 11};
+  request.set(http::field::host, host);
+  request.keep_alive(false);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  beast::error_code failure;
+  bool answered = false;
+  const auto failed = [&](beast::error_code error) {
+    if (!error) return false;
+    failure = error;
+    return true;
+  };
+  beast::get_lowest_layer(stream).async_connect(
+      asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port)),
+      [&](beast::error_code error) {
+        if (failed(error)) return;
+        stream.async_handshake(asio::ssl::stream_base::client, [&](beast::error_code error) {
+          if (failed(error)) return;
+          http::async_write(stream, request, [&](beast::error_code error, std::size_t) {
+            if (failed(error)) return;
+            http::async_read(stream, buffer, response, [&](beast::error_code error, std::size_t) {
+              if (failed(error)) return;
+              answered = response.result() == http::status::ok;
+            });
+          });
+        });
+      });
+  io.run();  // ends by the deadline at the latest: the stream cancels what is pending
+  if (!answered) spdlog::debug("readiness: the webhook does not answer: {}", failure.message());
+  return answered;
 }
 
 int runOperator(const RunOptions& options) {
@@ -195,11 +123,14 @@ int runOperator(const RunOptions& options) {
 
   std::unique_ptr<HealthServer> health;
   if (!options.metrics_listen.empty()) {
-    // Ready once the caches are synced: every replica, leader or not, answers the
-    // webhook from its cache, so a standby replica is ready too (and must stay
-    // in the webhook Service's endpoints).
-    health = HealthServer::start(options.metrics_listen, metrics,
-                                 [&controller] { return controller.synced(); });
+    // Ready once the caches are synced and the webhook answers: every replica,
+    // leader or not, answers the webhook from its cache, so a standby replica is
+    // ready too (and must stay in the webhook Service's endpoints).
+    health =
+        HealthServer::start(options.metrics_listen, metrics, [&controller, &webhook, &options] {
+          return controller.synced() &&
+                 (!webhook || webhookAnswers(options.webhook_listen, webhook->port()));
+        });
     spdlog::info("metrics listening on {} (port {})", options.metrics_listen, health->port());
   }
 
@@ -261,20 +192,9 @@ int runOperator(const RunOptions& options) {
 
 }  // namespace
 
-int runOperatorCommand(const std::vector<std::string>& args) {
-  RunOptions options;
+int runOperatorCommand(const RunOptions& options) {
   try {
-    options = parseRunOptions(args);
-    if (options.help) {
-      std::cout << kRunUsage;
-      return 0;
-    }
-    setupLogging("natsbus-operator", options.log_level, parseLogFormat(options.log_format));
-  } catch (const ValidationError& e) {
-    std::cerr << "natsbus-operator run: " << e.what() << "\n";
-    return 2;
-  }
-  try {
+    setupLogging("natsbus-operator", options.log_level, options.log_format);
     return runOperator(options);
   } catch (const ValidationError& e) {
     std::cerr << "natsbus-operator run: " << e.what() << "\n";

@@ -1,10 +1,12 @@
 # Sources of the controller area: informers, work queue, reconciler, status,
 # leader election, health/metrics server and the `run` command.
 target_sources(natsbus_operator_core PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/clock.cpp
   ${CMAKE_CURRENT_LIST_DIR}/controller.cpp
   ${CMAKE_CURRENT_LIST_DIR}/health_server.cpp
   ${CMAKE_CURRENT_LIST_DIR}/informer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/leader_election.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/own_writes.cpp
   ${CMAKE_CURRENT_LIST_DIR}/reconciler.cpp
   ${CMAKE_CURRENT_LIST_DIR}/run_command.cpp
   ${CMAKE_CURRENT_LIST_DIR}/secret_watch.cpp

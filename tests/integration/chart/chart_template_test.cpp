@@ -33,11 +33,11 @@ TEST(ChartTemplate, DefaultsRenderTheOperatorWebhookAndLeastPrivilegeRbac) {
                                              "ServiceAccount"}));
 
   EXPECT_EQ(operatorArgs(objects),
-            (std::vector<std::string>{"run", "--webhook-listen", ":9443", "--tls-cert",
-                                      "/etc/natsbus/tls/tls.crt", "--tls-key",
-                                      "/etc/natsbus/tls/tls.key", "--metrics-listen", ":8080",
-                                      "--sidecar-image", "natsbus/sidecar:0.1.0", "--sidecar-mode",
-                                      "native", "--log-level", "info", "--log-format", "text"}));
+            (std::vector<std::string>{
+                "run", "--webhook-listen", ":9443", "--tls-cert", "/etc/natsbus/tls/tls.crt",
+                "--tls-key", "/etc/natsbus/tls/tls.key", "--metrics-listen", ":8080",
+                "--sidecar-image", "natsbus/sidecar:0.1.0", "--sidecar-mode", "native",
+                "--sidecar-log-level", "info", "--log-level", "info", "--log-format", "text"}));
   const auto deployment = findObject(objects, "Deployment", "natsbus-operator");
   const auto& pod = deployment["spec"]["template"]["spec"];
   const auto& container = pod["containers"][0];
@@ -88,6 +88,8 @@ TEST(ChartTemplate, DefaultsRenderTheOperatorWebhookAndLeastPrivilegeRbac) {
                                                                 {"port", 443}}));
   EXPECT_EQ(webhook["namespaceSelector"]["matchExpressions"][0]["values"],
             nlohmann::json::array({"kube-system", "natsbus-system"}));
+  EXPECT_EQ(webhook["objectSelector"],
+            nlohmann::json::parse(R"({"matchLabels":{"natsbus.io/inject":"true"}})"));
 
   // The generated certificate is signed by the CA in caBundle and names the Service.
   const auto secret = findObject(objects, "Secret", "natsbus-webhook-tls");
@@ -105,7 +107,7 @@ TEST(ChartTemplate, DefaultsRenderTheOperatorWebhookAndLeastPrivilegeRbac) {
 TEST(ChartTemplate, ReplicasTurnOnLeaderElectionAndNamespaceRestrictsTheWatch) {
   const auto objects =
       renderChart({"--set", "operator.replicas=2", "--set", "operator.watchNamespace=shop", "--set",
-                   "operator.logLevel=debug"});
+                   "operator.logLevel=debug", "--set", "operator.sidecarLogLevel=warn"});
   const auto args = operatorArgs(objects);
   EXPECT_TRUE(contains(args, "--leader-elect"));
   const auto ns = std::find(args.begin(), args.end(), "--namespace");
@@ -114,6 +116,9 @@ TEST(ChartTemplate, ReplicasTurnOnLeaderElectionAndNamespaceRestrictsTheWatch) {
   const auto level = std::find(args.begin(), args.end(), "--log-level");
   ASSERT_NE(level, args.end());
   EXPECT_EQ(*(level + 1), "debug");
+  const auto sidecar_level = std::find(args.begin(), args.end(), "--sidecar-log-level");
+  ASSERT_NE(sidecar_level, args.end());
+  EXPECT_EQ(*(sidecar_level + 1), "warn") << "the operator's level is not the sidecars'";
   const auto role = findObject(objects, "Role", "natsbus-operator-leader-election");
   ASSERT_FALSE(role.is_null());
   EXPECT_EQ(role["rules"][0]["resources"], nlohmann::json::array({"leases"}));

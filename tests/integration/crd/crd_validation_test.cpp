@@ -25,12 +25,7 @@ class CrdValidation : public ::testing::Test {
   // Each gtest case runs in its own process, so this is one API server per case.
   static void SetUpTestSuite() {
     server_ = std::make_unique<KubeApiServer>();
-    const auto applied = server_->kubectl({"apply", "-f", testing::sourcePath(kCrdPath)});
-    ASSERT_EQ(applied.exit_code, 0) << applied.err;
-    const auto established =
-        server_->kubectl({"wait", "--for", "condition=established", "--timeout", "60s",
-                          "crd/natsstreamings.natsbus.io"});
-    ASSERT_EQ(established.exit_code, 0) << established.err;
+    ASSERT_EQ(server_->applyCrd(testing::sourcePath(kCrdPath), "natsstreamings.natsbus.io"), "");
   }
   static void TearDownTestSuite() { server_.reset(); }
 

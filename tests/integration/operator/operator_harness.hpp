@@ -47,18 +47,18 @@ inline std::string busYaml(const std::string& name, const std::string& ns,
          extra_spec;
 }
 
-// The real operator binary, run against the fixture's kubeconfig.
+// The real operator binary, run against the fixture's kubeconfig. Its
+// listeners bind port 0 (any free port); the ports are read from its log.
 class OperatorProcess {
  public:
   OperatorProcess(const testing::KubeApiServer& server, const std::string& log_name,
-                  std::vector<std::string> extra_args = {})
-      : metrics_port_(testing::freeLoopbackPort()) {
+                  std::vector<std::string> extra_args = {}) {
     std::vector<std::string> argv{NATSBUS_BINARY_DIR "/operator/natsbus-operator",
                                   "run",
                                   "--kubeconfig",
                                   server.kubeconfigPath(),
                                   "--metrics-listen",
-                                  "127.0.0.1:" + std::to_string(metrics_port_),
+                                  "127.0.0.1:0",
                                   "--log-level",
                                   "debug"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
@@ -70,22 +70,42 @@ class OperatorProcess {
       testing::dumpLog("operator log " + process_->logPath().string(), process_->log());
   }
 
-  int metricsPort() const { return metrics_port_; }
+  // -1 when the operator never said (within 30 s).
+  int metricsPort() {
+    return portFromLog(metrics_port_, "metrics listening on 127.0.0.1:0 (port ");
+  }
+  int webhookPort() {
+    return portFromLog(webhook_port_, "webhook listening on 127.0.0.1:0 (port ");
+  }
   testing::ChildProcess& process() { return *process_; }
   bool waitReady(std::chrono::milliseconds timeout = 30s) {
-    return eventually([&] { return testing::httpGet(metrics_port_, "/readyz") == 200; }, timeout);
+    return eventually([&] { return testing::httpGet(metricsPort(), "/readyz") == 200; }, timeout);
   }
   // The value of an unlabelled metric, or -1.
   double metric(const std::string& name) {
     std::string body;
-    if (testing::httpGet(metrics_port_, "/metrics", &body) != 200) return -1;
+    if (testing::httpGet(metricsPort(), "/metrics", &body) != 200) return -1;
     const auto at = body.find("\n" + name + " ");
     if (at == std::string::npos) return -1;
     return std::stod(body.substr(at + name.size() + 2));
   }
 
  private:
-  int metrics_port_;
+  int portFromLog(int& port, const std::string& marker) {
+    if (port > 0) return port;
+    eventually(
+        [&] {
+          const auto text = process_->log();
+          const auto at = text.find(marker);
+          if (at != std::string::npos) port = std::atoi(text.c_str() + at + marker.size());
+          return port > 0;
+        },
+        30s, 20ms);
+    return port;
+  }
+
+  int metrics_port_ = -1;
+  int webhook_port_ = -1;
   std::unique_ptr<testing::ChildProcess> process_;
 };
 
@@ -93,13 +113,9 @@ class OperatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     server_ = std::make_unique<testing::KubeApiServer>();
-    const auto crd = server_->kubectl(
-        {"apply", "-f", testing::sourcePath("crds/natsbus.io_natsstreamings.yaml")});
-    ASSERT_EQ(crd.exit_code, 0) << crd.err;
-    const auto established =
-        server_->kubectl({"wait", "--for", "condition=established", "--timeout", "60s",
-                          "crd/natsstreamings.natsbus.io"});
-    ASSERT_EQ(established.exit_code, 0) << established.err;
+    ASSERT_EQ(server_->applyCrd(testing::sourcePath("crds/natsbus.io_natsstreamings.yaml"),
+                                "natsstreamings.natsbus.io"),
+              "");
     client_ = makeHttpKubeClient(loadKubeconfig(server_->kubeconfigPath()));
   }
 

@@ -1,8 +1,15 @@
 // The real natsbus-operator against a real kube-apiserver + etcd (no kubelet, no
 // controller-manager): children, status, drift repair, restarts, scale, health.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "admission_review.hpp"
 #include "operator_harness.hpp"
+#include "tls_client.hpp"
 
 namespace natsbus::op::itest {
 namespace {
@@ -232,6 +239,117 @@ TEST_F(OperatorTest, ReadyzFailsWhileTheApiServerIsUnreachable) {
       << "caches cannot be synced without an API server";
   server_->startApiServer();
   EXPECT_TRUE(op.waitReady(40s));
+}
+
+// A resource is reconciled once when it is created: the watch events of the
+// operator's own writes (its Deployment, Service and status) cause no second
+// pass. Someone else's edit still does.
+TEST_F(OperatorTest, OwnWritesCauseNoReconcileButOtherEditsDo) {
+  OperatorProcess op(*server_, "operator");
+  ASSERT_TRUE(op.waitReady());
+  constexpr int kBuses = 20;
+  std::string yaml;
+  for (int i = 0; i < kBuses; ++i) yaml += "---\n" + busYaml("bus-" + std::to_string(i), "default");
+  kubectlOk({"apply", "-f", "-"}, yaml);
+  ASSERT_TRUE(eventually([&] {
+    for (int i = 0; i < kBuses; ++i) {
+      if (!converged("default", "bus-" + std::to_string(i))) return false;
+    }
+    return true;
+  }));
+  // The echoes arrive within milliseconds; wait until every write's has.
+  ASSERT_TRUE(eventually(
+      [&] { return op.metric("natsbus_operator_own_write_echoes_total") >= 3 * kBuses; }, 10s))
+      << op.metric("natsbus_operator_own_write_echoes_total") << " echoes";
+  std::this_thread::sleep_for(1s);  // and anything they might (wrongly) still cause
+  EXPECT_EQ(op.metric("natsbus_operator_reconciles_total"), kBuses)
+      << "one pass per resource; echoes seen: "
+      << op.metric("natsbus_operator_own_write_echoes_total");
+
+  // A label someone adds to a Deployment is not ours: one more pass, which
+  // changes nothing (server-side apply leaves others' fields alone).
+  kubectlOk({"label", "deployment", "bus-0-depl", "-n", "default", "team=orders"});
+  EXPECT_TRUE(eventually(
+      [&] { return op.metric("natsbus_operator_reconciles_total") == kBuses + 1; }, 10s));
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(op.metric("natsbus_operator_reconciles_total"), kBuses + 1);
+  EXPECT_EQ((*read(kinds::deployment(), "default", "bus-0-depl"))["metadata"]["labels"]["team"],
+            "orders");
+}
+
+// The base64 JSON Patch of an AdmissionReview response, decoded.
+std::string decodedPatch(const nlohmann::json& review) {
+  const auto encoded = review.at("response").at("patch").get<std::string>();
+  std::string out(encoded.size(), '\0');
+  const int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                      reinterpret_cast<const unsigned char*>(encoded.data()),
+                                      static_cast<int>(encoded.size()));
+  out.resize(written < 0 ? 0 : static_cast<std::size_t>(written));
+  while (!out.empty() && out.back() == '\0') out.pop_back();  // base64 padding
+  return out;
+}
+
+// The operator's --log-level used to set every injected sidecar's level too;
+// the sidecars' level is --sidecar-log-level (a pod's annotation still wins).
+TEST_F(OperatorTest, InjectedSidecarsTakeTheSidecarLogLevelNotTheOperators) {
+  kubectlOk({"apply", "-f", "-"}, busYaml("nats", "default"));
+  const auto [cert, key] = server_->issueServingCert("operator-webhook");
+  const auto review = natsbus::testing::podCreateReview(
+      {{"natsbus.io/inject", "true"}, {"natsbus.io/bus", "nats"}}, "orders");
+  const auto injectedLevel = [&](const std::string& name, std::vector<std::string> flags) {
+    flags.insert(flags.end(),
+                 {"--webhook-listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key});
+    OperatorProcess op(*server_, name, flags);  // its own --log-level is debug
+    EXPECT_TRUE(op.waitReady());
+    std::string patch;
+    // Ready means the caches are synced, so the bus is known.
+    const auto answer = natsbus::testing::httpsRequest(op.webhookPort(), server_->caCertPath(),
+                                                       "POST", "/mutate-v1-pod", review.dump());
+    EXPECT_EQ(answer.status, 200) << answer.error << answer.body;
+    if (answer.status == 200) patch = decodedPatch(nlohmann::json::parse(answer.body));
+    const std::string marker = R"({"name":"NATSBUS_LOG_LEVEL","value":")";
+    const auto at = patch.find(marker);
+    EXPECT_NE(at, std::string::npos) << patch;
+    return at == std::string::npos
+               ? std::string()
+               : patch.substr(at + marker.size(),
+                              patch.find('"', at + marker.size()) - at - marker.size());
+  };
+  EXPECT_EQ(injectedLevel("operator-debug", {}), "info")
+      << "the operator logs at debug; its sidecars keep their own default";
+  EXPECT_EQ(injectedLevel("operator-sidecar-warn", {"--sidecar-log-level", "warn"}), "warn");
+}
+
+// Readiness covers the webhook: /readyz is 200 only while the webhook answers a
+// TLS request, so the webhook Service (which routes to Ready pods) never sends an
+// admission review to a replica that cannot take it. Saturating the webhook's
+// connection bound makes the replica unready; freeing it makes it ready again.
+TEST_F(OperatorTest, ReadyzCoversTheWebhook) {
+  const auto [cert, key] = server_->issueServingCert("webhook");
+  OperatorProcess op(*server_, "operator",
+                     {"--webhook-listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key});
+  ASSERT_TRUE(op.waitReady());
+  const int webhook_port = op.webhookPort();
+
+  // Idle connections up to the webhook's bound (kWebhookMaxConnections = 64):
+  // a new connection is refused, and the replica reports itself not ready.
+  std::vector<int> held;
+  for (int i = 0; i < 64; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(webhook_port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    held.push_back(fd);
+  }
+  EXPECT_TRUE(eventually([&] { return testing::httpGet(op.metricsPort(), "/readyz") == 503; }, 5s))
+      << "Ready while the webhook refuses connections";
+  for (const int fd : held) ::close(fd);
+  EXPECT_TRUE(op.waitReady(15s)) << "not Ready again once the webhook takes connections";
+
+  const int status = op.process().stop(SIGTERM, 15s);
+  EXPECT_EQ(testing::ChildProcess::exitCode(status), 0) << op.process().log();
 }
 
 }  // namespace

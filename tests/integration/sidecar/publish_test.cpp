@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -136,11 +137,81 @@ TEST(SidecarPublish, ServerCrashGives503ThenRecoversWithoutLosingAcknowledgedMes
   EXPECT_TRUE(sidecar.waitReady(10s));
   for (int i = 0; i < 10; ++i) EXPECT_EQ(publishOne().status, 200);
 
-  const auto stored = readChannel(server, "crash", acknowledged.size());
-  std::set<std::string> in_store;
-  for (const auto& message : stored) in_store.insert(message.data);
-  for (const auto& body : acknowledged)
-    EXPECT_TRUE(in_store.count(body)) << body << " was answered 200 but is lost";
+  EXPECT_EQ(notStored(server, "crash", acknowledged), std::vector<std::string>{})
+      << "answered 200 but not stored";
+}
+
+TEST(SidecarPublish, EveryPublishInFlightWhenTheServerDiesIsAnswered503Or504) {
+  StreamingServerOptions options;
+  options.file_store = true;
+  StreamingServer server(options);
+  // Pings find the loss (about 2 s) long before an ack could time out (20 s),
+  // so the publishes in flight end with the connection, not with the timeout.
+  SidecarProcess sidecar(
+      server, {"--publish-timeout", "20s", "--ping-interval", "1s", "--ping-max-out", "2"});
+  ASSERT_TRUE(sidecar.waitReady());
+
+  struct Answer {
+    std::string body;
+    int status;
+    std::chrono::steady_clock::time_point sent;
+    std::chrono::steady_clock::time_point answered;
+  };
+  std::mutex mutex;
+  std::vector<Answer> answers;
+  std::atomic<int> next{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 32; ++c) {
+    clients.emplace_back([&] {
+      HttpClient client(sidecar.port());
+      while (!stop) {
+        Answer answer{"dies-" + std::to_string(next++), 0, std::chrono::steady_clock::now(), {}};
+        answer.status = client.request("POST", "/v1/publish/dies", answer.body).status;
+        answer.answered = std::chrono::steady_clock::now();
+        const bool ok = answer.status == 200;
+        {
+          std::lock_guard lock(mutex);
+          answers.push_back(std::move(answer));
+        }
+        if (!ok) std::this_thread::sleep_for(5ms);  // refused at once: do not spin
+      }
+    });
+  }
+  std::this_thread::sleep_for(500ms);
+  const auto killed_at = std::chrono::steady_clock::now();
+  server.kill();
+  // Every request in flight at the kill is answered once the loss is detected.
+  std::this_thread::sleep_for(6s);
+  stop = true;
+  for (auto& client : clients) client.join();
+
+  std::map<int, int> statuses;
+  int in_flight = 0;
+  std::set<std::string> acknowledged;
+  for (const auto& answer : answers) {
+    ++statuses[answer.status];
+    if (answer.status == 200) acknowledged.insert(answer.body);
+    if (answer.sent < killed_at && answer.answered >= killed_at) {
+      ++in_flight;
+      EXPECT_TRUE(answer.status == 503 || answer.status == 504 || answer.status == 200)
+          << answer.body << " was in flight when the server died and got " << answer.status;
+    }
+  }
+  std::string summary;
+  for (const auto& [status, count] : statuses)
+    summary += std::to_string(status) + ": " + std::to_string(count) + "  ";
+  EXPECT_GT(in_flight, 0) << "no request was in flight at the kill; " << summary;
+  EXPECT_EQ(statuses.count(502), 0u) << summary;
+  for (const auto& [status, count] : statuses) {
+    EXPECT_TRUE(status == 200 || status == 503 || status == 504) << summary;
+  }
+  EXPECT_GT(statuses[503], 0) << summary;
+
+  // Nothing answered 200 is missing once the server is back (file store).
+  server.restart();
+  EXPECT_EQ(notStored(server, "dies", acknowledged), std::vector<std::string>{})
+      << "answered 200 but not stored";
 }
 
 TEST(SidecarPublish, SigtermDuringBurstKeepsEveryAcknowledgedMessage) {
@@ -172,11 +243,8 @@ TEST(SidecarPublish, SigtermDuringBurstKeepsEveryAcknowledgedMessage) {
   stop = true;
   for (auto& thread : threads) thread.join();
   ASSERT_GT(acknowledged.size(), 100u);
-  const auto stored = readChannel(server, "drain", acknowledged.size());
-  std::set<std::string> in_store;
-  for (const auto& message : stored) in_store.insert(message.data);
-  for (const auto& body : acknowledged)
-    EXPECT_TRUE(in_store.count(body)) << body << " was answered 200 but is lost";
+  EXPECT_EQ(notStored(server, "drain", acknowledged), std::vector<std::string>{})
+      << "answered 200 but not stored";
   // The sidecar closed its connection, so the server forgot the client at once.
   std::string clients;
   ASSERT_EQ(natsbus::testing::httpGet(server.monitoringPort(), "/streaming/clientsz", &clients),

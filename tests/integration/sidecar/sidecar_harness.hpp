@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -120,6 +121,20 @@ struct StoredMessage {
 std::vector<StoredMessage> readChannel(
     const StreamingServer& server, const std::string& subject, std::size_t count,
     std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// Which of `acknowledged` (bodies answered 200) the channel does not hold.
+template <typename Bodies>
+std::vector<std::string> notStored(const StreamingServer& server, const std::string& subject,
+                                   const Bodies& acknowledged) {
+  std::set<std::string> in_store;
+  for (const auto& message : readChannel(server, subject, acknowledged.size()))
+    in_store.insert(message.data);
+  std::vector<std::string> missing;
+  for (const auto& body : acknowledged) {
+    if (in_store.count(body) == 0) missing.push_back(body);
+  }
+  return missing;
+}
 
 // Number of messages the server has stored on a channel (monitoring endpoint).
 long long storedCount(const StreamingServer& server, const std::string& subject);

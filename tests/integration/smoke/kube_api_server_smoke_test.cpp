@@ -35,12 +35,9 @@ data: { greeting: hello }
 }
 
 TEST_F(KubeApiServerSmoke, KubectlAppliesACrdAndAResourceOfIt) {
-  const auto crd =
-      server_->kubectl({"apply", "-f", testing::sourcePath("tests/testdata/smoke-crd.yaml")});
-  ASSERT_EQ(crd.exit_code, 0) << crd.err;
-  const auto established = server_->kubectl({"wait", "--for", "condition=established", "--timeout",
-                                             "60s", "crd/widgets.smoke.natsbus.io"});
-  ASSERT_EQ(established.exit_code, 0) << established.err;
+  ASSERT_EQ(server_->applyCrd(testing::sourcePath("tests/testdata/smoke-crd.yaml"),
+                              "widgets.smoke.natsbus.io"),
+            "");
   const auto created = server_->kubectl({"apply", "-f", "-"}, R"(apiVersion: smoke.natsbus.io/v1
 kind: Widget
 metadata: { name: w1 }

@@ -8,7 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
-namespace natsbus::op::testing {
+namespace natsbus::testing {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -82,4 +82,4 @@ TlsAnswer httpsRequest(int port, const std::string& ca_file, const std::string& 
   return answer;
 }
 
-}  // namespace natsbus::op::testing
+}  // namespace natsbus::testing

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-namespace natsbus::op::testing {
+namespace natsbus::testing {
 
 struct TlsAnswer {
   int status = -1;  // -1: no HTTP answer (connection, handshake or timeout)
@@ -20,4 +20,4 @@ TlsAnswer httpsRequest(int port, const std::string& ca_file, const std::string& 
                        const std::string& target, const std::string& body = {},
                        std::optional<std::size_t> declared_length = std::nullopt);
 
-}  // namespace natsbus::op::testing
+}  // namespace natsbus::testing

@@ -33,6 +33,10 @@ json pod(const std::string& name, const json& annotations) {
               {"metadata", {{"name", name}}},
               {"spec", {{"containers", {{{"name", "app"}, {"image", "app:1"}}}}}}};
   if (!annotations.is_null()) out["metadata"]["annotations"] = annotations;
+  // A pod asks for natsbus with the annotation and this label; only labelled pods
+  // reach the webhook (the manifest's objectSelector).
+  if (annotations.is_object() && annotations.contains("natsbus.io/inject"))
+    out["metadata"]["labels"] = {{"natsbus.io/inject", "true"}};
   return out;
 }
 
@@ -167,7 +171,9 @@ TEST_F(WebhookKubeTest, AnnotatedPodIsStoredWithTheSidecarAndOthersAreUnchanged)
 
   // Re-submitting an already injected pod does not add a second sidecar.
   json again = stored;
-  again["metadata"] = {{"name", "orders-again"}, {"annotations", kInject}};
+  again["metadata"] = {{"name", "orders-again"},
+                       {"annotations", kInject},
+                       {"labels", {{"natsbus.io/inject", "true"}}}};
   again.erase("status");
   const CommandResult twice = create(again);
   ASSERT_EQ(twice.exit_code, 0) << twice.err;
@@ -246,6 +252,17 @@ TEST_F(WebhookKubeTest, ServerDownFollowsTheFailurePolicy) {
             std::string::npos)
       << refused.err;
   EXPECT_NE(kube_.kubectl({"get", "pod", "while-down"}).exit_code, 0);
+  // Pods that did not ask for natsbus never reach the webhook, so the outage does
+  // not hold them up, even with failurePolicy Fail.
+  const CommandResult plain = create(pod("plain-while-down", nullptr));
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  // The annotation without the label does not reach the webhook either: the pod
+  // starts as it is (the README says to set both).
+  json unlabelled = pod("annotated-unlabelled", kInject);
+  unlabelled["metadata"].erase("labels");
+  const CommandResult passed = create(unlabelled);
+  ASSERT_EQ(passed.exit_code, 0) << passed.err;
+  EXPECT_EQ(sidecarOf(json::parse(passed.out)), nullptr);
 
   // Ignore: pods go through, unmutated.
   registerWebhook("Ignore");
@@ -263,13 +280,14 @@ TEST_F(WebhookKubeTest, ServerDownFollowsTheFailurePolicy) {
 TEST_F(WebhookKubeTest, RotatedCertificateIsServedWithoutRestart) {
   registerWebhook("Fail");
   ASSERT_TRUE(waitForInjection());
-  EXPECT_EQ(testing::httpsRequest(port_, kube_.caCertPath(), "GET", "/healthz").peer_common_name,
-            "webhook");
+  EXPECT_EQ(
+      natsbus::testing::httpsRequest(port_, kube_.caCertPath(), "GET", "/healthz").peer_common_name,
+      "webhook");
   // A new pair signed by the same CA, renamed over the files the server reads.
   const auto [cert, key] = kube_.issueServingCert("webhook-rotated");
   std::filesystem::rename(key, key_);
   std::filesystem::rename(cert, cert_);
-  const auto health = testing::httpsRequest(port_, kube_.caCertPath(), "GET", "/healthz");
+  const auto health = natsbus::testing::httpsRequest(port_, kube_.caCertPath(), "GET", "/healthz");
   EXPECT_EQ(health.status, 200) << health.error;
   EXPECT_EQ(health.peer_common_name, "webhook-rotated");
   const CommandResult created = create(pod("after-rotation", kInject));

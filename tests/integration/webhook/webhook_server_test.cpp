@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "admission_review.hpp"
 #include "natsbus/operator/admission.hpp"
 #include "natsbus/testing/network.hpp"
 #include "natsbus/testing/process.hpp"
@@ -18,10 +19,10 @@ namespace natsbus::op {
 namespace {
 
 namespace fs = std::filesystem;
+using natsbus::testing::httpsRequest;
 using natsbus::testing::runCommand;
 using natsbus::testing::TempDir;
 using nlohmann::json;
-using testing::httpsRequest;
 
 // A self-signed certificate for 127.0.0.1 with CN `name`: {name}.crt, {name}.key.
 void makeCert(const fs::path& dir, const std::string& name) {
@@ -33,15 +34,7 @@ void makeCert(const fs::path& dir, const std::string& name) {
 }
 
 json review(const json& annotations) {
-  return {{"apiVersion", "admission.k8s.io/v1"},
-          {"kind", "AdmissionReview"},
-          {"request",
-           {{"uid", "u-1"},
-            {"namespace", "default"},
-            {"operation", "CREATE"},
-            {"object",
-             {{"metadata", {{"name", "p"}, {"annotations", annotations}}},
-              {"spec", {{"containers", {{{"name", "app"}, {"image", "app:1"}}}}}}}}}}};
+  return natsbus::testing::podCreateReview(annotations);
 }
 
 class WebhookServerTest : public ::testing::Test {
@@ -181,7 +174,7 @@ TEST(WebhookServerConfig, BadSettingsNameTheFlag) {
                               const std::string& k) {
     try {
       WebhookServer::start({listen, c, k, {}}, buses);
-    } catch (const std::runtime_error& error) {
+    } catch (const std::exception& error) {
       return std::string(error.what());
     }
     return std::string("(started)");

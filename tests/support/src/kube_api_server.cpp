@@ -186,6 +186,23 @@ Environment KubeApiServer::clientEnvironment() const {
           {"KUBECACHEDIR", work_dir_ + "/kube-cache"}};
 }
 
+std::string KubeApiServer::applyCrd(const std::string& file, const std::string& crd_name) const {
+  const auto applied = kubectl({"apply", "-f", file});
+  if (applied.exit_code != 0) return "kubectl apply -f " + file + ": " + applied.err;
+  // kubectl wait fails at once ("conditions accessor error") when it looks
+  // before the CRD has any status at all, so it is asked again until the
+  // deadline rather than trusted with one call.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  CommandResult waited;
+  do {
+    waited =
+        kubectl({"wait", "--for", "condition=established", "--timeout", "10s", "crd/" + crd_name});
+    if (waited.exit_code == 0) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return "crd/" + crd_name + " not established: " + waited.err;
+}
+
 CommandResult KubeApiServer::kubectl(const std::vector<std::string>& args,
                                      const std::string& input) const {
   std::vector<std::string> argv{requireTool("KUBECTL", "kubectl"), "--kubeconfig", kubeconfig_,

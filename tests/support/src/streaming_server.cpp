@@ -16,9 +16,7 @@ namespace natsbus::testing {
 StreamingServer::StreamingServer(StreamingServerOptions options)
     : options_(std::move(options)),
       binary_(requireTool("NATS_STREAMING_SERVER", "nats-streaming-server")),
-      dir_("natsbus-stan"),
-      client_port_(freeLoopbackPort()),
-      monitoring_port_(freeLoopbackPort()) {
+      dir_("natsbus-stan") {
   start();
 }
 
@@ -35,14 +33,27 @@ std::string StreamingServer::storeDir() const {
   return (dir_.path() / "store").string();
 }
 
+namespace {
+
+// The port after `marker` in the server's log, or 0 when not there yet.
+int portAfter(const std::string& log, const std::string& marker) {
+  const auto at = log.find(marker);
+  return at == std::string::npos ? 0 : std::atoi(log.c_str() + at + marker.size());
+}
+
+}  // namespace
+
 void StreamingServer::start() {
+  // The first start lets the server pick free ports (-1) and reads them from
+  // its log; a restart asks for the same ones again.
+  const bool first = client_port_ == 0;
   std::vector<std::string> argv{binary_,
                                 "-a",
                                 "127.0.0.1",
                                 "-p",
-                                std::to_string(client_port_),
+                                first ? "-1" : std::to_string(client_port_),
                                 "-m",
-                                std::to_string(monitoring_port_),
+                                first ? "-1" : std::to_string(monitoring_port_),
                                 "-cid",
                                 options_.cluster_id};
   if (options_.file_store) {
@@ -55,8 +66,23 @@ void StreamingServer::start() {
   // is later than the client port accepting connections.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (!process_->running()) break;
-    if (httpGet(monitoring_port_, "/streaming/serverz") == 200) return;
+    if (!process_->running()) {
+      // On a restart the old port can be briefly taken: a client reconnecting
+      // to a port in the ephemeral range may have been given that very port
+      // as its own (a loopback self-connect). It lets go when it gives up.
+      if (first || log().find("address already in use") == std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      process_ = std::make_unique<ChildProcess>(argv, dir_.path() / "server.log");
+      continue;
+    }
+    if (first) {
+      const auto text = log();
+      client_port_ = portAfter(text, "Listening for client connections on 127.0.0.1:");
+      monitoring_port_ = portAfter(text, "Starting http monitor on 127.0.0.1:");
+    }
+    if (monitoring_port_ != 0 && httpGet(monitoring_port_, "/streaming/serverz") == 200 &&
+        client_port_ != 0)
+      return;
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   const auto text = log();

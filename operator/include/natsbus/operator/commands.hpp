@@ -1,14 +1,17 @@
 #pragma once
 
 #include <string>
-#include <vector>
+
+#include "natsbus/operator/run_options.hpp"
 
 namespace natsbus::op {
 
-// `natsbus-operator render -f FILE`: prints the objects a resource becomes.
-int runRenderCommand(const std::vector<std::string>& args);
+// `natsbus-operator render -f FILE` (FILE "-": stdin): prints the objects the
+// resources in the file become, or one line naming the problem (exit 1).
+int runRenderCommand(const std::string& file);
 
-// `natsbus-operator run ...`: the controller (and webhook, when asked) against a cluster.
-int runOperatorCommand(const std::vector<std::string>& args);
+// `natsbus-operator run ...`: the controller (and webhook, when asked) against
+// a cluster, until SIGTERM/SIGINT. The options are already checked.
+int runOperatorCommand(const RunOptions& options);
 
 }  // namespace natsbus::op

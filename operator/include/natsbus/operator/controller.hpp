@@ -10,6 +10,7 @@
 #include "natsbus/metrics.hpp"
 #include "natsbus/operator/bus_lookup.hpp"
 #include "natsbus/operator/informer.hpp"
+#include "natsbus/operator/own_writes.hpp"
 #include "natsbus/operator/reconciler.hpp"
 #include "natsbus/operator/secret_watch.hpp"
 #include "natsbus/operator/work_queue.hpp"
@@ -57,12 +58,15 @@ class Controller final : public BusLookup {
   WorkQueue& queue() { return queue_; }
 
  private:
+  void onResource(const nlohmann::json& object, bool deleted);
   void onChild(const ResourceKind& kind, const nlohmann::json& object, bool deleted);
+  void enqueue(const std::string& key);
   void work();
 
   KubeClient& client_;
   ControllerOptions options_;
   WorkQueue queue_;
+  OwnWrites own_writes_;  // before the reconciler, which reports its writes to it
   std::unique_ptr<Informer> resources_;
   std::unique_ptr<Informer> deployments_;
   std::unique_ptr<Informer> services_;
@@ -74,6 +78,7 @@ class Controller final : public BusLookup {
   std::atomic<bool> stopped_{false};
 
   Counter& reconciles_;
+  Counter& echoes_;
   Counter& errors_;
   Histogram& duration_;
   Gauge& depth_;

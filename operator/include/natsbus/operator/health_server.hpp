@@ -8,7 +8,9 @@
 
 namespace natsbus::op {
 
-// Plain-HTTP /healthz, /readyz and /metrics for the operator (--metrics-listen).
+// Plain-HTTP /healthz, /readyz and /metrics for the operator (--metrics-listen),
+// on the one HTTP server (common/), so an idle or slow client never holds up
+// the kubelet's probes.
 class HealthServer {
  public:
   // `listen` is host:port (port 0 picks a free one). `ready` decides /readyz.
@@ -20,8 +22,5 @@ class HealthServer {
   virtual int port() const = 0;
   virtual void stop() = 0;
 };
-
-// Splits "host:port" ("[::1]:80" too); throws ValidationError naming `setting`.
-std::pair<std::string, int> parseListenAddress(const std::string& text, const std::string& setting);
 
 }  // namespace natsbus::op

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "natsbus/operator/clock.hpp"
 #include "natsbus/operator/kube_client.hpp"
 
 namespace natsbus::op {
@@ -28,7 +29,7 @@ struct LeaderElectionConfig {
 // Updates use the Lease's resourceVersion, so two candidates cannot both win.
 class LeaderElector {
  public:
-  LeaderElector(KubeClient& client, LeaderElectionConfig config);
+  LeaderElector(KubeClient& client, LeaderElectionConfig config, Clock& clock = systemClock());
   ~LeaderElector();
   LeaderElector(const LeaderElector&) = delete;
   LeaderElector& operator=(const LeaderElector&) = delete;
@@ -54,6 +55,7 @@ class LeaderElector {
 
   KubeClient& client_;
   LeaderElectionConfig config_;
+  Clock& clock_;
   std::function<void()> on_started_;
   std::function<void()> on_lost_;
   std::atomic<bool> leading_{false};
@@ -64,9 +66,9 @@ class LeaderElector {
   // The record as last seen, and when (our clock) it last changed.
   std::string observed_holder_;
   std::string observed_renew_time_;
-  std::chrono::steady_clock::time_point observed_at_{};
-  std::chrono::steady_clock::time_point last_renewed_{};
-  std::chrono::steady_clock::time_point expires_at_{};  // of the lease another holds
+  Clock::Time observed_at_{};
+  Clock::Time last_renewed_{};
+  Clock::Time expires_at_{};  // of the lease another holds
 };
 
 // hostname + "-" + 8 random hex digits.

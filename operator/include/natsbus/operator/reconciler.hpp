@@ -48,6 +48,11 @@ class Reconciler {
  public:
   using Lookup = std::function<std::optional<nlohmann::json>(const std::string& key)>;
   using Now = std::function<std::string()>;
+  // Told of every write this reconciler makes: the object ("plural/ns/name")
+  // and the resourceVersion it was stored as (see OwnWrites).
+  using WriteObserver =
+      std::function<void(const std::string& object, const std::string& resource_version)>;
+
   // The Secret `name` in `ns` as a SecretSummary (keys and digests, never the
   // values), nullopt when it does not exist. Throws (e.g. KubeError) when that
   // cannot be known yet; the pass is then retried.
@@ -57,37 +62,29 @@ class Reconciler {
   // Without `secrets`, Secrets are read from the API server on each pass that
   // needs one (and not kept).
   Reconciler(KubeClient& client, Lookup lookup, EventRecorder& events, Now now,
-             Secrets secrets = {});
+             WriteObserver on_write = {}, Secrets secrets = {});
 
   // `key` is "namespace/name". A key whose resource is gone needs nothing: its
   // children carry ownerReferences, so the garbage collector removes them.
   ReconcileOutcome reconcile(const std::string& key);
 
-  // True when `resource_version` of the object `plural/namespace/name` is the one
-  // this reconciler's own last write produced: the watch event it causes needs
-  // no new pass (without this, every pass would trigger a second one). The
-  // entry is dropped once matched.
-  bool ownWrite(const std::string& plural, const std::string& key,
-                const std::string& resource_version);
-
  private:
-  struct Written {
-    std::string resource_version;
-    nlohmann::json status;  // for NatsStreamings: the status written
+  struct WrittenStatus {
+    std::string resource_version;  // of the NatsStreaming as stored by our status write
+    nlohmann::json status;
     std::chrono::steady_clock::time_point at;
   };
-  void noteWrite(const std::string& plural, const std::string& key, const nlohmann::json& stored,
-                 nlohmann::json status = {});
+  void noteWrite(const ResourceKind& kind, const std::string& key, const nlohmann::json& stored);
   // The resource as of our last status write when the cache has not caught up yet.
   nlohmann::json withLatestStatus(const std::string& key, nlohmann::json resource) const;
 
-  mutable std::mutex written_mutex_;
-  std::map<std::string, Written> written_;
-  std::size_t writes_since_sweep_ = 0;
+  mutable std::mutex status_mutex_;
+  std::map<std::string, WrittenStatus> statuses_;  // by NatsStreaming key
   KubeClient& client_;
   Lookup lookup_;
   EventRecorder& events_;
   Now now_;
+  WriteObserver on_write_;
   Secrets secrets_;
 };
 

@@ -8,24 +8,29 @@
 
 namespace natsbus::op {
 
-// The HTTPS admission webhook server (POST /mutate-v1-pod). It reloads the
-// certificate when the files change.
+// The HTTPS admission webhook server (POST /mutate-v1-pod) on the one HTTP
+// server (common/). New connections get the newest certificate when the files
+// change on disk.
 class WebhookServer {
  public:
   struct Config {
-    std::string listen;  // host:port, e.g. 0.0.0.0:9443 or 127.0.0.1:0 (any free port)
+    std::string listen;  // host:port, e.g. :9443 or 127.0.0.1:0 (any free port)
     std::string tls_cert_file;
     std::string tls_key_file;
     InjectionSettings injection;
   };
 
-  // Starts serving; throws std::runtime_error naming the flag when the address or
+  // Starts serving; throws (ValidationError for a malformed address,
+  // std::runtime_error otherwise) naming the flag when the address or
   // certificate cannot be used. `buses` must outlive the server.
   static std::unique_ptr<WebhookServer> start(const Config& config, const BusLookup& buses);
 
   virtual ~WebhookServer() = default;
   virtual int port() const = 0;  // the bound port (useful with :0)
-  virtual void stop() = 0;       // stop accepting, finish in-flight reviews
+  // True while the server accepts connections: for a readiness check that
+  // should include the webhook.
+  virtual bool serving() const = 0;
+  virtual void stop() = 0;  // stop accepting, finish in-flight reviews
 };
 
 }  // namespace natsbus::op

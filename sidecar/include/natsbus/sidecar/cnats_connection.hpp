@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -12,6 +11,7 @@
 
 #include "natsbus/sidecar/cnats_loop_binding.hpp"
 #include "natsbus/sidecar/config.hpp"
+#include "natsbus/sidecar/connection_state.hpp"
 #include "natsbus/sidecar/stats.hpp"
 #include "natsbus/sidecar/streaming_connection.hpp"
 
@@ -40,54 +40,52 @@ class CnatsConnection final : public StreamingConnection {
   void close();
 
   void publishAsync(std::string_view subject, std::string_view data, PublishCallback done) override;
-  bool connected() const override { return connected_.load(std::memory_order_acquire); }
+  bool connected() const override { return state_.connected(); }
   bool subscriptionActive(std::size_t index) const override;
   std::uint64_t reconnects() const override { return reconnects_.load(); }
 
   const std::string& clientId() const { return client_id_; }
+  // Connect attempts made so far (failed ones included).
+  std::uint64_t connectAttempts() const { return attempts_.load(); }
+  // Callback targets registered with cnats right now: one for the connection
+  // being made or in use, one per subscription of it. Bounded however often
+  // the connection is remade.
+  std::size_t callbackTargets() const;
 
-  // Callback entry points (public only so the C trampolines can reach them).
-  struct Session;
-  struct Closure {
-    CnatsConnection* owner;
-    std::uint64_t generation;
-    std::size_t index;  // subscription index; unused for connection callbacks
-  };
+  // Callback entry points, reached from the C trampolines through the
+  // callback registry (cnats_connection.cpp).
   void onConnectionLost(std::uint64_t generation, const char* error);
   void onLinkChange(std::uint64_t generation, bool up);
-  void onMessage(const Closure& closure, void* message);
-  void onPublishAck(const char* error);
+  void onMessage(std::size_t index, std::uint64_t generation, void* message);
+  void onPublishAck();
   bool ack(std::size_t index, std::uint64_t generation, void* message);
 
+  struct Session;
+
  private:
-  void supervise();
   std::unique_ptr<Session> connectOnce(std::string& error);
+  void install(std::unique_ptr<Session> session);
+  std::unique_ptr<Session> uninstall();
   bool subscribe(Session& session, std::size_t index, std::string& error);
   void teardown(std::unique_ptr<Session> session, bool send_close);
   void waitForLoopRelease(CnatsLoopBinding& binding);
-  void updateConnected();
+  void supervise();
 
   const SidecarConfig& config_;
   Stats& stats_;
   MessageSink* sink_;
   std::string client_id_;
+  boost::asio::any_io_executor loop_;
 
   mutable std::shared_mutex session_mutex_;  // guards session_ against teardown
   std::unique_ptr<Session> session_;
-  // Closures handed to cnats stay alive for the owner's lifetime: a callback may
-  // still be running on a library thread after its handle is destroyed.
-  std::vector<std::unique_ptr<Closure>> closures_;
-  boost::asio::any_io_executor loop_;
 
-  std::mutex state_mutex_;
-  std::condition_variable state_changed_;
-  bool stopping_ = false;
-  bool lost_ = false;
-  std::uint64_t generation_ = 0;
+  // Changed together with session_ (under session_mutex_) on install and
+  // removal, so connected() never describes a connection other than session_'s.
+  ConnectionState state_;
 
-  std::atomic<bool> connected_{false};
-  std::atomic<bool> link_up_{false};
   std::atomic<std::uint64_t> reconnects_{0};
+  std::atomic<std::uint64_t> attempts_{0};
   std::atomic<int> pending_publishes_{0};
   std::unique_ptr<std::atomic<bool>[]> sub_active_;
   std::thread supervisor_;

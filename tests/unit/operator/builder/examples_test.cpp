@@ -2,6 +2,7 @@
 // args, the orders pod carries the reference subscription, and the sample app
 // prints what it receives and publishes what it is told.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <fstream>
@@ -61,26 +62,39 @@ TEST(Examples, PodsAreAnnotatedPerSpec) {
   EXPECT_FALSE(tickets["metadata"]["annotations"].contains("natsbus.io/subscriptions"));
 }
 
-TEST(Examples, SampleAppPrintsDeliveriesAndPublishes) {
-  testing::TempDir dir("sample-app");
-  const int port = testing::freeLoopbackPort();
-  const auto app = testing::sourcePath("examples/sample-app/app.py");
-  testing::ChildProcess listener(
+// The sample app in listen mode on a free port, standing in for the sidecar's peer.
+struct SampleAppListener {
+  testing::TempDir dir{"sample-app"};
+  int port = testing::freeLoopbackPort();
+  std::string app = testing::sourcePath("examples/sample-app/app.py");
+  testing::ChildProcess process{
       {"/usr/bin/python3", "-u", app, "listen", "--port", std::to_string(port), "--name", "orders"},
-      dir.path() / "listen.log");
-  ASSERT_TRUE(testing::waitForTcp(port, std::chrono::seconds(10))) << listener.log();
+      dir.path() / "listen.log"};
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+  // The listener's output once it contains `text` (or after 5 s).
+  std::string logWith(const std::string& text) {
+    std::string log = process.log();
+    for (int attempt = 0; attempt < 50 && log.find(text) == std::string::npos; ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      log = process.log();
+    }
+    return log;
+  }
+};
+
+TEST(Examples, SampleAppPrintsDeliveriesAndPublishes) {
+  SampleAppListener listener;
+  const auto& app = listener.app;
+  ASSERT_TRUE(testing::waitForTcp(listener.port, std::chrono::seconds(10)))
+      << listener.process.log();
 
   // The listener stands in for the sidecar here: publish mode POSTs to
   // <sidecar>/v1/publish/<subject> and prints the answer.
-  const auto published = testing::runCommand({"/usr/bin/python3", app, "publish", "--sidecar",
-                                              "http://127.0.0.1:" + std::to_string(port)});
+  const auto published =
+      testing::runCommand({"/usr/bin/python3", app, "publish", "--sidecar", listener.url()});
   EXPECT_EQ(published.exit_code, 0) << published.err;
   EXPECT_EQ(published.out, "{\"ok\":true}\n");
-  std::string log;
-  for (int attempt = 0; attempt < 50 && log.find("body:") == std::string::npos; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    log = listener.log();
-  }
+  const std::string log = listener.logWith("body:");
   EXPECT_NE(log.find("[orders] received POST /v1/publish/ticket:created"), std::string::npos)
       << log;
   EXPECT_NE(log.find(R"(body: {"id":"123","title":"concert","price":20})"), std::string::npos)
@@ -92,6 +106,48 @@ TEST(Examples, SampleAppPrintsDeliveriesAndPublishes) {
                            "http://127.0.0.1:" + std::to_string(testing::freeLoopbackPort())});
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find("publish to http://127.0.0.1:"), std::string::npos) << refused.err;
+}
+
+TEST(Examples, SampleAppPublishesNumberedTicketsWithCount) {
+  SampleAppListener listener;
+  ASSERT_TRUE(testing::waitForTcp(listener.port, std::chrono::seconds(10)))
+      << listener.process.log();
+  const auto published =
+      testing::runCommand({"/usr/bin/python3", listener.app, "publish", "--sidecar", listener.url(),
+                           "--count", "3", "--prefix", "t-"});
+  EXPECT_EQ(published.exit_code, 0) << published.err;
+  EXPECT_EQ(published.out, "t-1 200\nt-2 200\nt-3 200\n");
+  EXPECT_NE(listener.logWith("t-3").find(R"(body: {"id": "t-2", "title": "concert", "price": 20})"),
+            std::string::npos)
+      << listener.process.log();
+}
+
+// Kubernetes stops a container with SIGTERM, and the app is the container's
+// PID 1, for which a signal without a handler does nothing: without its own
+// handler the app would run on until the grace period ends and it is killed.
+TEST(Examples, SampleAppStopsOnSigtermAsPid1) {
+  testing::TempDir dir("sample-app");
+  const int port = testing::freeLoopbackPort();
+  const auto app = testing::sourcePath("examples/sample-app/app.py");
+  // A PID namespace of its own makes the app PID 1, as in a container.
+  testing::ChildProcess unshare(
+      {"/usr/bin/unshare", "--pid", "--fork", "--kill-child", "/usr/bin/python3", "-u", app,
+       "listen", "--port", std::to_string(port), "--name", "orders"},
+      dir.path() / "listen.log");
+  if (!testing::waitForTcp(port, std::chrono::seconds(10))) {
+    GTEST_SKIP() << "cannot make a PID namespace here (needs root or user namespaces): "
+                 << unshare.log();
+  }
+  const std::string children_file = "/proc/" + std::to_string(unshare.pid()) + "/task/" +
+                                    std::to_string(unshare.pid()) + "/children";
+  const std::string children = testing::readFile(children_file);
+  ASSERT_FALSE(children.empty()) << children_file;
+  const pid_t app_pid = std::stoi(children);
+  ASSERT_EQ(::kill(app_pid, SIGTERM), 0);
+  const auto status = unshare.wait(std::chrono::seconds(5));
+  ASSERT_TRUE(status.has_value()) << "the app ignored SIGTERM as PID 1";
+  EXPECT_EQ(testing::ChildProcess::exitCode(*status), 0) << unshare.log();
+  EXPECT_NE(unshare.log().find("[orders] stopped"), std::string::npos) << unshare.log();
 }
 
 }  // namespace

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "natsbus/operator/builder.hpp"
-#include "natsbus/operator/commands.hpp"
 #include "natsbus/testing/process.hpp"
 #include "natsbus/testing/tools.hpp"
 #include "natsbus/validation_error.hpp"
@@ -161,76 +160,11 @@ TEST(YamlJson, ToYamlRoundTripsAmbiguousStrings) {
   EXPECT_EQ(parseYamlDocuments(toYaml(value), "round-trip").at(0), value) << toYaml(value);
 }
 
-// The command itself: exit codes and where the output goes.
-class RenderCommand : public ::testing::Test {
- protected:
-  testing::TempDir dir_{"render-test"};
-  std::string write(const std::string& name, const std::string& text) {
-    const auto path = (dir_.path() / name).string();
-    std::ofstream(path) << text;
-    return path;
-  }
-};
-
-TEST_F(RenderCommand, PrintsDocumentsAndExitsZero) {
-  const auto path = write("nats.yaml", kReferenceYaml);
-  ::testing::internal::CaptureStdout();
-  const int code = runRenderCommand({"-f", path});
-  const auto out = ::testing::internal::GetCapturedStdout();
-  EXPECT_EQ(code, 0);
-  EXPECT_EQ(out, renderYaml(kReferenceYaml, path));
-}
-
-TEST_F(RenderCommand, BadInputAndUsageErrors) {
-  const auto bad =
-      write("bad.yaml",
-            "apiVersion: natsbus.io/v1alpha1\nkind: NatsStreaming\nmetadata: {name: bus}\n"
-            "spec: {ports: {client: 70000}}\n");
-  ::testing::internal::CaptureStderr();
-  EXPECT_EQ(runRenderCommand({"-f", bad}), 1);
-  auto err = ::testing::internal::GetCapturedStderr();
-  EXPECT_NE(err.find("spec.ports.client: must be an integer from 1 to 65535, not 70000"),
-            std::string::npos)
-      << err;
-
-  ::testing::internal::CaptureStderr();
-  EXPECT_EQ(runRenderCommand({"-f", (dir_.path() / "missing.yaml").string()}), 1);
-  err = ::testing::internal::GetCapturedStderr();
-  EXPECT_NE(err.find("cannot read"), std::string::npos) << err;
-
-  ::testing::internal::CaptureStderr();
-  EXPECT_EQ(runRenderCommand({}), 2);
-  err = ::testing::internal::GetCapturedStderr();
-  EXPECT_NE(err.find("-f FILE is required"), std::string::npos) << err;
-
-  ::testing::internal::CaptureStderr();
-  EXPECT_EQ(runRenderCommand({"-f", bad, "--extra"}), 2);
-  err = ::testing::internal::GetCapturedStderr();
-  EXPECT_NE(err.find("unexpected argument \"--extra\""), std::string::npos) << err;
-}
-
 }  // namespace
 }  // namespace natsbus::op
 
 namespace natsbus::op {
-namespace {
-
-// The shipped binary routes `render` here and exits as documented.
-TEST(RenderBinary, RendersTheExampleBus) {
-  const std::string binary = std::string(NATSBUS_BINARY_DIR) + "/operator/natsbus-operator";
-  ASSERT_TRUE(std::filesystem::exists(binary)) << binary << " is not built";
-  const auto example = testing::sourcePath("examples/ticketing-bus.yaml");
-  const auto rendered = testing::runCommand({binary, "render", "-f", example});
-  EXPECT_EQ(rendered.exit_code, 0) << rendered.err;
-  std::ifstream in(example);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(rendered.out, renderYaml(text, example));
-  const auto missing = testing::runCommand({binary, "render"});
-  EXPECT_EQ(missing.exit_code, 2);
-  EXPECT_NE(missing.err.find("-f FILE is required"), std::string::npos) << missing.err;
-}
-
-}  // namespace
+namespace {}  // namespace
 }  // namespace natsbus::op
 
 namespace natsbus::op {

@@ -203,15 +203,21 @@ TEST_F(ReconcilerTest, KubeEventRecorderPostsACoreEventOnTheResource) {
 namespace natsbus::op {
 namespace {
 
-TEST_F(ReconcilerTest, EchoesOfItsOwnWritesAreRecognised) {
-  auto r = reconciler();
+TEST_F(ReconcilerTest, ReportsEveryWriteWithTheResourceVersionItWasStoredAs) {
+  std::vector<std::pair<std::string, std::string>> writes;
+  Reconciler r(
+      client_, [this](const std::string& key) { return lookup(key); }, events_,
+      [] { return "2026-01-01T00:00:00Z"; },
+      [&](const std::string& object, const std::string& rv) { writes.emplace_back(object, rv); });
   r.reconcile("default/nats");
-  const auto deployment = *client_.stored(kinds::deployment(), "default", "nats-depl");
-  const auto rv = deployment["metadata"]["resourceVersion"].get<std::string>();
-  EXPECT_TRUE(r.ownWrite("deployments", "default/nats-depl", rv));
-  EXPECT_FALSE(r.ownWrite("deployments", "default/nats-depl", rv + "1")) << "someone else's edit";
-  const auto bus = *client_.stored(kinds::natsStreaming(), "default", "nats");
-  EXPECT_TRUE(r.ownWrite("natsstreamings", "default/nats", bus["metadata"]["resourceVersion"]));
+  const auto rv = [&](const ResourceKind& kind, const std::string& name) {
+    return (*client_.stored(kind, "default", name))["metadata"]["resourceVersion"]
+        .get<std::string>();
+  };
+  EXPECT_EQ(writes, (std::vector<std::pair<std::string, std::string>>{
+                        {"deployments/default/nats-depl", rv(kinds::deployment(), "nats-depl")},
+                        {"services/default/nats-srv", rv(kinds::service(), "nats-srv")},
+                        {"natsstreamings/default/nats", rv(kinds::natsStreaming(), "nats")}}));
 }
 
 TEST_F(ReconcilerTest, AStaleCacheDoesNotRewriteTheSameStatus) {

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "natsbus/operator/admission.hpp"
+#include "natsbus/operator/injection.hpp"
 #include "natsbus/testing/tools.hpp"
 
 namespace natsbus::op {
@@ -46,6 +47,12 @@ TEST(Manifest, RegistersPodCreateWithTheContractNames) {
   EXPECT_NE(std::find(skipped.begin(), skipped.end(),
                       webhook["clientConfig"]["service"]["namespace"].as<std::string>()),
             skipped.end());
+
+  // Only pods that asked for natsbus are sent to the webhook (SPEC 2): an operator
+  // outage never blocks other pods. The label has the annotation's key.
+  const YAML::Node labels = webhook["objectSelector"]["matchLabels"];
+  ASSERT_EQ(labels.size(), 1u);
+  EXPECT_EQ(labels[std::string(kInjectAnnotation)].as<std::string>(), "true");
 }
 
 }  // namespace

@@ -42,6 +42,9 @@ class KubeApiServer {
   void startApiServer();
 
   CommandResult kubectl(const std::vector<std::string>& args, const std::string& input = {}) const;
+  // `kubectl apply -f file` of a CRD, then waits (up to 60 s) until the API
+  // server has established `crd_name`. Returns what failed, or "" on success.
+  std::string applyCrd(const std::string& file, const std::string& crd_name) const;
   CommandResult helm(const std::vector<std::string>& args) const;
   // Environment for helm/kubectl/operator children: KUBECONFIG and helm's dirs.
   Environment clientEnvironment() const;

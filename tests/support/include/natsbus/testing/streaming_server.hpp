@@ -14,8 +14,9 @@ struct StreamingServerOptions {
   std::vector<std::string> extra_args;  // e.g. {"-hbi", "1s"}
 };
 
-// A real nats-streaming-server on free loopback ports. kill() and restart()
-// keep the ports and the store, so clients can be tested across a crash.
+// A real nats-streaming-server on loopback ports it picks itself (-p -1 -m -1,
+// read back from its log). kill() and restart() keep the ports and the store,
+// so clients can be tested across a crash.
 class StreamingServer {
  public:
   explicit StreamingServer(StreamingServerOptions options = {});
@@ -46,8 +47,8 @@ class StreamingServer {
   StreamingServerOptions options_;
   std::string binary_;
   TempDir dir_;
-  int client_port_;
-  int monitoring_port_;
+  int client_port_ = 0;  // 0 until the first start has read it from the log
+  int monitoring_port_ = 0;
   int generation_ = 0;
   bool paused_ = false;
   std::unique_ptr<ChildProcess> process_;
