@@ -113,7 +113,7 @@ TEST_F(ReconcilerTest, SecretsSourceErrorsAreRetriedNotReported) {
   client_.put(kinds::natsStreaming(), secure);
   Reconciler r(
       client_, [this](const std::string& key) { return lookup(key); }, events_,
-      [] { return "2026-01-01T00:00:00Z"; },
+      [] { return "2026-01-01T00:00:00Z"; }, Reconciler::WriteObserver{},
       [](const std::string&, const std::string&) -> std::optional<SecretSummary> {
         throw KubeError(0, "", "Secret default/nats-auth has not been listed yet; retrying");
       });
