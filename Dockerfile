@@ -19,7 +19,8 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       cmake ninja-build g++ pkg-config ccache \
       libcpprest-dev nlohmann-json3-dev libnats-dev libspdlog-dev libgtest-dev libgmock-dev \
-      libyaml-cpp-dev libboost-dev libssl-dev libcli11-dev libhowardhinnant-date-dev openssl python3 \
+      libyaml-cpp-dev libboost-dev libssl-dev libcli11-dev libhowardhinnant-date-dev prometheus-cpp-dev \
+      openssl python3 \
  && rm -rf /var/lib/apt/lists/*
 ARG SRC_DIR=/src
 # ccache keys on the locale variables; `make images` passes the host's.
@@ -42,7 +43,7 @@ RUN cmake --preset ci -DNATSBUS_BUILD_INTEGRATION_TESTS=OFF >/dev/null \
 FROM debian:bookworm-slim AS sidecar
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libnats3.4 libspdlog1.10 libfmt9 \
+      libnats3.4 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
 COPY --from=build /out/sidecar/natsbus-sidecar /usr/local/bin/
 # The fixed non-root UID/GID the webhook's injected securityContext uses.
@@ -50,11 +51,12 @@ USER 65532:65532
 EXPOSE 4195 9195
 ENTRYPOINT ["/usr/local/bin/natsbus-sidecar"]
 
-# --- the operator image (default target).
+# --- the operator image (default target). libnats: the operator adds and
+# removes Raft nodes of clustered buses by a NATS request to their leader.
 FROM debian:bookworm-slim AS operator
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libcpprest2.10 libyaml-cpp0.7 libspdlog1.10 libfmt9 libssl3 \
+      libcpprest2.10 libyaml-cpp0.7 libspdlog1.10 libfmt9 libssl3 libnats3.4 libprometheus-cpp-core1.0 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
 COPY --from=build /out/operator/natsbus-operator /usr/local/bin/
 USER 65532:65532

@@ -17,7 +17,7 @@ KUBECTL_LAYER_VERSION=2.1.1
 APT_PACKAGES=(
   cmake ninja-build g++ make pkg-config git openssl unzip curl
   libcpprest-dev nlohmann-json3-dev libnats-dev libspdlog-dev libgtest-dev libgmock-dev
-  libyaml-cpp-dev libboost-dev libssl-dev libcli11-dev libhowardhinnant-date-dev clang-format wrk ccache
+  libyaml-cpp-dev libboost-dev libssl-dev libcli11-dev libhowardhinnant-date-dev prometheus-cpp-dev clang-format wrk ccache
   # the local cluster and its images (scripts/cluster/, `make e2e`)
   containerd runc containernetworking-plugins iptables conntrack podman buildah debootstrap libc6-dev
 )

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "natsbus/cli_settings.hpp"
+#include "natsbus/operator/builder.hpp"
 #include "natsbus/operator/commands.hpp"
 #include "natsbus/validation_error.hpp"
 #include "natsbus/version.hpp"
@@ -31,6 +32,16 @@ int runCli(const std::vector<std::string>& args) {
   render->add_option("-f,--filename", file, "YAML or JSON NatsStreaming resources")
       ->required()
       ->type_name("FILE");
+  BuildOptions build;
+  render
+      ->add_option("--sidecar-image", build.sidecar_image,
+                   "image of the raft-readiness helper beside each server of a clustered bus, as "
+                   "given to run (default " +
+                       build.sidecar_image + ")")
+      ->type_name("IMAGE")
+      ->check([](const std::string& image) {
+        return image.empty() ? std::string("--sidecar-image: must not be empty") : std::string();
+      });
 
   // The command named in errors, e.g. "natsbus-operator run: --workers: ...".
   const auto fail = [&](const std::string& message) {
@@ -66,7 +77,7 @@ int runCli(const std::vector<std::string>& args) {
     }
     return runOperatorCommand(options);
   }
-  if (render->parsed()) return runRenderCommand(file);
+  if (render->parsed()) return runRenderCommand(file, build);
   std::cerr << app.help();
   return 2;
 }

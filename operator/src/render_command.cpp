@@ -1,4 +1,4 @@
-// `natsbus-operator render -f FILE` (SPEC 1.2): the file and stdin I/O around
+// `natsbus-operator render -f FILE [--sidecar-image IMG]` (SPEC 1.2): the file and stdin I/O around
 // the pure renderYaml of the builder.
 #include <fstream>
 #include <iostream>
@@ -10,7 +10,7 @@
 
 namespace natsbus::op {
 
-int runRenderCommand(const std::string& file) {
+int runRenderCommand(const std::string& file, const BuildOptions& options) {
   std::stringstream text;
   if (file == "-") {
     text << std::cin.rdbuf();
@@ -23,7 +23,7 @@ int runRenderCommand(const std::string& file) {
     text << in.rdbuf();
   }
   try {
-    std::cout << renderYaml(text.str(), file == "-" ? "stdin" : file);
+    std::cout << renderYaml(text.str(), file == "-" ? "stdin" : file, options);
   } catch (const ValidationError& error) {
     std::cerr << "natsbus-operator render: " << error.what() << "\n";
     return 1;

@@ -1,6 +1,5 @@
 #include "natsbus/sidecar/cli.hpp"
 
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -8,7 +7,9 @@
 #include "natsbus/logging.hpp"
 #include "natsbus/sidecar/command_line.hpp"
 #include "natsbus/sidecar/probe.hpp"
+#include "natsbus/sidecar/raft_readiness.hpp"
 #include "natsbus/sidecar/sidecar.hpp"
+#include "natsbus/stop_signals.hpp"
 #include "natsbus/validation_error.hpp"
 
 namespace natsbus::sidecar {
@@ -28,20 +29,15 @@ int runCli(const std::vector<std::string>& args, std::function<std::string()> cl
       return 0;
     case CliAction::kProbe:
       return runProbe(parsed.probe);
+    case CliAction::kRaftReadiness:
+      return runRaftReadiness(parsed.raft_readiness);
     case CliAction::kRun:
       break;
   }
   setupLogging("natsbus-sidecar", parsed.config.log_level, parsed.config.log_format);
   for (const auto& warning : parsed.warnings) spdlog::warn("{}", warning);
-  // Blocked before any thread starts, so every thread inherits the mask and the
-  // signals reach only runSidecar's sigwait.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  // A peer closing a socket mid-write must not kill the process.
-  signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts: the signals reach only runSidecar's sigwait.
+  blockStopSignals();
   return runSidecar(parsed.config);
 }
 

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "natsbus/cnats_handles.hpp"
 #include "natsbus/rfc3339.hpp"
-#include "natsbus/sidecar/cnats_handles.hpp"
 #include "natsbus/sidecar/nats_security.hpp"
 #include "natsbus/sidecar/publish_outcome.hpp"
 
@@ -314,8 +314,25 @@ std::unique_ptr<CnatsConnection::Session> CnatsConnection::connectOnce(std::stri
   natsOptions_SetTimeout(nats_options.get(), 2000);
   natsOptions_SetDisconnectedCB(nats_options.get(), onDisconnectedTrampoline, token);
   natsOptions_SetReconnectedCB(nats_options.get(), onReconnectedTrampoline, token);
+  // --nats-url may list several servers (a clustered bus reached from outside):
+  // every one is tried, and a lost link reconnects to the others. They must go
+  // to the NATS options as a server list: stanConnOptions_SetURL takes one URL
+  // and fails with "No server available for connection" on a list.
+  std::vector<std::string> urls;
+  for (std::size_t start = 0; start <= config_.nats_url.size();) {
+    const auto comma = std::min(config_.nats_url.find(',', start), config_.nats_url.size());
+    if (comma > start) urls.push_back(config_.nats_url.substr(start, comma - start));
+    start = comma + 1;
+  }
+  std::vector<const char*> servers;
+  for (const auto& url : urls) servers.push_back(url.c_str());
+  if (const auto set = natsOptions_SetServers(nats_options.get(), servers.data(),
+                                              static_cast<int>(servers.size()));
+      set != NATS_OK) {
+    error = "--nats-url: " + lastError(set);
+    return nullptr;
+  }
   stanConnOptions_SetNATSOptions(stan_options.get(), nats_options.get());
-  stanConnOptions_SetURL(stan_options.get(), config_.nats_url.c_str());
   stanConnOptions_SetConnectionWait(stan_options.get(), 5000);
   stanConnOptions_SetPubAckWait(stan_options.get(), config_.publish_timeout.count());
   // Our own bound (max_pending_publishes) refuses before cnats would block: a

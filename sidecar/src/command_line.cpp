@@ -257,6 +257,31 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args,
       ->default_str(formatHostPort(probe.address));
   probe_command->add_option("path", probe.path, "PATH")->default_str(probe.path);
 
+  // `raft-readiness`: beside each server of a clustered bus (docs/clustering.md).
+  RaftReadinessConfig readiness;
+  std::string readiness_listen = formatHostPort(readiness.listen);
+  std::string readiness_monitoring = "http://" + formatHostPort(readiness.monitoring);
+  auto* readiness_command = app.add_subcommand(
+      std::string(contract::kRaftReadinessCommand),
+      "readiness of a clustered bus's server: GET /readyz answers 200 while the server on "
+      "--monitoring-url is Leader or Follower and a request through --nats-url reaches a leader");
+  readiness_command->add_option("--listen", readiness_listen, "where to answer the probe")
+      ->type_name("HOST:PORT")
+      ->default_str(readiness_listen);
+  readiness_command
+      ->add_option("--monitoring-url", readiness_monitoring, "the server's monitoring endpoint")
+      ->type_name("URL")
+      ->default_str(readiness_monitoring);
+  readiness_command->add_option("--nats-url", readiness.nats_url, "the server's client port")
+      ->type_name("URL")
+      ->default_str(readiness.nats_url);
+  readiness_command->add_option("--cluster-id", readiness.cluster_id, "the bus's cluster ID")
+      ->type_name("ID")
+      ->required();
+  readiness_command->add_option("--log-level", readiness.log_level, contract::kLogLevelList.data())
+      ->type_name("LEVEL")
+      ->default_str(readiness.log_level);
+
   ParsedCli parsed;
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them reversed
   try {
@@ -272,7 +297,9 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args,
   } catch (const CLI::ParseError& error) {
     throw ValidationError(error.what());
   }
-  const auto* extras = probe_command->parsed() ? probe_command : &app;
+  const auto* extras = probe_command->parsed()       ? probe_command
+                      : readiness_command->parsed() ? readiness_command
+                                                    : &app;
   if (!extras->remaining().empty())
     throw ValidationError(extras->remaining().front() + ": unknown flag or argument (see --help)");
 
@@ -285,6 +312,32 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args,
     if (probe.path.empty() || probe.path.front() != '/')
       throw ValidationError("probe: PATH must start with '/', not \"" + probe.path + "\"");
     parsed.probe = std::move(probe);
+    return parsed;
+  }
+
+  if (readiness_command->parsed()) {
+    parsed.action = CliAction::kRaftReadiness;
+    readiness.listen = parseHostPort(readiness_listen, "raft-readiness --listen");
+    const auto monitoring = parseAppUrl(readiness_monitoring, "raft-readiness --monitoring-url");
+    if (!monitoring.base_path.empty()) {
+      throw ValidationError("raft-readiness --monitoring-url: must be http://host:port, not \"" +
+                            readiness_monitoring + "\"");
+    }
+    readiness.monitoring = {monitoring.host, monitoring.port};
+    if (readiness.nats_url.rfind("nats://", 0) != 0 ||
+        readiness.nats_url.find(',') != std::string::npos) {
+      throw ValidationError("raft-readiness --nats-url: must be one nats://host:port URL, not \"" +
+                            readiness.nats_url + "\"");
+    }
+    if (!contract::isValidClientId(readiness.cluster_id)) {
+      throw ValidationError("raft-readiness --cluster-id: may contain only letters, digits, '-' "
+                            "and '_', not \"" + readiness.cluster_id + "\"");
+    }
+    if (!contract::isLogLevel(readiness.log_level)) {
+      throw ValidationError("raft-readiness --log-level: must be one of " +
+                            std::string(contract::kLogLevelList));
+    }
+    parsed.raft_readiness = std::move(readiness);
     return parsed;
   }
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "natsbus/sidecar/cnats_handles.hpp"
+#include "natsbus/cnats_handles.hpp"
 #include "natsbus/sidecar_contract.hpp"
 
 namespace natsbus::sidecar {

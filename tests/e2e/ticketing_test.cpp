@@ -1,7 +1,6 @@
 // The ticketing story in real pods (issue 11): the README's "Install on a
 // cluster" commands, run as written, then the same install under load and
 // failure. The tests run in this order and share the installed release.
-#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -9,6 +8,7 @@
 
 #include "cluster.hpp"
 #include "natsbus/testing/tools.hpp"
+#include "story.hpp"
 
 namespace natsbus::e2e {
 namespace {
@@ -44,134 +44,6 @@ std::vector<std::string> readmeInstallCommands() {
   return commands;
 }
 
-// One delivery the sample app printed (its listen mode's output).
-struct Delivery {
-  std::string pod;
-  std::string id;
-  std::string subject;
-  long sequence = -1;
-  std::string timestamp;
-  std::string redelivered;
-};
-
-std::vector<Delivery> parseDeliveries(const std::string& pod, const std::string& log) {
-  static const std::regex header("^  (Natsbus-[A-Za-z]+): (.*)$");
-  static const std::regex id(R"re("id": ?"([^"]+)")re");
-  std::vector<Delivery> out;
-  for (const auto& line : lines(log)) {
-    if (line.find("] received POST ") != std::string::npos) {
-      out.emplace_back();
-      out.back().pod = pod;
-      continue;
-    }
-    if (out.empty()) continue;
-    std::smatch match;
-    if (std::regex_match(line, match, header)) {
-      if (match[1] == "Natsbus-Subject") out.back().subject = match[2];
-      if (match[1] == "Natsbus-Sequence") out.back().sequence = std::stol(match[2]);
-      if (match[1] == "Natsbus-Timestamp") out.back().timestamp = match[2];
-      if (match[1] == "Natsbus-Redelivered") out.back().redelivered = match[2];
-    } else if (line.rfind("  body: ", 0) == 0 && std::regex_search(line, match, id)) {
-      out.back().id = match[1];
-    }
-  }
-  return out;
-}
-
-// "<id> <status>" lines of the sample app's publish --count (other lines, such
-// as kubectl's own messages, are ignored).
-std::map<std::string, int> parsePublished(const std::string& out) {
-  static const std::regex line_format("^(\\S+) (\\d{1,3})$");
-  std::map<std::string, int> statuses;
-  for (const auto& line : lines(out)) {
-    std::smatch match;
-    if (std::regex_match(line, match, line_format)) statuses[match[1]] = std::stoi(match[2]);
-  }
-  return statuses;
-}
-
-std::vector<std::string> idsAnswered200(const std::map<std::string, int>& statuses) {
-  std::vector<std::string> ids;
-  for (const auto& [id, status] : statuses) {
-    if (status == 200) ids.push_back(id);
-  }
-  return ids;
-}
-
-// Follows the app logs of pods (also after they are deleted) and reads what
-// they received.
-class DeliveryLog {
- public:
-  DeliveryLog(const Cluster& cluster, std::string ns) : cluster_(cluster), ns_(std::move(ns)) {}
-  void follow(const std::string& pod) {
-    if (followed_.count(pod) != 0) return;
-    const auto path = dir_.path() / (pod + ".log");
-    followed_[pod] = cluster_.followLogs(ns_, pod, "app", path.string());
-  }
-  void followAll(const std::string& selector) {
-    for (const auto& pod : cluster_.pods(ns_, selector)) follow(pod);
-  }
-  std::vector<Delivery> deliveries(const std::string& id_prefix) const {
-    std::vector<Delivery> out;
-    for (const auto& [pod, process] : followed_) {
-      for (auto& delivery : parseDeliveries(pod, process->log())) {
-        if (delivery.id.rfind(id_prefix, 0) == 0) out.push_back(delivery);
-      }
-    }
-    return out;
-  }
-  // True once every id in `ids` has been delivered at least once.
-  bool hasAll(const std::vector<std::string>& ids, const std::string& prefix) const {
-    std::set<std::string> seen;
-    for (const auto& delivery : deliveries(prefix)) seen.insert(delivery.id);
-    for (const auto& id : ids) {
-      if (seen.count(id) == 0) return false;
-    }
-    return true;
-  }
-
- private:
-  const Cluster& cluster_;
-  std::string ns_;
-  testing::TempDir dir_{"natsbus-e2e-logs"};
-  std::map<std::string, std::unique_ptr<testing::ChildProcess>> followed_;
-};
-
-// Every id in `ids` was delivered; an id delivered more than once was marked
-// redelivered after its first delivery, and every delivery carried the headers.
-void expectEachDeliveredOnceUnlessRedelivered(const std::vector<Delivery>& deliveries,
-                                              const std::vector<std::string>& ids) {
-  std::map<std::string, std::vector<const Delivery*>> by_id;
-  for (const auto& delivery : deliveries) by_id[delivery.id].push_back(&delivery);
-  static const std::regex rfc3339(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z)");
-  for (const auto& id : ids) {
-    const auto found = by_id.find(id);
-    if (found == by_id.end()) {
-      ADD_FAILURE() << id << " was answered 200 but never delivered";
-      continue;
-    }
-    int first_deliveries = 0;
-    for (const auto* delivery : found->second) {
-      first_deliveries += delivery->redelivered == "false" ? 1 : 0;
-      EXPECT_EQ(delivery->subject, "ticket:created") << id;
-      EXPECT_GT(delivery->sequence, 0) << id;
-      EXPECT_TRUE(std::regex_match(delivery->timestamp, rfc3339))
-          << id << " " << delivery->timestamp;
-      EXPECT_TRUE(delivery->redelivered == "true" || delivery->redelivered == "false") << id;
-    }
-    EXPECT_LE(first_deliveries, 1)
-        << id << " was delivered twice without Natsbus-Redelivered: true";
-  }
-}
-
-// The figure lines `make e2e` prints at its end (and the README quotes).
-void figure(const std::string& what, const std::string& value) {
-  std::cout << "[e2e figure] " << what << ": " << value << std::endl;
-  if (const char* path = std::getenv("NATSBUS_E2E_FIGURES")) {
-    std::ofstream(path, std::ios::app) << what << ": " << value << "\n";
-  }
-}
-
 class Ticketing : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -200,12 +72,6 @@ class Ticketing : public ::testing::Test {
   json busStatus(const std::string& ns = "default") const {
     return cluster().get({"natsstreaming", "nats", "-n", ns})["status"];
   }
-  bool busReady(const std::string& ns = "default") const {
-    const auto result =
-        cluster().kubectl({"get", "natsstreaming", "nats", "-n", ns, "-o",
-                           "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"});
-    return result.out == "True";
-  }
   // Deletes a pod and waits until it is gone; the seconds that took, or -1.
   double deletePodTimed(const std::string& ns, const std::string& pod) const {
     const auto started = std::chrono::steady_clock::now();
@@ -214,26 +80,6 @@ class Ticketing : public ::testing::Test {
     if (deleted.exit_code != 0) return -1;
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }
-  // The tickets app publishing `count` numbered events in the background.
-  std::unique_ptr<testing::ChildProcess> startPublisher(const std::string& ns, int count,
-                                                        const std::string& prefix, int rate,
-                                                        const testing::TempDir& dir) const {
-    return std::make_unique<testing::ChildProcess>(
-        std::vector<std::string>{testing::requireTool("KUBECTL", "kubectl"), "--kubeconfig",
-                                 cluster().facts().kubeconfig, "exec", "-n", ns, "deploy/tickets",
-                                 "-c", "app", "--", "python3", "/app/app.py", "publish", "--count",
-                                 std::to_string(count), "--prefix", prefix, "--rate",
-                                 std::to_string(rate)},
-        dir.path() / (prefix + "publish.log"));
-  }
-  // Seconds a pod took from creation to Ready, for the figures.
-  int readySeconds(const std::string& ns, const std::string& selector) const {
-    const auto pods = cluster().get({"pods", "-n", ns, "-l", selector});
-    int worst = -1;
-    for (const auto& pod : pods["items"]) worst = std::max(worst, Cluster::secondsToReady(pod));
-    return worst;
-  }
-
   const Cluster* cluster_ = nullptr;
   static inline bool installed_ = false;
 };
@@ -299,11 +145,13 @@ TEST_F(Ticketing, ReadmeInstallRunsAsWritten) {
     }
   }
   figure("bus server pod (nats-depl) created -> Ready",
-         std::to_string(readySeconds("default", "app=nats")) + " s");
+         std::to_string(readySeconds(cluster(), "default", "app=nats")) + " s");
   figure("injected pod (orders, tickets) created -> Ready, slowest of 3",
-         std::to_string(readySeconds("default", "app in (orders,tickets)")) + " s");
+         std::to_string(readySeconds(cluster(), "default", "app in (orders,tickets)")) + " s");
   figure("operator pod created -> Ready, slowest of 2",
-         std::to_string(readySeconds(kOperatorNamespace, "app.kubernetes.io/name=natsbus")) + " s");
+         std::to_string(
+             readySeconds(cluster(), kOperatorNamespace, "app.kubernetes.io/name=natsbus")) +
+             " s");
   installed_ = !HasFailure();
 }
 
@@ -360,7 +208,7 @@ TEST_F(Ticketing, DeletedOrdersReplicaLosesNothing) {
   const auto before = cluster().pods("default", kOrders);
   ASSERT_EQ(before.size(), 2u);
   testing::TempDir dir("natsbus-e2e-publish");
-  const auto publisher = startPublisher("default", 300, "failover-", 60, dir);
+  const auto publisher = startPublisher(cluster(), "default", 300, "failover-", 60, dir);
   // Mid-stream: once deliveries are flowing, one replica goes.
   ASSERT_TRUE(cluster().waitFor("the first deliveries", 30s,
                                 [&] { return log.deliveries("failover-").size() >= 20; }));
@@ -410,7 +258,8 @@ TEST_F(Ticketing, DeletedServerDeploymentIsRestored) {
     return result.exit_code == 0 && !result.out.empty() && result.out != uid.get<std::string>();
   }));
   ASSERT_TRUE(cluster().waitForReadyPods("default", "app=nats", 1));
-  ASSERT_TRUE(cluster().waitFor("the bus Ready again", 60s, [&] { return busReady(); }));
+  ASSERT_TRUE(cluster().waitFor("the bus Ready again", 60s,
+                                [&] { return busReady(cluster(), "default"); }));
   // The sidecars reconnect to the new server (their readiness is "connected").
   ASSERT_TRUE(cluster().waitForReadyPods("default", "app in (orders,tickets)", 3, 120s));
   // Once the tickets sidecar has reconnected, publishing works again.
@@ -508,12 +357,10 @@ spec:
                   ns);
   // The example apps, in this namespace.
   for (const char* file : {"examples/orders.yaml", "examples/tickets.yaml"}) {
-    std::string yaml = testing::readSourceFile(file);
-    for (std::size_t at; (at = yaml.find("namespace: default")) != std::string::npos;)
-      yaml.replace(at, 18, "namespace: " + ns);
-    cluster().apply(yaml, ns);
+    cluster().apply(exampleInNamespace(file, ns), ns);
   }
-  ASSERT_TRUE(cluster().waitFor("the file-store bus Ready", 120s, [&] { return busReady(ns); }));
+  ASSERT_TRUE(
+      cluster().waitFor("the file-store bus Ready", 120s, [&] { return busReady(cluster(), ns); }));
   const auto claim = cluster().get({"pvc", "nats-data", "-n", ns});
   EXPECT_EQ(claim["status"]["phase"], "Bound");
   ASSERT_TRUE(cluster().waitForReadyPods(ns, kOrders, 2));
@@ -522,7 +369,7 @@ spec:
   DeliveryLog log(cluster(), ns);
   log.followAll(kOrders);
   testing::TempDir dir("natsbus-e2e-publish");
-  const auto publisher = startPublisher(ns, 400, "stored-", 20, dir);
+  const auto publisher = startPublisher(cluster(), ns, 400, "stored-", 20, dir);
   ASSERT_TRUE(cluster().waitFor("the first stored events delivered", 30s,
                                 [&] { return log.deliveries("stored-").size() >= 20; }));
   const auto server = cluster().pods(ns, "app=nats");
@@ -563,7 +410,7 @@ TEST_F(Ticketing, HelmUpgradeThenUninstall) {
     const auto args = pod["spec"]["containers"][0]["args"].dump();
     EXPECT_NE(args.find(R"("--log-level","debug")"), std::string::npos) << args;
   }
-  EXPECT_TRUE(busReady());
+  EXPECT_TRUE(busReady(cluster(), "default"));
 
   const auto uninstalled =
       cluster().helm({"uninstall", "natsbus", "--namespace", kOperatorNamespace, "--wait"});

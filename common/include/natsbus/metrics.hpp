@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -8,56 +7,64 @@
 #include <string>
 #include <vector>
 
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+}  // namespace prometheus
+
 namespace natsbus {
 
-// A monotonically increasing count. Lock-free; safe from any thread.
+// The metrics of both binaries, kept by prometheus-cpp (Debian
+// prometheus-cpp-dev) and rendered in its text exposition format. Metrics are
+// created once at start-up; updating one touches only that metric's atomics,
+// never the registry's lock.
+
+// A monotonically increasing count. Safe from any thread.
 class Counter {
  public:
-  void increment(std::uint64_t by = 1) { value_.fetch_add(by, std::memory_order_relaxed); }
-  std::uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+  explicit Counter(prometheus::Counter& counter) : counter_(counter) {}
+  void increment(std::uint64_t by = 1);
+  std::uint64_t value() const;
 
  private:
-  std::atomic<std::uint64_t> value_{0};
+  prometheus::Counter& counter_;
 };
 
 // A value that goes up and down (in-flight requests, queue depth).
 class Gauge {
  public:
-  void add(std::int64_t by) { value_.fetch_add(by, std::memory_order_relaxed); }
-  void set(std::int64_t to) { value_.store(to, std::memory_order_relaxed); }
-  std::int64_t value() const { return value_.load(std::memory_order_relaxed); }
+  explicit Gauge(prometheus::Gauge& gauge) : gauge_(gauge) {}
+  void add(std::int64_t by);
+  void set(std::int64_t to);
+  std::int64_t value() const;
 
  private:
-  std::atomic<std::int64_t> value_{0};
+  prometheus::Gauge& gauge_;
 };
 
 // Cumulative histogram with fixed upper bounds (seconds), Prometheus style.
 class Histogram {
  public:
-  explicit Histogram(std::vector<double> upper_bounds);
+  explicit Histogram(prometheus::Histogram& histogram) : histogram_(histogram) {}
   void observe(double seconds);
-  struct Snapshot {
-    std::vector<double> upper_bounds;
-    std::vector<std::uint64_t> cumulative_counts;
-    std::uint64_t count = 0;
-    double sum = 0;
-  };
-  Snapshot snapshot() const;
 
  private:
-  std::vector<double> upper_bounds_;
-  mutable std::mutex mutex_;
-  std::vector<std::uint64_t> counts_;
-  std::uint64_t count_ = 0;
-  double sum_ = 0;
+  prometheus::Histogram& histogram_;
 };
 
-// Owns named metrics and renders them in the Prometheus text exposition format
-// (version 0.0.4). Metrics are created once at start-up and then updated
-// without touching the registry, so the hot path never takes its lock.
+// Owns named metrics and renders them as Prometheus text (version 0.0.4). The
+// same name and labels give the same metric; the same name with another type
+// throws std::logic_error.
 class MetricsRegistry {
  public:
   using Labels = std::map<std::string, std::string>;
+
+  MetricsRegistry();
+  ~MetricsRegistry();
+  MetricsRegistry(const MetricsRegistry&) = delete;
+  MetricsRegistry& operator=(const MetricsRegistry&) = delete;
 
   Counter& counter(const std::string& name, const std::string& help, const Labels& labels = {});
   Gauge& gauge(const std::string& name, const std::string& help, const Labels& labels = {});
@@ -69,22 +76,13 @@ class MetricsRegistry {
   static constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
  private:
-  enum class Kind { kCounter, kGauge, kHistogram };
-  struct Series {
-    Labels labels;
-    std::unique_ptr<Counter> counter;
-    std::unique_ptr<Gauge> gauge;
-    std::unique_ptr<Histogram> histogram;
-  };
-  struct Family {
-    Kind kind;
-    std::string help;
-    std::vector<std::unique_ptr<Series>> series;
-  };
-  Series& series(const std::string& name, const std::string& help, Kind kind, const Labels& labels);
+  template <typename Handle, typename Metric>
+  Handle& handleFor(Metric& metric);
 
+  std::shared_ptr<prometheus::Registry> registry_;
   mutable std::mutex mutex_;
-  std::map<std::string, Family> families_;
+  // Our handle for each prometheus metric, so the same series is the same object.
+  std::map<const void*, std::shared_ptr<void>> handles_;
 };
 
 }  // namespace natsbus

@@ -68,6 +68,12 @@ inline constexpr std::string_view kBinaryPath = "/usr/local/bin/natsbus-sidecar"
 inline constexpr std::string_view kProbeCommand = "probe";
 inline constexpr std::string_view kReadinessPath = "/readyz";
 
+// A clustered bus's server pods run `<binary> raft-readiness` beside the server
+// (the operator writes the container, the sidecar binary serves it), and the
+// server's readiness probe asks it for GET /readyz on this port.
+inline constexpr std::string_view kRaftReadinessCommand = "raft-readiness";
+inline constexpr std::uint16_t kRaftReadinessPort = 8223;
+
 // The log levels the sidecar (and the operator) accept (spdlog's names).
 inline constexpr std::array<std::string_view, 7> kLogLevels{"trace", "debug",    "info", "warn",
                                                             "error", "critical", "off"};

@@ -8,10 +8,12 @@
 #include <initializer_list>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "message.hpp"
 #include "natsbus/duration.hpp"
 #include "natsbus/operator/builder.hpp"
+#include "natsbus/sidecar_contract.hpp"
 #include "natsbus/validation_error.hpp"
 
 namespace natsbus::op {
@@ -104,12 +106,9 @@ bool isDns1035Label(const std::string& name) {
   return true;
 }
 
+// NATS Streaming's rules for a cluster ID are those for a client ID.
 bool isClusterId(const std::string& id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (const char c : id) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
-  }
-  return true;
+  return id.size() <= 128 && sidecar_contract::isValidClientId(id);
 }
 
 void checkName(const std::string& name) {
@@ -192,19 +191,46 @@ BusSpec parseBusSpec(const nlohmann::json& nats_streaming) {
   if (bus.image.empty()) fail("spec.image", "must not be empty");
 
   const auto replicas = valueAt(spec, "replicas");
-  if (!(replicas.is_number_integer() || replicas.is_number_unsigned()) ||
-      replicas.get<std::int64_t>() != 1) {
+  const bool whole = replicas.is_number_integer() || replicas.is_number_unsigned();
+  const auto count =
+      whole && replicas.get<std::int64_t>() >= 0 &&
+              replicas.get<std::int64_t>() <= std::numeric_limits<std::int32_t>::max()
+          ? replicas.get<std::int64_t>()
+          : std::int64_t{0};
+  if (count != 1 && (count < 3 || count % 2 == 0)) {
+    // Raft needs a majority: 2 servers survive no failure and 4 no more than 3.
     fail("spec.replicas",
-         "clustering is not yet supported: replicas must be 1, not " + shown(replicas));
+         "must be 1, or an odd number of at least 3 for a Raft cluster (an even number adds no "
+         "fault tolerance), not " +
+             shown(replicas));
+  }
+  bus.replicas = static_cast<int>(count);
+  if (bus.clustered() && bus.name.size() > 52) {
+    fail("metadata.name",
+         "must be at most 52 characters when replicas > 1 (StatefulSet pods are labelled "
+         "controller-revision-hash=<name>-<10 characters>, at most 63)");
   }
 
   const auto& ports = objectAt(spec, "ports", "spec.ports");
-  onlyKnownFields(ports, "spec.ports", {"client", "monitoring"});
+  onlyKnownFields(ports, "spec.ports", {"client", "monitoring", "cluster"});
   bus.client_port = static_cast<int>(integerAt(ports, "client", "spec.ports.client", 1, 65535));
   bus.monitoring_port =
       static_cast<int>(integerAt(ports, "monitoring", "spec.ports.monitoring", 1, 65535));
+  bus.cluster_port = static_cast<int>(integerAt(ports, "cluster", "spec.ports.cluster", 1, 65535));
   if (bus.client_port == bus.monitoring_port)
     fail("spec.ports", "client and monitoring ports must differ");
+  if (bus.clustered()) {
+    if (bus.cluster_port == bus.client_port || bus.cluster_port == bus.monitoring_port)
+      fail("spec.ports.cluster", "must differ from the client and monitoring ports");
+    for (const auto& [field, port] : {std::pair{"spec.ports.client", bus.client_port},
+                                      {"spec.ports.monitoring", bus.monitoring_port},
+                                      {"spec.ports.cluster", bus.cluster_port}}) {
+      if (port == sidecar_contract::kRaftReadinessPort) {
+        fail(field,
+             std::to_string(port) + " is taken by the raft-readiness container of a clustered bus");
+      }
+    }
+  }
 
   const auto& heartbeat = objectAt(spec, "heartbeat", "spec.heartbeat");
   onlyKnownFields(heartbeat, "spec.heartbeat", {"interval", "timeout", "failCount"});
@@ -234,6 +260,20 @@ BusSpec parseBusSpec(const nlohmann::json& nats_streaming) {
       fail("spec.store.storageClassName", "needs store.size (a PersistentVolumeClaim)");
     bus.storage_class_name = stringAt(store, "storageClassName", "spec.store.storageClassName");
     if (bus.storage_class_name->empty()) fail("spec.store.storageClassName", "must not be empty");
+  }
+
+  if (bus.clustered()) {
+    if (!bus.file_store) {
+      fail("spec.store.type",
+           "must be file when replicas > 1 (nats-streaming-server refuses a memory store in "
+           "clustered mode), not \"" +
+               store_type + "\"");
+    }
+    if (!bus.store_size) {
+      fail("spec.store.size",
+           "is required when replicas > 1: each server keeps its store and its Raft log on a "
+           "PersistentVolumeClaim of this size (a lost Raft log makes a recovered store unusable)");
+    }
   }
 
   const auto& limits = objectAt(spec, "limits", "spec.limits");

@@ -15,8 +15,10 @@ struct BusSpec {
   std::optional<std::string> uid;             // absent until the API server stored it
   std::string cluster_id;
   std::string image;
+  int replicas = 1;  // 1: a Deployment; odd >= 3: a Raft-clustered StatefulSet (SPEC 1.3)
   int client_port = 4222;
   int monitoring_port = 8222;
+  int cluster_port = 6222;         // NATS routes between the servers of a clustered bus
   std::string heartbeat_interval;  // canonical Go duration, e.g. "5s"
   std::string heartbeat_timeout;
   std::int64_t heartbeat_fail_count = 2;
@@ -39,6 +41,8 @@ struct BusSpec {
     std::optional<std::string> client_secret;  // the client certificate sidecars present
   };
   std::optional<Tls> tls;
+
+  bool clustered() const { return replicas > 1; }
 };
 
 // Applies withDefaults, then validates. Throws ValidationError naming the field.

@@ -1,6 +1,8 @@
 // NatsStreaming -> Deployment, Service and (file store with a size) a
-// PersistentVolumeClaim, as SPEC 1.1 describes them. Pure: the reconciler
-// applies these with server-side apply, `render` prints them.
+// PersistentVolumeClaim, as SPEC 1.1 describes them; with replicas >= 3 a
+// Raft-clustered StatefulSet, its headless Service and a PodDisruptionBudget
+// instead of the Deployment (SPEC 1.3). Pure: the reconciler applies these with
+// server-side apply, `render` prints them.
 #include <string>
 #include <vector>
 
@@ -15,6 +17,12 @@ namespace {
 constexpr const char* kDataDir = "/data/stan";
 constexpr const char* kDataVolume = "data";
 constexpr const char* kContainerName = "nats-streaming";
+// Clustered mode: the volume is mounted one level up, so the Raft log sits on
+// the same volume as the store but outside it (the file store would take any
+// directory inside -dir for a channel).
+constexpr const char* kClusterVolumeMount = "/data";
+constexpr const char* kRaftLogDir = "/data/raft";
+constexpr const char* kReadinessContainerName = "raft-readiness";
 
 // Where the server's container finds its TLS files (read-only Secret volumes),
 // and the variables its credentials arrive in (secretKeyRef), which the args
@@ -92,6 +100,27 @@ std::vector<std::string> serverArgs(const BusSpec& bus) {
   if (bus.max_msgs) add("-mm", std::to_string(*bus.max_msgs));
   if (bus.max_bytes) add("-mb", std::to_string(*bus.max_bytes));
   if (bus.max_age) add("-ma", *bus.max_age);
+  if (bus.clustered()) {
+    // Peers matter only to a node with no Raft state yet (a new cluster
+    // bootstraps from them); a running cluster changes its membership through
+    // the leader (-cluster_allow_add_remove_node; the operator asks it), and Raft
+    // traffic rides on the embedded NATS servers' routes.
+    std::string peers;
+    std::string routes;
+    for (const auto& node : raftNodeNames(bus.name, bus.replicas)) {
+      peers += (peers.empty() ? "" : ",") + node;
+      routes += (routes.empty() ? "" : ",") + std::string("nats://") + node + "." + bus.name +
+                "-cluster:" + std::to_string(bus.cluster_port);
+    }
+    // -cluster_name: without it every embedded NATS server makes up a name and
+    // refuses routes from the others until they agree, which delays the Raft
+    // traffic that rides on those routes (measured on loopback).
+    args.insert(args.end(),
+                {"-clustered", "-cluster_node_id", "$(POD_NAME)", "-cluster_peers", peers,
+                 "-cluster_log_path", kRaftLogDir, "-cluster_allow_add_remove_node", "-cluster",
+                 "nats://0.0.0.0:" + std::to_string(bus.cluster_port), "-cluster_name",
+                 bus.cluster_id, "-routes", routes});
+  }
   return args;
 }
 
@@ -137,6 +166,35 @@ nlohmann::json secretVolume(const char* volume, const std::string& secret,
           {"secret", {{"secretName", secret}, {"items", items}, {"defaultMode", kSecretFileMode}}}};
 }
 
+nlohmann::json portsFor(const BusSpec& bus) {
+  nlohmann::json ports = {
+      {{"name", "client"}, {"containerPort", bus.client_port}, {"protocol", "TCP"}},
+      {{"name", "monitoring"}, {"containerPort", bus.monitoring_port}, {"protocol", "TCP"}}};
+  if (bus.clustered()) {
+    ports.push_back(
+        {{"name", "cluster"}, {"containerPort", bus.cluster_port}, {"protocol", "TCP"}});
+  }
+  return ports;
+}
+
+nlohmann::json readinessProbeFor(const BusSpec& bus) {
+  if (!bus.clustered()) {
+    // /streaming/serverz answers once the streaming layer (not just the
+    // embedded NATS server) is up, which is when clients can connect.
+    return {{"httpGet", {{"path", "/streaming/serverz"}, {"port", "monitoring"}}},
+            {"periodSeconds", 5},
+            {"failureThreshold", 3}};
+  }
+  // A clustered server answers /streaming/serverz with 200 in every Raft state,
+  // with or without a leader; the raft-readiness container answers 200 only
+  // while this server is leader or follower and a client connected here reaches
+  // a leader (docs/clustering.md).
+  return {{"httpGet", {{"path", "/readyz"}, {"port", sidecar_contract::kRaftReadinessPort}}},
+          {"periodSeconds", 5},
+          {"timeoutSeconds", 4},
+          {"failureThreshold", 2}};
+}
+
 nlohmann::json containerFor(const BusSpec& bus, const ResolvedSecrets& secrets) {
   auto args = serverArgs(bus);
   addSecurityArgs(bus, secrets, args);
@@ -144,25 +202,30 @@ nlohmann::json containerFor(const BusSpec& bus, const ResolvedSecrets& secrets) 
       {"name", kContainerName},
       {"image", bus.image},
       {"args", args},
-      {"ports",
-       {{{"name", "client"}, {"containerPort", bus.client_port}, {"protocol", "TCP"}},
-        {{"name", "monitoring"}, {"containerPort", bus.monitoring_port}, {"protocol", "TCP"}}}},
-      // /streaming/serverz answers once the streaming layer (not just the
-      // embedded NATS server) is up, which is when clients can connect.
-      {"readinessProbe",
-       {{"httpGet", {{"path", "/streaming/serverz"}, {"port", "monitoring"}}},
-        {"periodSeconds", 5},
-        {"failureThreshold", 3}}},
+      {"ports", portsFor(bus)},
+      {"readinessProbe", readinessProbeFor(bus)},
   };
   if (bus.resources) container["resources"] = *bus.resources;
-  if (secrets.auth == ResolvedSecrets::Auth::kToken) {
-    container["env"] = {secretEnv(kTokenEnv, *bus.auth_secret, secret_keys::kToken)};
-  } else if (secrets.auth == ResolvedSecrets::Auth::kUserPassword) {
-    container["env"] = {secretEnv(kUsernameEnv, *bus.auth_secret, secret_keys::kUsername),
-                        secretEnv(kPasswordEnv, *bus.auth_secret, secret_keys::kPassword)};
+  auto env = nlohmann::json::array();
+  if (bus.clustered()) {
+    // -cluster_node_id $(POD_NAME): the Raft node ID is the pod name, stable
+    // across restarts, which is what ties a node to its volume.
+    env.push_back(
+        {{"name", "POD_NAME"},
+         {"valueFrom", {{"fieldRef", {{"apiVersion", "v1"}, {"fieldPath", "metadata.name"}}}}}});
   }
+  if (secrets.auth == ResolvedSecrets::Auth::kToken) {
+    env.push_back(secretEnv(kTokenEnv, *bus.auth_secret, secret_keys::kToken));
+  } else if (secrets.auth == ResolvedSecrets::Auth::kUserPassword) {
+    env.push_back(secretEnv(kUsernameEnv, *bus.auth_secret, secret_keys::kUsername));
+    env.push_back(secretEnv(kPasswordEnv, *bus.auth_secret, secret_keys::kPassword));
+  }
+  if (!env.empty()) container["env"] = env;
   auto mounts = nlohmann::json::array();
-  if (bus.file_store) mounts.push_back({{"name", kDataVolume}, {"mountPath", kDataDir}});
+  if (bus.file_store) {
+    mounts.push_back(
+        {{"name", kDataVolume}, {"mountPath", bus.clustered() ? kClusterVolumeMount : kDataDir}});
+  }
   if (bus.tls) {
     mounts.push_back({{"name", kTlsVolume}, {"mountPath", kTlsDir}, {"readOnly", true}});
     if (bus.tls->verify_clients) {
@@ -172,6 +235,50 @@ nlohmann::json containerFor(const BusSpec& bus, const ResolvedSecrets& secrets) 
   }
   if (!mounts.empty()) container["volumeMounts"] = mounts;
   return container;
+}
+
+// The nats-streaming image is built FROM scratch (no shell, no libc), so the
+// Raft-aware readiness check cannot run inside it; it runs in this small
+// container from the sidecar image and is asked over the pod's loopback.
+nlohmann::json readinessContainerFor(const BusSpec& bus, const BuildOptions& options) {
+  return {{"name", kReadinessContainerName},
+          {"image", options.sidecar_image},
+          {"args",
+           {std::string(sidecar_contract::kRaftReadinessCommand), "--listen",
+            "0.0.0.0:" + std::to_string(sidecar_contract::kRaftReadinessPort), "--monitoring-url",
+            "http://127.0.0.1:" + std::to_string(bus.monitoring_port), "--nats-url",
+            "nats://127.0.0.1:" + std::to_string(bus.client_port), "--cluster-id", bus.cluster_id}},
+          {"ports",
+           {{{"name", "raft-ready"},
+             {"containerPort", sidecar_contract::kRaftReadinessPort},
+             {"protocol", "TCP"}}}},
+          {"resources",
+           {{"requests", {{"cpu", "5m"}, {"memory", "16Mi"}}},
+            {"limits", {{"cpu", "100m"}, {"memory", "64Mi"}}}}},
+          {"securityContext", nonRootSecurityContext()}};
+}
+
+// The TLS Secrets' read-only volumes (the server's certificate and CA; with
+// client verification, the client certificate of its own connection).
+void addTlsVolumes(const BusSpec& bus, nlohmann::json& volumes) {
+  if (!bus.tls) return;
+  namespace k = secret_keys;
+  volumes.push_back(
+      secretVolume(kTlsVolume, bus.tls->secret, {k::kCertificate, k::kPrivateKey, k::kCa}));
+  if (bus.tls->verify_clients) {
+    volumes.push_back(
+        secretVolume(kClientTlsVolume, *bus.tls->client_secret, {k::kCertificate, k::kPrivateKey}));
+  }
+}
+
+// The pod template's labels and, when Secrets are referenced, the digest of
+// their data: a changed Secret changes the template, which rolls the servers.
+nlohmann::json templateMetadataFor(const BusSpec& bus, const ResolvedSecrets& secrets) {
+  nlohmann::json metadata = {{"labels", labelsFor(bus.name)}};
+  if (!secrets.digest.empty()) {
+    metadata["annotations"] = {{std::string(kSecretsHashAnnotation), "sha256:" + secrets.digest}};
+  }
+  return metadata;
 }
 
 nlohmann::json deploymentFor(const BusSpec& bus, const ResolvedSecrets& secrets) {
@@ -186,21 +293,9 @@ nlohmann::json deploymentFor(const BusSpec& bus, const ResolvedSecrets& secrets)
     }
     volumes.push_back(volume);
   }
-  if (bus.tls) {
-    namespace k = secret_keys;
-    volumes.push_back(
-        secretVolume(kTlsVolume, bus.tls->secret, {k::kCertificate, k::kPrivateKey, k::kCa}));
-    if (bus.tls->verify_clients) {
-      volumes.push_back(secretVolume(kClientTlsVolume, *bus.tls->client_secret,
-                                     {k::kCertificate, k::kPrivateKey}));
-    }
-  }
+  addTlsVolumes(bus, volumes);
   if (!volumes.empty()) pod_spec["volumes"] = volumes;
-  nlohmann::json template_metadata = {{"labels", labelsFor(bus.name)}};
-  if (!secrets.digest.empty()) {
-    template_metadata["annotations"] = {
-        {std::string(kSecretsHashAnnotation), "sha256:" + secrets.digest}};
-  }
+  const auto template_metadata = templateMetadataFor(bus, secrets);
   return {{"apiVersion", "apps/v1"},
           {"kind", "Deployment"},
           {"metadata", metadataFor(bus, bus.name + "-depl")},
@@ -214,6 +309,10 @@ nlohmann::json deploymentFor(const BusSpec& bus, const ResolvedSecrets& secrets)
             {"template", {{"metadata", template_metadata}, {"spec", pod_spec}}}}}};
 }
 
+nlohmann::json servicePort(const char* name, int port) {
+  return {{"name", name}, {"port", port}, {"targetPort", name}, {"protocol", "TCP"}};
+}
+
 nlohmann::json serviceFor(const BusSpec& bus) {
   return {{"apiVersion", "v1"},
           {"kind", "Service"},
@@ -221,24 +320,92 @@ nlohmann::json serviceFor(const BusSpec& bus) {
           {"spec",
            {{"selector", selectorFor(bus.name)},
             {"ports",
-             {{{"name", "client"},
-               {"port", bus.client_port},
-               {"targetPort", "client"},
-               {"protocol", "TCP"}},
-              {{"name", "monitoring"},
-               {"port", bus.monitoring_port},
-               {"targetPort", "monitoring"},
-               {"protocol", "TCP"}}}}}}};
+             {servicePort("client", bus.client_port),
+              servicePort("monitoring", bus.monitoring_port)}}}}};
 }
 
-nlohmann::json claimFor(const BusSpec& bus) {
+nlohmann::json claimSpecFor(const BusSpec& bus) {
   nlohmann::json spec = {{"accessModes", {"ReadWriteOnce"}},
                          {"resources", {{"requests", {{"storage", *bus.store_size}}}}}};
   if (bus.storage_class_name) spec["storageClassName"] = *bus.storage_class_name;
+  return spec;
+}
+
+nlohmann::json claimFor(const BusSpec& bus) {
   return {{"apiVersion", "v1"},
           {"kind", "PersistentVolumeClaim"},
           {"metadata", metadataFor(bus, bus.name + "-data")},
-          {"spec", spec}};
+          {"spec", claimSpecFor(bus)}};
+}
+
+nlohmann::json statefulSetFor(const BusSpec& bus, const ResolvedSecrets& secrets,
+                              const BuildOptions& options) {
+  std::string peers;
+  for (const auto& node : raftNodeNames(bus.name, bus.replicas))
+    peers += (peers.empty() ? "" : ",") + node;
+  auto metadata = metadataFor(bus, bus.name);
+  metadata["annotations"] = {{kRaftPeersAnnotation, peers}};
+  const nlohmann::json selector = {{"matchLabels", selectorFor(bus.name)}};
+  nlohmann::json pod_spec = {
+      {"containers", {containerFor(bus, secrets), readinessContainerFor(bus, options)}},
+      // Preferred, not required: a cluster on fewer nodes than replicas still
+      // runs, it just survives fewer node failures.
+      {"affinity",
+       {{"podAntiAffinity",
+         {{"preferredDuringSchedulingIgnoredDuringExecution",
+           {{{"weight", 100},
+             {"podAffinityTerm",
+              {{"labelSelector", selector}, {"topologyKey", "kubernetes.io/hostname"}}}}}}}}}}};
+  auto volumes = nlohmann::json::array();
+  addTlsVolumes(bus, volumes);
+  if (!volumes.empty()) pod_spec["volumes"] = volumes;
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "StatefulSet"},
+          {"metadata", metadata},
+          {"spec",
+           {{"replicas", bus.replicas},
+            {"serviceName", bus.name + "-cluster"},
+            // Parallel: with OrderedReady, pod-1 is not started until pod-0 is Ready,
+            // and pod-0 cannot be Ready without a quorum, so a cluster whose pods
+            // all restarted would never come back.
+            {"podManagementPolicy", "Parallel"},
+            {"updateStrategy", {{"type", "RollingUpdate"}}},
+            // whenScaled: a node removed from the Raft group must not come back later
+            // with its old log; whenDeleted: as for the single server's claim, the
+            // data goes with the bus.
+            {"persistentVolumeClaimRetentionPolicy",
+             {{"whenDeleted", "Delete"}, {"whenScaled", "Delete"}}},
+            {"selector", selector},
+            {"template", {{"metadata", templateMetadataFor(bus, secrets)}, {"spec", pod_spec}}},
+            {"volumeClaimTemplates",
+             {{{"apiVersion", "v1"},
+               {"kind", "PersistentVolumeClaim"},
+               {"metadata", {{"name", kDataVolume}, {"labels", labelsFor(bus.name)}}},
+               {"spec", claimSpecFor(bus)}}}}}}};
+}
+
+nlohmann::json headlessServiceFor(const BusSpec& bus) {
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Service"},
+      {"metadata", metadataFor(bus, bus.name + "-cluster")},
+      {"spec",
+       {{"clusterIP", "None"},
+        // Peers must find each other before they are Ready: a pod is Ready
+        // only once a leader exists, which needs the peers first.
+        {"publishNotReadyAddresses", true},
+        {"selector", selectorFor(bus.name)},
+        {"ports",
+         {servicePort("client", bus.client_port), servicePort("monitoring", bus.monitoring_port),
+          servicePort("cluster", bus.cluster_port)}}}}};
+}
+
+nlohmann::json podDisruptionBudgetFor(const BusSpec& bus) {
+  return {
+      {"apiVersion", "policy/v1"},
+      {"kind", "PodDisruptionBudget"},
+      {"metadata", metadataFor(bus, bus.name)},
+      {"spec", {{"maxUnavailable", 1}, {"selector", {{"matchLabels", selectorFor(bus.name)}}}}}};
 }
 
 // The URL and cluster ID helpers are lenient on purpose: the controller also
@@ -267,16 +434,56 @@ std::string portOf(const nlohmann::json& nats_streaming, const char* which, int 
 
 }  // namespace
 
-ChildObjects buildChildren(const nlohmann::json& nats_streaming, const SecretFinder& secrets) {
+ChildObjects buildChildren(const nlohmann::json& nats_streaming, const SecretFinder& secrets,
+                           const BuildOptions& options) {
   const BusSpec bus = parseBusSpec(nats_streaming);
   const ResolvedSecrets resolved = resolveSecrets(bus, secrets);
-  ChildObjects children{deploymentFor(bus, resolved), serviceFor(bus), std::nullopt};
-  if (bus.store_size) children.persistent_volume_claim = claimFor(bus);
+  ChildObjects children;
+  children.service = serviceFor(bus);
+  if (bus.clustered()) {
+    children.stateful_set = statefulSetFor(bus, resolved, options);
+    children.headless_service = headlessServiceFor(bus);
+    children.pod_disruption_budget = podDisruptionBudgetFor(bus);
+  } else {
+    children.deployment = deploymentFor(bus, resolved);
+    if (bus.store_size) children.persistent_volume_claim = claimFor(bus);
+  }
   return children;
 }
 
-ChildObjects buildChildren(const nlohmann::json& nats_streaming) {
-  return buildChildren(nats_streaming, SecretFinder{});
+ChildObjects buildChildren(const nlohmann::json& nats_streaming, const BuildOptions& options) {
+  return buildChildren(nats_streaming, SecretFinder{}, options);
+}
+
+nlohmann::json nonRootSecurityContext() {
+  return {{"runAsNonRoot", true},
+          {"runAsUser", 65532},
+          {"runAsGroup", 65532},
+          {"readOnlyRootFilesystem", true},
+          {"allowPrivilegeEscalation", false},
+          {"capabilities", {{"drop", nlohmann::json::array({"ALL"})}}},
+          {"seccompProfile", {{"type", "RuntimeDefault"}}}};
+}
+
+std::vector<nlohmann::json> ChildObjects::all() const {
+  std::vector<nlohmann::json> out;
+  for (const auto* object : {&deployment, &stateful_set})
+    if (*object) out.push_back(**object);
+  out.push_back(service);
+  for (const auto* object : {&headless_service, &pod_disruption_budget, &persistent_volume_claim})
+    if (*object) out.push_back(**object);
+  return out;
+}
+
+int replicasOf(const nlohmann::json& nats_streaming) {
+  const auto replicas = lenientSpec(nats_streaming).value("replicas", nlohmann::json());
+  return replicas.is_number_integer() ? replicas.get<int>() : 1;
+}
+
+std::vector<std::string> raftNodeNames(const std::string& bus_name, int replicas) {
+  std::vector<std::string> names;
+  for (int i = 0; i < replicas; ++i) names.push_back(bus_name + "-" + std::to_string(i));
+  return names;
 }
 
 std::string clientUrl(const nlohmann::json& nats_streaming) {
@@ -304,6 +511,12 @@ std::string serviceName(const nlohmann::json& nats_streaming) {
 }
 std::string claimName(const nlohmann::json& nats_streaming) {
   return nameOf(nats_streaming) + "-data";
+}
+std::string statefulSetName(const nlohmann::json& nats_streaming) {
+  return nameOf(nats_streaming);
+}
+std::string headlessServiceName(const nlohmann::json& nats_streaming) {
+  return nameOf(nats_streaming) + "-cluster";
 }
 
 nlohmann::json childLabels(const nlohmann::json& nats_streaming) {

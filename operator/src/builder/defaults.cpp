@@ -31,6 +31,7 @@ nlohmann::json withDefaults(const nlohmann::json& nats_streaming) {
   if (auto* ports = objectField(*spec, "ports")) {
     defaultValue(*ports, "client", 4222);
     defaultValue(*ports, "monitoring", 8222);
+    defaultValue(*ports, "cluster", 6222);
   }
   // The reference workload's heartbeat (SPEC): a dead client is noticed in ~15s
   // rather than the server's built-in 30s x 10.

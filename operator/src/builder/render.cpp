@@ -36,7 +36,8 @@ bool isSecret(const nlohmann::json& document) {
 
 }  // namespace
 
-std::string renderYaml(std::string_view text, std::string_view source) {
+std::string renderYaml(std::string_view text, std::string_view source,
+                       const BuildOptions& options) {
   const auto documents = parseYamlDocuments(text, source);
   // Secrets in the same file stand in for the cluster's: `render` reads which
   // keys they have (token or username/password) and digests their data.
@@ -71,18 +72,14 @@ std::string renderYaml(std::string_view text, std::string_view source) {
     };
     ChildObjects children;
     try {
-      children = buildChildren(document, find);
+      children = buildChildren(document, find, options);
     } catch (const ValidationError& error) {
       throw ValidationError(where + ": " + error.what());
     } catch (const SecretProblem& problem) {
       throw ValidationError(where + ": " + problem.what() +
                             " (render reads the Secrets it needs from the same file)");
     }
-    for (const auto* object : {&children.deployment, &children.service}) {
-      out += (out.empty() ? "" : "---\n") + toYaml(*object);
-    }
-    if (children.persistent_volume_claim)
-      out += "---\n" + toYaml(*children.persistent_volume_claim);
+    for (const auto& object : children.all()) out += (out.empty() ? "" : "---\n") + toYaml(object);
   }
   return out;
 }

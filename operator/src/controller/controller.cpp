@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "natsbus/operator/builder.hpp"
+#include "natsbus/operator/raft_cluster_io.hpp"
 #include "natsbus/operator/status.hpp"
 #include "natsbus/rfc3339.hpp"
 
@@ -13,7 +16,8 @@ constexpr const char* kManagedBy = "app.kubernetes.io/managed-by=natsbus-operato
 
 // Owned children are cached only for the owner link and the resourceVersion
 // (which tells our own writes' echoes apart): everything else in them (pod
-// template, managedFields) would cost memory for nothing.
+// template, managedFields) would cost memory for nothing. The reconciler asks
+// the cache only whether a child exists.
 nlohmann::json trimChild(nlohmann::json object) {
   auto& metadata = object["metadata"];
   nlohmann::json kept{{"name", metadata.value("name", "")},
@@ -21,6 +25,12 @@ nlohmann::json trimChild(nlohmann::json object) {
                       {"resourceVersion", metadata.value("resourceVersion", "")}};
   if (metadata.contains("ownerReferences")) kept["ownerReferences"] = metadata["ownerReferences"];
   return nlohmann::json{{"metadata", std::move(kept)}};
+}
+
+ControllerOptions withClusterIo(ControllerOptions options) {
+  if (!options.monitor) options.monitor = makeHttpServerMonitor();
+  if (!options.membership) options.membership = makeNatsRaftMembership();
+  return options;
 }
 
 nlohmann::json trimResource(nlohmann::json object) {
@@ -40,13 +50,18 @@ nlohmann::json trimResource(nlohmann::json object) {
 Controller::Controller(KubeClient& client, EventRecorder& events, MetricsRegistry& metrics,
                        ControllerOptions options)
     : client_(client),
-      options_(std::move(options)),
+      options_(withClusterIo(std::move(options))),
       queue_(options_.rate_limiter),
       reconciler_(
           client, [this](const std::string& key) { return resources_->get(key); }, events,
           [] {
             return formatRfc3339(std::chrono::system_clock::now(), Rfc3339Precision::kSeconds);
           },
+          ReconcilerOptions{options_.build, options_.cluster_resync,
+                            [this](const ResourceKind& kind, const std::string& key) {
+                              return cachedChild(kind, key);
+                            },
+                            options_.monitor.get(), options_.membership.get()},
           [this](const std::string& object, const std::string& resource_version) {
             own_writes_.wrote(object, resource_version);
           },
@@ -94,6 +109,26 @@ Controller::Controller(KubeClient& client, EventRecorder& events, MetricsRegistr
                                        [this](const nlohmann::json& object, bool deleted) {
                                          onChild(kinds::persistentVolumeClaim(), object, deleted);
                                        });
+  stateful_sets_ = std::make_unique<Informer>(client_, kinds::statefulSet(), child_options,
+                                              [this](const nlohmann::json& object, bool deleted) {
+                                                onChild(kinds::statefulSet(), object, deleted);
+                                              });
+  budgets_ = std::make_unique<Informer>(client_, kinds::podDisruptionBudget(), child_options,
+                                        [this](const nlohmann::json& object, bool deleted) {
+                                          onChild(kinds::podDisruptionBudget(), object, deleted);
+                                        });
+  informers_ = {resources_.get(), deployments_.get(),   services_.get(),
+                claims_.get(),    stateful_sets_.get(), budgets_.get()};
+}
+
+std::optional<nlohmann::json> Controller::cachedChild(const ResourceKind& kind,
+                                                      const std::string& key) const {
+  for (const auto* informer :
+       {deployments_.get(), services_.get(), claims_.get(), stateful_sets_.get(), budgets_.get()}) {
+    if (informer->kind().plural == kind.plural && informer->kind().api_prefix == kind.api_prefix)
+      return informer->get(key);
+  }
+  return std::nullopt;
 }
 
 Controller::~Controller() {
@@ -140,20 +175,17 @@ void Controller::onChild(const ResourceKind& kind, const nlohmann::json& object,
 }
 
 void Controller::startInformers() {
-  resources_->start();
-  deployments_->start();
-  services_->start();
-  claims_->start();
+  for (auto* informer : informers_) informer->start();
 }
 
 bool Controller::synced() const {
-  return resources_->synced() && deployments_->synced() && services_->synced() && claims_->synced();
+  return std::all_of(informers_.begin(), informers_.end(),
+                     [](const Informer* informer) { return informer->synced(); });
 }
 
 bool Controller::waitForSync(std::chrono::milliseconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (const auto* informer :
-       {resources_.get(), deployments_.get(), services_.get(), claims_.get()}) {
+  for (const auto* informer : informers_) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (!informer->waitForSync(std::max(left, std::chrono::milliseconds(0)))) return false;
@@ -180,8 +212,13 @@ void Controller::work() {
     // judged at the end: the echoes of this pass's own writes need no new pass.
     own_writes_.begin(*key);
     try {
-      reconciler_.reconcile(*key);
-      queue_.forget(*key);
+      const auto outcome = reconciler_.reconcile(*key);
+      if (outcome.retry_with_backoff) {
+        queue_.addRateLimited(*key);
+      } else {
+        queue_.forget(*key);
+        if (outcome.requeue_after.count() > 0) queue_.addAfter(*key, outcome.requeue_after);
+      }
     } catch (const std::exception& e) {
       errors_.increment();
       spdlog::warn("reconcile {} failed (retry {}): {}", *key, queue_.retries(*key) + 1, e.what());
@@ -205,10 +242,7 @@ void Controller::stop() {
   workers_.clear();
   client_.cancelWatches();
   secrets_->stop();
-  resources_->stop();
-  deployments_->stop();
-  services_->stop();
-  claims_->stop();
+  for (auto* informer : informers_) informer->stop();
 }
 
 std::optional<BusInfo> Controller::find(const std::string& ns, const std::string& name) const {

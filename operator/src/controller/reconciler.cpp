@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "natsbus/operator/builder.hpp"
 #include "natsbus/operator/informer.hpp"
 #include "natsbus/operator/status.hpp"
@@ -51,11 +53,12 @@ void KubeEventRecorder::record(const nlohmann::json& object, const std::string& 
 }
 
 Reconciler::Reconciler(KubeClient& client, Lookup lookup, EventRecorder& events, Now now,
-                       WriteObserver on_write, Secrets secrets)
+                       ReconcilerOptions options, WriteObserver on_write, Secrets secrets)
     : client_(client),
       lookup_(std::move(lookup)),
       events_(events),
       now_(std::move(now)),
+      options_(std::move(options)),
       on_write_(std::move(on_write)),
       secrets_(std::move(secrets)) {
   if (!secrets_) {
@@ -123,8 +126,8 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   Observation observed;
   std::optional<ChildObjects> children;
   try {
-    children =
-        buildChildren(resource, [&](const std::string& secret) { return secrets_(ns, secret); });
+    children = buildChildren(
+        resource, [&](const std::string& secret) { return secrets_(ns, secret); }, options_.build);
   } catch (const ValidationError& e) {
     observed.invalid_spec = e.what();
   } catch (const SecretProblem& e) {
@@ -134,30 +137,10 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   // 2. Server-side apply: the API server merges our fields and restores any
   //    that were edited by hand; an unchanged apply is a no-op (no new revision),
   //    so reconciling often causes no churn.
-  if (children && children->persistent_volume_claim) {
-    // The claim first: the Deployment mounts it. Most of a bound claim's spec is
-    // immutable, so a changed store the API server refuses (422) is reported
-    // like an invalid spec rather than retried for ever.
-    const auto& claim = *children->persistent_volume_claim;
-    try {
-      const auto stored = client_.apply(kinds::persistentVolumeClaim(), ns, nameOf(claim), claim);
-      noteWrite(kinds::persistentVolumeClaim(), objectKey(ns, nameOf(claim)), stored);
-    } catch (const KubeError& e) {
-      if (e.status() != 422) throw;
-      observed.invalid_spec = "spec.store: the PersistentVolumeClaim " + nameOf(claim) +
-                              " cannot be changed this way: " + e.what();
-      children.reset();
-    }
-  }
-  if (children) {
-    observed.deployment =
-        client_.apply(kinds::deployment(), ns, nameOf(children->deployment), children->deployment);
-    noteWrite(kinds::deployment(), objectKey(ns, nameOf(children->deployment)),
-              *observed.deployment);
-    const auto service =
-        client_.apply(kinds::service(), ns, nameOf(children->service), children->service);
-    noteWrite(kinds::service(), objectKey(ns, nameOf(children->service)), service);
-    outcome.applied = true;
+  if (children && children->stateful_set) {
+    applyCluster(resource, *children, observed, outcome);
+  } else if (children) {
+    applySingle(resource, children, observed, outcome);
   }
 
   // 3. Status is rebuilt from what was observed on this pass, and only written
@@ -186,6 +169,213 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
                  outcome.ready_reason);
   }
   return outcome;
+}
+
+std::optional<nlohmann::json> Reconciler::cached(const ResourceKind& kind, const std::string& ns,
+                                                 const std::string& name) const {
+  if (!options_.cached) return std::nullopt;
+  return options_.cached(kind, objectKey(ns, name));
+}
+
+nlohmann::json Reconciler::applyChild(const nlohmann::json& object, const ResourceKind& kind) {
+  const auto& metadata = object.at("metadata");
+  const auto ns = metadata.value("namespace", "");
+  const auto stored = client_.apply(kind, ns, nameOf(object), object);
+  noteWrite(kind, objectKey(ns, nameOf(object)), stored);
+  return stored;
+}
+
+void Reconciler::applySingle(const nlohmann::json& resource, std::optional<ChildObjects>& children,
+                             Observation& observed, ReconcileOutcome& outcome) {
+  const auto ns = resource["metadata"].value("namespace", "");
+  const auto name = nameOf(resource);
+  // A Raft cluster cannot become one server (the CRD refuses the change too;
+  // this covers a CRD older than the operator): its data is in the cluster.
+  if (cached(kinds::statefulSet(), ns, name)) {
+    observed.invalid_spec =
+        "spec.replicas: a clustered bus cannot go back to replicas 1: its data lives in the Raft "
+        "cluster's volumes, which a single server does not use; delete the NatsStreaming and "
+        "create it again to run one server";
+    children.reset();
+    return;
+  }
+  if (children->persistent_volume_claim) {
+    // The claim first: the Deployment mounts it. Most of a bound claim's spec is
+    // immutable, so a changed store the API server refuses (422) is reported
+    // like an invalid spec rather than retried for ever.
+    const auto& claim = *children->persistent_volume_claim;
+    try {
+      applyChild(claim, kinds::persistentVolumeClaim());
+    } catch (const KubeError& e) {
+      if (e.status() != 422) throw;
+      observed.invalid_spec = "spec.store: the PersistentVolumeClaim " + nameOf(claim) +
+                              " cannot be changed this way: " + e.what();
+      children.reset();
+      return;
+    }
+  }
+  observed.deployment = applyChild(*children->deployment, kinds::deployment());
+  applyChild(children->service, kinds::service());
+  outcome.applied = true;
+}
+
+namespace {
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+// The StatefulSet this resource would have with `replicas` servers (the same
+// pod template and peer list as a bus created that size), or nullopt when that
+// size is not one the builder makes (a hand-edited StatefulSet).
+std::optional<nlohmann::json> statefulSetOfSize(const nlohmann::json& resource, int replicas,
+                                                const BuildOptions& options) {
+  auto sized = resource;
+  sized["spec"]["replicas"] = replicas;
+  try {
+    return buildChildren(sized, options).stateful_set;
+  } catch (const ValidationError&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+void Reconciler::applyCluster(const nlohmann::json& resource, const ChildObjects& children,
+                              Observation& observed, ReconcileOutcome& outcome) {
+  const auto ns = resource["metadata"].value("namespace", "");
+  const auto name = nameOf(resource);
+  const auto desired = (*children.stateful_set)["spec"].value("replicas", 0);
+  const auto spec = withDefaults(resource)["spec"];
+  const int client_port = spec["ports"].value("client", 4222);
+  const int monitoring_port = spec["ports"].value("monitoring", 8222);
+  outcome.requeue_after = options_.cluster_resync;
+
+  // 1. Where the cluster is now: the StatefulSet as the API server has it (not
+  //    the cache: a stale replica count would undo a resize) and its pods.
+  std::optional<nlohmann::json> current;
+  try {
+    current = client_.get(kinds::statefulSet(), ns, name);
+  } catch (const KubeError& e) {
+    if (!e.notFound()) throw;
+  }
+  std::vector<ServerPod> pods;
+  if (current) {
+    std::string selector;
+    const auto labels = selectorLabels(resource);
+    for (const auto& [label, value] : labels.items())
+      selector += (selector.empty() ? "" : ",") + label + "=" + value.get<std::string>();
+    for (const auto& pod : client_.list(kinds::pod(), ns, ListOptions{selector, ""}).items) {
+      const auto& status = pod.value("status", nlohmann::json::object());
+      pods.push_back({nameOf(pod), status.value("podIP", "")});
+    }
+    std::sort(pods.begin(), pods.end(),
+              [](const ServerPod& a, const ServerPod& b) { return a.name < b.name; });
+  }
+
+  // 2. Membership first, then the StatefulSet (see planResize for why).
+  std::optional<int> current_replicas;
+  std::string recorded_peers;
+  if (current) {
+    current_replicas = (*current)["spec"].value("replicas", 1);
+    const auto annotations = (*current)["metadata"].value("annotations", nlohmann::json::object());
+    recorded_peers = annotations.value(kRaftPeersAnnotation, "");
+  }
+  const auto plan = planResize(name, desired, current_replicas, recorded_peers);
+  std::optional<nlohmann::json> set = children.stateful_set;
+  if (plan.changes()) {
+    // Until the membership is as wanted, the StatefulSet keeps its size (and the
+    // template for that size), so other spec changes still roll out.
+    set = statefulSetOfSize(resource, *current_replicas, options_.build);
+    if (set) {
+      (*set)["metadata"]["annotations"][kRaftPeersAnnotation] =
+          plan.record_peers.empty() ? recorded_peers : plan.record_peers;
+      if (!plan.record_peers.empty()) applyChild(*set, kinds::statefulSet());
+    }
+    std::vector<std::string> urls;
+    for (const auto& pod : pods)
+      if (!pod.ip.empty()) urls.push_back(natsUrl(pod.ip, client_port));
+    const auto cluster_id = clusterId(resource);
+    try {
+      if (options_.membership == nullptr)
+        throw RaftMembershipError("no Raft membership client configured");
+      for (const auto& node : plan.remove) {
+        options_.membership->removeNode(urls, cluster_id, node);
+        events_.record(
+            resource, "Normal", "RaftNodeRemoved",
+            "removed " + node + " from the Raft group (replicas " + std::to_string(desired) + ")");
+      }
+      for (const auto& node : plan.add) {
+        options_.membership->addNode(urls, cluster_id, node);
+        events_.record(resource, "Normal", "RaftNodeAdded",
+                       "added " + node + " to the Raft group (replicas " + std::to_string(desired) +
+                           "); its pod starts next");
+      }
+      set = children.stateful_set;  // done: the StatefulSet takes the new size
+      spdlog::info("{}/{}: Raft group resized to {} (removed: [{}], added: [{}])", ns, name,
+                   desired, joined(plan.remove), joined(plan.add));
+    } catch (const RaftMembershipError& e) {
+      observed.resize_pending = e.what();
+      outcome.retry_with_backoff = true;
+      spdlog::warn("{}/{}: {}; retrying with backoff", ns, name, e.what());
+    }
+  }
+
+  // 3. The children. A changed volumeClaimTemplate is refused by the API server
+  //    (422; the CRD refuses it first) and reported like an invalid spec.
+  if (set) {
+    try {
+      observed.stateful_set = applyChild(*set, kinds::statefulSet());
+    } catch (const KubeError& e) {
+      if (e.status() != 422) throw;
+      observed.invalid_spec =
+          "spec.store: the StatefulSet " + name + " cannot be changed this way: " + e.what();
+      outcome.requeue_after = std::chrono::milliseconds(0);  // the user's to fix
+      return;
+    }
+  } else {
+    observed.stateful_set = current;
+  }
+  applyChild(children.service, kinds::service());
+  applyChild(*children.headless_service, kinds::service());
+  applyChild(*children.pod_disruption_budget, kinds::podDisruptionBudget());
+  outcome.applied = true;
+
+  // 4. A former single server: its Deployment goes once the cluster exists.
+  //    Its data is not carried over (a Raft cluster starts from its own empty
+  //    log), which the user hears about in a Warning Event.
+  const auto deployment_name = deploymentName(resource);
+  if (cached(kinds::deployment(), ns, deployment_name)) {
+    try {
+      client_.remove(kinds::deployment(), ns, deployment_name);
+      std::string message = "replicas 1 -> " + std::to_string(desired) + ": Deployment " +
+                            deployment_name +
+                            " deleted; the single server's messages are not carried over to the "
+                            "Raft cluster, which starts empty";
+      if (cached(kinds::persistentVolumeClaim(), ns, claimName(resource))) {
+        message += "; its PersistentVolumeClaim " + claimName(resource) +
+                   " is kept, unused, until the NatsStreaming is deleted";
+      }
+      events_.record(resource, "Warning", "SingleServerReplaced", message);
+      spdlog::warn("{}/{}: {}", ns, name, message);
+    } catch (const KubeError& e) {
+      if (!e.notFound()) throw;
+    }
+  }
+
+  // 5. Who leads, from each server's own monitoring endpoint.
+  std::vector<ServerPod> reachable;
+  std::vector<std::string> urls;
+  for (const auto& pod : pods) {
+    if (pod.ip.empty()) continue;
+    reachable.push_back(pod);
+    urls.push_back(serverzUrl(pod.ip, monitoring_port));
+  }
+  std::vector<std::optional<std::string>> answers(urls.size());
+  if (options_.monitor != nullptr && !urls.empty()) answers = options_.monitor->getAll(urls);
+  observed.raft = observeRaft(reachable, answers);
 }
 
 }  // namespace natsbus::op

@@ -109,6 +109,7 @@ int runOperator(const RunOptions& options) {
   ControllerOptions controller_options;
   controller_options.ns = options.ns;
   controller_options.workers = options.workers;
+  controller_options.build.sidecar_image = options.injection.sidecar_image;
   Controller controller(*client, events, metrics, controller_options);
   spdlog::info("natsbus-operator {} starting: api server {}, watching {}", identity, config.server,
                options.ns.empty() ? "all namespaces" : "namespace " + options.ns);

@@ -7,6 +7,8 @@ target_sources(natsbus_operator_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/informer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/leader_election.cpp
   ${CMAKE_CURRENT_LIST_DIR}/own_writes.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/raft_cluster.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/raft_cluster_io.cpp
   ${CMAKE_CURRENT_LIST_DIR}/reconciler.cpp
   ${CMAKE_CURRENT_LIST_DIR}/run_command.cpp
   ${CMAKE_CURRENT_LIST_DIR}/secret_watch.cpp

@@ -22,6 +22,39 @@ const nlohmann::json* findCondition(const nlohmann::json& status, const std::str
   return nullptr;
 }
 
+// A clustered bus serves clients while a leader exists and a majority of its
+// servers are ready (SPEC 1.3); a pending resize is reported first, as it is
+// what the user changed and is waiting for.
+void clusterCondition(const Observation& observed, nlohmann::json& status,
+                      std::string& condition_status, std::string& reason, std::string& message) {
+  const auto& set = *observed.stateful_set;
+  const auto wanted = intAt(set, "spec", "replicas", 0);
+  const auto ready = intAt(set, "status", "readyReplicas", 0);
+  const auto quorum = wanted / 2 + 1;
+  status["readyReplicas"] = ready;
+  const auto leader = observed.raft ? observed.raft->leader : std::nullopt;
+  status["leader"] = leader.value_or("");
+  const auto counts = std::to_string(ready) + " of " + std::to_string(wanted) + " servers ready";
+  condition_status = "False";
+  if (observed.resize_pending) {
+    reason = reasons::kResizing;
+    message = "resizing the Raft group: " + *observed.resize_pending + "; " + counts;
+  } else if (!leader) {
+    reason = reasons::kNoLeader;
+    message =
+        "no leader: " + (observed.raft ? observed.raft->detail : std::string("servers not read")) +
+        "; " + counts;
+  } else if (ready < quorum) {
+    reason = reasons::kQuorumNotReady;
+    message =
+        "leader " + *leader + ", but " + counts + " (a majority is " + std::to_string(quorum) + ")";
+  } else {
+    condition_status = "True";
+    reason = reasons::kReady;
+    message = "leader " + *leader + "; " + counts;
+  }
+}
+
 }  // namespace
 
 nlohmann::json buildStatus(const nlohmann::json& nats_streaming, const Observation& observed,
@@ -54,26 +87,33 @@ nlohmann::json buildStatus(const nlohmann::json& nats_streaming, const Observati
     status["url"] = clientUrl(nats_streaming);
     status["monitoringURL"] = monitoringUrl(nats_streaming);
     status["clusterID"] = clusterId(nats_streaming);
-    const auto& deployment = observed.deployment ? *observed.deployment : nlohmann::json::object();
-    const auto wanted = intAt(deployment, "spec", "replicas", 1);
-    const auto available = intAt(deployment, "status", "availableReplicas", 0);
-    status["readyReplicas"] = intAt(deployment, "status", "readyReplicas", 0);
-    const auto generation =
-        deployment.contains("metadata") ? deployment["metadata"].value("generation", 0) : 0;
-    const auto seen_generation = intAt(deployment, "status", "observedGeneration", 0);
-    if (available >= wanted && wanted > 0) {
-      condition_status = "True";
-      reason = reasons::kReady;
-      message = std::to_string(available) + " of " + std::to_string(wanted) + " replicas available";
-    } else if (seen_generation < generation) {
-      condition_status = "False";
-      reason = reasons::kReconciling;
-      message = "waiting for the Deployment controller to roll out generation " +
-                std::to_string(generation);
+    if (observed.stateful_set) {
+      clusterCondition(observed, status, condition_status, reason, message);
     } else {
-      condition_status = "False";
-      reason = reasons::kDeploymentUnavailable;
-      message = std::to_string(available) + " of " + std::to_string(wanted) + " replicas available";
+      const auto& deployment =
+          observed.deployment ? *observed.deployment : nlohmann::json::object();
+      const auto wanted = intAt(deployment, "spec", "replicas", 1);
+      const auto available = intAt(deployment, "status", "availableReplicas", 0);
+      status["readyReplicas"] = intAt(deployment, "status", "readyReplicas", 0);
+      const auto generation =
+          deployment.contains("metadata") ? deployment["metadata"].value("generation", 0) : 0;
+      const auto seen_generation = intAt(deployment, "status", "observedGeneration", 0);
+      if (available >= wanted && wanted > 0) {
+        condition_status = "True";
+        reason = reasons::kReady;
+        message =
+            std::to_string(available) + " of " + std::to_string(wanted) + " replicas available";
+      } else if (seen_generation < generation) {
+        condition_status = "False";
+        reason = reasons::kReconciling;
+        message = "waiting for the Deployment controller to roll out generation " +
+                  std::to_string(generation);
+      } else {
+        condition_status = "False";
+        reason = reasons::kDeploymentUnavailable;
+        message =
+            std::to_string(available) + " of " + std::to_string(wanted) + " replicas available";
+      }
     }
   }
 

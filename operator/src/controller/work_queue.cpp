@@ -37,7 +37,12 @@ void WorkQueue::addAfter(const std::string& key, std::chrono::milliseconds delay
     addLocked(key);
     return;
   }
-  waiting_.emplace(Clock::now() + delay, key);
+  const auto when = Clock::now() + delay;
+  if (const auto found = waiting_index_.find(key); found != waiting_index_.end()) {
+    if (found->second->first <= when) return;  // already due no later than that
+    waiting_.erase(found->second);
+  }
+  waiting_index_[key] = waiting_.emplace(when, key);
   wake_.notify_all();  // a sleeping get() may need an earlier wake-up
 }
 
@@ -67,6 +72,7 @@ std::optional<std::string> WorkQueue::get() {
     const auto now = Clock::now();
     while (!waiting_.empty() && waiting_.begin()->first <= now) {
       const auto key = waiting_.begin()->second;
+      waiting_index_.erase(key);
       waiting_.erase(waiting_.begin());
       addLocked(key);
     }

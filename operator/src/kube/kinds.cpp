@@ -11,6 +11,19 @@ const ResourceKind& deployment() {
   static const ResourceKind kind{"/apis/apps/v1", "deployments", "apps/v1", "Deployment"};
   return kind;
 }
+const ResourceKind& statefulSet() {
+  static const ResourceKind kind{"/apis/apps/v1", "statefulsets", "apps/v1", "StatefulSet"};
+  return kind;
+}
+const ResourceKind& podDisruptionBudget() {
+  static const ResourceKind kind{"/apis/policy/v1", "poddisruptionbudgets", "policy/v1",
+                                 "PodDisruptionBudget"};
+  return kind;
+}
+const ResourceKind& pod() {
+  static const ResourceKind kind{"/api/v1", "pods", "v1", "Pod"};
+  return kind;
+}
 const ResourceKind& service() {
   static const ResourceKind kind{"/api/v1", "services", "v1", "Service"};
   return kind;

@@ -6,6 +6,7 @@
 #include <set>
 #include <tuple>
 
+#include "natsbus/operator/builder.hpp"
 #include "natsbus/validation_error.hpp"
 
 namespace natsbus::op {
@@ -319,14 +320,7 @@ json buildSidecarContainer(const json& pod, const InjectionRequest& request, con
       {"resources",
        {{"requests", {{"cpu", "10m"}, {"memory", "32Mi"}}},
         {"limits", {{"cpu", "200m"}, {"memory", "128Mi"}}}}},
-      {"securityContext",
-       {{"runAsNonRoot", true},
-        {"runAsUser", 65532},
-        {"runAsGroup", 65532},
-        {"readOnlyRootFilesystem", true},
-        {"allowPrivilegeEscalation", false},
-        {"capabilities", {{"drop", json::array({"ALL"})}}},
-        {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+      {"securityContext", nonRootSecurityContext()},
       // The sidecar's one-line configuration error then shows in the pod status.
       {"terminationMessagePolicy", "FallbackToLogsOnError"},
   };

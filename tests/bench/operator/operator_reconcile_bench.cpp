@@ -58,13 +58,15 @@ void directPass(KubeClient& client, const std::string& ns, const std::string& na
   const auto created = client.create(kinds::natsStreaming(), ns, makeBus(ns, name));
   const auto children = buildChildren(created);
   const auto deployment = client.apply(
-      kinds::deployment(), ns, children.deployment["metadata"]["name"], children.deployment);
+      kinds::deployment(), ns, (*children.deployment)["metadata"]["name"], *children.deployment);
   client.apply(kinds::service(), ns, children.service["metadata"]["name"], children.service);
+  Observation observed;
+  observed.deployment = deployment;
   client.applyStatus(kinds::natsStreaming(), ns, name,
                      {{"apiVersion", "natsbus.io/v1alpha1"},
                       {"kind", "NatsStreaming"},
                       {"metadata", {{"name", name}, {"namespace", ns}}},
-                      {"status", buildStatus(created, {deployment, std::nullopt, std::nullopt},
+                      {"status", buildStatus(created, observed,
                                              formatRfc3339(std::chrono::system_clock::now(),
                                                            Rfc3339Precision::kSeconds))}});
 }

@@ -5,11 +5,9 @@
 #include <cstdio>
 #include <string>
 
-#include "natsbus/sidecar/cnats_handles.hpp"
+#include "natsbus/cnats_handles.hpp"
 
 namespace natsbus::bench {
-
-using namespace natsbus::sidecar;  // the cnats handle owners
 
 // A direct publisher's connection: SendAsap (no 1 ms flusher wait per publish,
 // the fair baseline of issue 3) and `max_acks_in_flight` asynchronous publishes

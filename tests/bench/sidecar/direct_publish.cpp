@@ -15,7 +15,7 @@
 
 #include "bench_connection.hpp"
 #include "bench_util.hpp"
-#include "natsbus/sidecar/cnats_handles.hpp"
+#include "natsbus/cnats_handles.hpp"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
-#include "natsbus/sidecar/cnats_handles.hpp"
+#include "natsbus/cnats_handles.hpp"
 
 namespace {
 
@@ -28,7 +28,7 @@ struct State {
 };
 
 void onMessage(stanConnection*, stanSubscription* sub, const char*, stanMsg* raw, void* closure) {
-  natsbus::sidecar::StanMsgPtr msg(raw);
+  natsbus::StanMsgPtr msg(raw);
   auto* state = static_cast<State*>(closure);
   stanSubscription_AckMsg(sub, msg.get());
   const auto now = std::chrono::steady_clock::now();
@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   state.latency = argc == 7;
   stanConnOptions* raw_stan = nullptr;
   stanConnOptions_Create(&raw_stan);
-  natsbus::sidecar::StanConnOptionsPtr stan_options(raw_stan);
+  natsbus::StanConnOptionsPtr stan_options(raw_stan);
   stanConnOptions_SetURL(stan_options.get(), argv[1]);
   stanConnection* raw = nullptr;
   const std::string client = "bench-direct-subscribe-" + std::to_string(::getpid());
@@ -66,10 +66,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "connect failed: %s\n", nats_GetLastError(nullptr));
     return 1;
   }
-  natsbus::sidecar::StanConnectionPtr connection(raw);
+  natsbus::StanConnectionPtr connection(raw);
   stanSubOptions* raw_sub_options = nullptr;
   stanSubOptions_Create(&raw_sub_options);
-  natsbus::sidecar::StanSubOptionsPtr sub_options(raw_sub_options);
+  natsbus::StanSubOptionsPtr sub_options(raw_sub_options);
   stanSubOptions_SetManualAckMode(sub_options.get(), true);
   stanSubOptions_SetMaxInflight(sub_options.get(), std::atoi(argv[5]));
   if (!state.latency) stanSubOptions_DeliverAllAvailable(sub_options.get());
@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "subscribe failed: %s\n", nats_GetLastError(nullptr));
     return 1;
   }
-  natsbus::sidecar::StanSubscriptionPtr subscription(raw_sub);
+  natsbus::StanSubscriptionPtr subscription(raw_sub);
   if (state.latency) std::printf("ready\n");
   std::fflush(stdout);
   std::unique_lock lock(state.mutex);

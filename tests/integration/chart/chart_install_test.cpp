@@ -89,7 +89,16 @@ TEST_F(ChartInstall, InstallUpgradeUninstall) {
   EXPECT_TRUE(operatorCan({"create", "persistentvolumeclaims", "-n", "shop"}));
   EXPECT_TRUE(operatorCan({"watch", "persistentvolumeclaims", "--all-namespaces"}));
   EXPECT_TRUE(operatorCan({"create", "events", "-n", "shop"}));
-  EXPECT_FALSE(operatorCan({"delete", "deployments.apps", "-n", "default"}));
+  // Clustered buses: StatefulSet, budget, pods read for their IPs; the
+  // Deployment of a single server that became a cluster is deleted.
+  EXPECT_TRUE(operatorCan({"patch", "statefulsets.apps", "-n", "shop"}));
+  EXPECT_TRUE(operatorCan({"watch", "statefulsets.apps", "--all-namespaces"}));
+  EXPECT_TRUE(operatorCan({"create", "poddisruptionbudgets.policy", "-n", "shop"}));
+  EXPECT_TRUE(operatorCan({"list", "pods", "-n", "shop"}));
+  EXPECT_TRUE(operatorCan({"delete", "deployments.apps", "-n", "default"}));
+  EXPECT_FALSE(operatorCan({"delete", "services", "-n", "default"}));
+  EXPECT_FALSE(operatorCan({"delete", "statefulsets.apps", "-n", "default"}));
+  EXPECT_FALSE(operatorCan({"delete", "pods", "-n", "default"}));
   EXPECT_FALSE(
       operatorCan({"patch", "natsstreamings.natsbus.io", "-n", "default"}));  // spec is the user's
   // Secrets: read (the buses' and the token annotations'), never written.

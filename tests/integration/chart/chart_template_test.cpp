@@ -53,7 +53,8 @@ TEST(ChartTemplate, DefaultsRenderTheOperatorWebhookAndLeastPrivilegeRbac) {
   EXPECT_EQ(pod["serviceAccountName"], "natsbus-operator");
   EXPECT_EQ(pod["volumes"][0]["secret"]["secretName"], "natsbus-webhook-tls");
 
-  // RBAC: exactly the verbs the operator uses; Secrets read only, no deletes.
+  // RBAC: exactly the verbs the operator uses; Secrets read only; the one
+  // delete is of a single server's Deployment when its bus becomes a cluster.
   const auto role = findObject(objects, "ClusterRole", "natsbus-operator");
   nlohmann::json verbs = nlohmann::json::object();
   for (const auto& rule : role["rules"]) {
@@ -63,7 +64,10 @@ TEST(ChartTemplate, DefaultsRenderTheOperatorWebhookAndLeastPrivilegeRbac) {
   EXPECT_EQ(verbs, nlohmann::json::parse(R"({
     "natsstreamings": ["get","list","watch"],
     "natsstreamings/status": ["get","update","patch"],
-    "deployments": ["get","list","watch","create","patch"],
+    "deployments": ["get","list","watch","create","patch","delete"],
+    "statefulsets": ["get","list","watch","create","patch"],
+    "poddisruptionbudgets": ["get","list","watch","create","patch"],
+    "pods": ["list"],
     "services": ["get","list","watch","create","patch"],
     "persistentvolumeclaims": ["get","list","watch","create","patch"],
     "secrets": ["get","list","watch"],

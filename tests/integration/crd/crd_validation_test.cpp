@@ -52,7 +52,7 @@ TEST_F(CrdValidation, CrdIsServedWithShortNameStatusAndPrinterColumns) {
   EXPECT_TRUE(version["subresources"].contains("status"));
   std::vector<std::string> columns;
   for (const auto& column : version["additionalPrinterColumns"]) columns.push_back(column["name"]);
-  EXPECT_EQ(columns, (std::vector<std::string>{"ClusterID", "Ready", "URL", "Age"}));
+  EXPECT_EQ(columns, (std::vector<std::string>{"ClusterID", "Ready", "Leader", "URL", "Age"}));
 
   // The short name resolves through discovery.
   const auto listed = server_->kubectl({"get", "stan", "-A"});
@@ -74,7 +74,8 @@ spec:
   const auto& spec = stored["spec"];
   EXPECT_EQ(spec["image"], "nats-streaming:0.25.6");
   EXPECT_EQ(spec["replicas"], 1);
-  EXPECT_EQ(spec["ports"], (nlohmann::json{{"client", 4222}, {"monitoring", 8222}}));
+  EXPECT_EQ(spec["ports"],
+            (nlohmann::json{{"client", 4222}, {"monitoring", 8222}, {"cluster", 6222}}));
   EXPECT_EQ(spec["heartbeat"],
             (nlohmann::json{{"interval", "5s"}, {"timeout", "5s"}, {"failCount", 2}}));
   EXPECT_EQ(spec["store"], (nlohmann::json{{"type", "memory"}}));
@@ -137,6 +138,10 @@ spec:
   const auto example =
       server_->kubectl({"apply", "-f", testing::sourcePath("examples/ticketing-bus.yaml")});
   EXPECT_EQ(example.exit_code, 0) << example.err;
+  // And so is the clustered one (the same name: 1 -> 3 is an allowed change).
+  const auto clustered =
+      server_->kubectl({"apply", "-f", testing::sourcePath("examples/ticketing-bus-ha.yaml")});
+  EXPECT_EQ(clustered.exit_code, 0) << clustered.err;
 }
 
 // What the builder makes is valid Kubernetes: the API server stores it as is
@@ -157,7 +162,7 @@ spec:
   const auto children = op::buildChildren(stored);
   ASSERT_TRUE(children.persistent_volume_claim.has_value());
   for (const auto* object :
-       {&children.deployment, &children.service, &*children.persistent_volume_claim}) {
+       {&*children.deployment, &children.service, &*children.persistent_volume_claim}) {
     const auto applied = server_->kubectl(
         {"apply", "--server-side", "--field-manager", "natsbus-operator", "-f", "-"},
         op::toYaml(*object));
@@ -166,7 +171,7 @@ spec:
   const auto deployment = getJson({"get", "deployment", "events-depl", "-n", "default"});
   const auto& container = deployment["spec"]["template"]["spec"]["containers"][0];
   EXPECT_EQ(container["args"],
-            children.deployment["spec"]["template"]["spec"]["containers"][0]["args"]);
+            (*children.deployment)["spec"]["template"]["spec"]["containers"][0]["args"]);
   EXPECT_EQ(container["readinessProbe"]["httpGet"]["path"], "/streaming/serverz");
   EXPECT_EQ(deployment["metadata"]["ownerReferences"][0]["uid"], stored["metadata"]["uid"]);
   EXPECT_EQ(deployment["metadata"]["ownerReferences"][0]["controller"], true);
@@ -181,7 +186,7 @@ spec:
   const auto generation = deployment["metadata"]["generation"];
   const auto again =
       server_->kubectl({"apply", "--server-side", "--field-manager", "natsbus-operator", "-f", "-"},
-                       op::toYaml(children.deployment));
+                       op::toYaml(*children.deployment));
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(
       getJson({"get", "deployment", "events-depl", "-n", "default"})["metadata"]["generation"],
@@ -198,7 +203,20 @@ struct Refusal {
 TEST_F(CrdValidation, InvalidResourcesAreRefusedNamingTheField) {
   const std::vector<Refusal> cases = {
       {"bad clusterID", "{ clusterID: 'ticket ing' }", "spec.clusterID", "should match"},
-      {"replicas 3", "{ replicas: 3 }", "spec.replicas", "clustering is not yet supported"},
+      {"replicas 3 on memory", "{ replicas: 3 }", "spec.store.type",
+       "must be file when replicas > 1"},
+      {"replicas 3 without size", "{ replicas: 3, store: { type: file } }", "spec.store.size",
+       "required when replicas > 1"},
+      {"replicas 2", "{ replicas: 2 }", "spec.replicas", "odd number of at least 3"},
+      {"replicas 4", "{ replicas: 4, store: { type: file, size: 1Gi } }", "spec.replicas",
+       "odd number of at least 3"},
+      {"replicas 0", "{ replicas: 0 }", "spec.replicas", "greater than or equal to 1"},
+      {"cluster port taken",
+       "{ replicas: 3, store: { type: file, size: 1Gi }, ports: { cluster: 4222 } }",
+       "spec.ports.cluster", "must differ"},
+      {"readiness port taken",
+       "{ replicas: 3, store: { type: file, size: 1Gi }, ports: { monitoring: 8223 } }",
+       "spec.ports", "8223 is taken"},
       {"negative failCount", "{ heartbeat: { failCount: -1 } }", "spec.heartbeat.failCount",
        "greater than or equal to 1"},
       {"unknown store type", "{ store: { type: sql } }", "spec.store.type", "Unsupported value"},
@@ -244,9 +262,87 @@ TEST_F(CrdValidation, InvalidResourcesAreRefusedNamingTheField) {
   EXPECT_NE(long_name.exit_code, 0);
   EXPECT_NE(long_name.err.find("metadata.name must be at most 59 characters"), std::string::npos)
       << long_name.err;
+  // A name too long for a StatefulSet's pods, which would be fine for one server.
+  const auto long_clustered = server_->kubectl(
+      {"apply", "-f", "-"},
+      "apiVersion: natsbus.io/v1alpha1\nkind: NatsStreaming\nmetadata: { name: " +
+          std::string(53, 'a') +
+          ", namespace: default }\nspec: { replicas: 3, store: { type: file, size: 1Gi } }\n");
+  EXPECT_NE(long_clustered.exit_code, 0);
+  EXPECT_NE(long_clustered.err.find("metadata.name must be at most 52 characters"),
+            std::string::npos)
+      << long_clustered.err;
   // None of the refused resources exists.
   const auto listed = getJson({"get", "natsstreamings", "-n", "default"});
   EXPECT_EQ(listed["items"].size(), 0u) << listed.dump();
+}
+
+// Changes a running cluster cannot make are refused on update, naming the
+// field; the ones it can make (1 -> 3, 3 -> 5 -> 3) are accepted.
+TEST_F(CrdValidation, ReplicaAndStoreChangesAreRefusedWhereAClusterCannotFollow) {
+  const auto apply = [](const std::string& spec) {
+    return server_->kubectl({"apply", "-f", "-"},
+                            "apiVersion: natsbus.io/v1alpha1\nkind: NatsStreaming\n"
+                            "metadata: { name: ha, namespace: default }\nspec: " +
+                                spec + "\n");
+  };
+  ASSERT_EQ(apply("{ store: { type: file, size: 1Gi } }").exit_code, 0);
+  auto result = apply("{ replicas: 3, store: { type: file, size: 1Gi } }");
+  EXPECT_EQ(result.exit_code, 0) << "1 -> 3 refused: " << result.err;
+  result = apply("{ replicas: 5, store: { type: file, size: 1Gi } }");
+  EXPECT_EQ(result.exit_code, 0) << "3 -> 5 refused: " << result.err;
+  result = apply("{ replicas: 3, store: { type: file, size: 1Gi } }");
+  EXPECT_EQ(result.exit_code, 0) << "5 -> 3 refused: " << result.err;
+
+  result = apply("{ replicas: 1, store: { type: file, size: 1Gi } }");
+  EXPECT_NE(result.exit_code, 0) << "3 -> 1 accepted";
+  EXPECT_NE(result.err.find("spec.replicas"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("cannot go back to replicas 1"), std::string::npos) << result.err;
+
+  result = apply("{ replicas: 3, store: { type: file, size: 2Gi } }");
+  EXPECT_NE(result.exit_code, 0) << "volumeClaimTemplate size change accepted";
+  EXPECT_NE(result.err.find("spec.store"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("cannot change"), std::string::npos) << result.err;
+  result = apply("{ replicas: 3, store: { type: file, size: 1Gi, storageClassName: fast } }");
+  EXPECT_NE(result.exit_code, 0) << "storage class change accepted";
+
+  // Other fields of a clustered bus still change freely.
+  result = apply("{ replicas: 3, debug: true, store: { type: file, size: 1Gi } }");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(getJson({"get", "stan", "ha", "-n", "default"})["spec"]["replicas"], 3);
+}
+
+// What the builder makes for a clustered bus is valid Kubernetes too.
+TEST_F(CrdValidation, BuiltClusterChildrenAreAcceptedByTheApiServer) {
+  const auto created = server_->kubectl({"apply", "-f", "-"}, R"(apiVersion: natsbus.io/v1alpha1
+kind: NatsStreaming
+metadata: { name: ha, namespace: default }
+spec:
+  clusterID: ticketing
+  replicas: 3
+  store: { type: file, size: 1Gi, storageClassName: standard }
+  resources: { requests: { cpu: 100m, memory: 64Mi } }
+)");
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const auto stored = getJson({"get", "natsstreaming", "ha", "-n", "default"});
+  const auto children = op::buildChildren(stored);
+  for (const auto& object : children.all()) {
+    const auto applied = server_->kubectl(
+        {"apply", "--server-side", "--field-manager", "natsbus-operator", "-f", "-"},
+        op::toYaml(object));
+    ASSERT_EQ(applied.exit_code, 0) << applied.err << "\n" << op::toYaml(object);
+  }
+  const auto set = getJson({"get", "statefulset", "ha", "-n", "default"});
+  EXPECT_EQ(set["spec"]["template"]["spec"]["containers"][0]["args"],
+            (*children.stateful_set)["spec"]["template"]["spec"]["containers"][0]["args"]);
+  EXPECT_EQ(set["spec"]["podManagementPolicy"], "Parallel");
+  EXPECT_EQ(set["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"], "Delete");
+  const auto headless = getJson({"get", "service", "ha-cluster", "-n", "default"});
+  EXPECT_EQ(headless["spec"]["clusterIP"], "None");
+  EXPECT_EQ(headless["spec"]["publishNotReadyAddresses"], true);
+  const auto budget = getJson({"get", "pdb", "ha", "-n", "default"});
+  EXPECT_EQ(budget["spec"]["maxUnavailable"], 1);
+  EXPECT_EQ(budget["metadata"]["ownerReferences"][0]["uid"], stored["metadata"]["uid"]);
 }
 
 }  // namespace

@@ -60,7 +60,7 @@ BuiltBusServer::BuiltBusServer(const json& bus, const SecretData& secrets)
     for (const auto& [key, value] : secret->second) object["data"][key] = base64Encode(value);
     return op::summarizeSecret(object);
   };
-  deployment_ = op::buildChildren(bus, find).deployment;
+  deployment_ = op::buildChildren(bus, find).deployment.value();
   const auto& pod = deployment_["spec"]["template"]["spec"];
   const auto& container = pod["containers"][0];
 

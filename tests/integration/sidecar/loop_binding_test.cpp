@@ -10,8 +10,8 @@
 #include <future>
 #include <string>
 
+#include "natsbus/cnats_handles.hpp"
 #include "natsbus/io_loop.hpp"
-#include "natsbus/sidecar/cnats_handles.hpp"
 #include "natsbus/sidecar/cnats_loop_binding.hpp"
 #include "natsbus/testing/streaming_server.hpp"
 

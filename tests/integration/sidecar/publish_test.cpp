@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "natsbus/sidecar/cnats_handles.hpp"
+#include "natsbus/cnats_handles.hpp"
 #include "natsbus/testing/network.hpp"
 #include "sidecar_harness.hpp"
 
@@ -41,6 +41,23 @@ TEST(SidecarPublish, SequentialPostsAreStoredWithSameBytesInOrder) {
   ASSERT_EQ(stored.size(), bodies.size());
   for (std::size_t i = 0; i < bodies.size(); ++i)
     EXPECT_EQ(stored[i].data, bodies[i]) << "message " << i;
+}
+
+// --nats-url takes a comma-separated list (SPEC 3.1): every URL is tried. A
+// list used to reach cnats' stanConnOptions_SetURL, which takes one URL and
+// failed with "No server available for connection", so the sidecar never
+// connected. The dead server first makes sure it is not just the first URL.
+TEST(SidecarPublish, NatsUrlListWithADeadServerFirstConnectsToTheLiveOne) {
+  StreamingServer server;
+  const auto dead = "nats://127.0.0.1:" + std::to_string(natsbus::testing::freeLoopbackPort());
+  SidecarProcess sidecar(BusAddress{dead + "," + server.url() + "," + dead, server.clusterId()});
+  ASSERT_TRUE(sidecar.waitReady()) << "never connected with a URL list";
+  HttpClient client(sidecar.port());
+  const auto result = client.request("POST", "/v1/publish/ticket:created", "listed");
+  ASSERT_EQ(result.status, 200) << result.body;
+  const auto stored = readChannel(server, "ticket:created", 1);
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].data, "listed");
 }
 
 // With --http-threads above 1 the loop runs on several threads and the
@@ -128,7 +145,11 @@ TEST(SidecarPublish, ServerCrashGives503ThenRecoversWithoutLosingAcknowledgedMes
   EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 10s);
   EXPECT_FALSE(refused.headers["retry-after"].empty());
   EXPECT_TRUE(nlohmann::json::parse(refused.body).contains("error"));
-  EXPECT_EQ(natsbus::testing::httpGet(sidecar.port(), "/readyz"), 503);
+  // A publish cut off by the crash is answered 503 as soon as cnats fails its
+  // ack ("Connection Closed"), which can come a moment before the callback
+  // that marks the link down: readiness follows within moments, not in order.
+  EXPECT_TRUE(
+      eventually([&] { return natsbus::testing::httpGet(sidecar.port(), "/readyz") == 503; }, 2s));
   EXPECT_EQ(natsbus::testing::httpGet(sidecar.port(), "/healthz"), 200);
 
   server.restart();

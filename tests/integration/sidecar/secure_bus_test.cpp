@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "built_bus_server.hpp"
-#include "natsbus/sidecar/cnats_handles.hpp"
+#include "natsbus/cnats_handles.hpp"
 #include "natsbus/testing/network.hpp"
 #include "natsbus/testing/test_ca.hpp"
 #include "sidecar_harness.hpp"

@@ -15,7 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
-#include "natsbus/sidecar/cnats_handles.hpp"
+#include "natsbus/cnats_handles.hpp"
 #include "natsbus/testing/network.hpp"
 
 namespace natsbus::sidecar::testing {
@@ -149,16 +149,16 @@ std::string rawExchange(int port, const std::string& bytes, bool half_close,
   return out;
 }
 
-SidecarProcess::SidecarProcess(const StreamingServer& server, std::vector<std::string> extra_args,
+SidecarProcess::SidecarProcess(const BusAddress& bus, std::vector<std::string> extra_args,
                                Environment env, std::string binary)
     : dir_("natsbus-sidecar-test") {
   const bool own_url =
       std::find(extra_args.begin(), extra_args.end(), "--nats-url") != extra_args.end();
   std::vector<std::string> argv{std::move(binary),
                                 "--nats-url",
-                                own_url ? std::string() : server.url(),
+                                own_url ? std::string() : bus.url,
                                 "--cluster-id",
-                                server.clusterId(),
+                                bus.cluster_id,
                                 "--listen",
                                 "127.0.0.1:0",
                                 "--ping-interval",
@@ -324,14 +324,14 @@ std::vector<AppRequest> TestApp::received() {
 
 namespace {
 
-StanConnectionPtr connectDirect(const StreamingServer& server, const std::string& client_id) {
+StanConnectionPtr connectDirect(const BusAddress& bus, const std::string& client_id) {
   stanConnOptions* raw_options = nullptr;
   EXPECT_EQ(stanConnOptions_Create(&raw_options), NATS_OK);
   StanConnOptionsPtr options(raw_options);
-  stanConnOptions_SetURL(options.get(), server.url().c_str());
+  stanConnOptions_SetURL(options.get(), bus.url.c_str());
   stanConnection* raw = nullptr;
   const auto status =
-      stanConnection_Connect(&raw, server.clusterId().c_str(), client_id.c_str(), options.get());
+      stanConnection_Connect(&raw, bus.cluster_id.c_str(), client_id.c_str(), options.get());
   EXPECT_EQ(status, NATS_OK) << natsStatus_GetText(status) << " " << nats_GetLastError(nullptr);
   return StanConnectionPtr(raw);
 }
@@ -360,9 +360,9 @@ std::string uniqueClientId(const std::string& prefix) {
 
 }  // namespace
 
-std::vector<StoredMessage> readChannel(const StreamingServer& server, const std::string& subject,
+std::vector<StoredMessage> readChannel(const BusAddress& bus, const std::string& subject,
                                        std::size_t count, std::chrono::milliseconds timeout) {
-  auto connection = connectDirect(server, uniqueClientId("reader"));
+  auto connection = connectDirect(bus, uniqueClientId("reader"));
   if (!connection) return {};
   stanSubOptions* raw_options = nullptr;
   stanSubOptions_Create(&raw_options);
@@ -417,9 +417,9 @@ long long sidecarMetric(int port, const std::string& series) {
   return metricValue(httpCall(port, "GET", "/metrics").body, series);
 }
 
-void publishDirect(const StreamingServer& server, const std::string& subject,
+void publishDirect(const BusAddress& bus, const std::string& subject,
                    const std::vector<std::string>& bodies) {
-  auto connection = connectDirect(server, uniqueClientId("publisher"));
+  auto connection = connectDirect(bus, uniqueClientId("publisher"));
   ASSERT_NE(connection, nullptr);
   for (const auto& body : bodies) {
     ASSERT_EQ(stanConnection_Publish(connection.get(), subject.c_str(), body.data(),

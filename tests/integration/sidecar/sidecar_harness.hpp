@@ -50,6 +50,16 @@ HttpResult httpCall(int port, const std::string& method, const std::string& targ
 std::string rawExchange(int port, const std::string& bytes, bool half_close,
                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
+// Where a bus is: its client URL (or a comma-separated list, as --nats-url
+// takes) and cluster ID; a StreamingServer converts to one.
+struct BusAddress {
+  std::string url;
+  std::string cluster_id;
+  BusAddress(std::string u, std::string id) : url(std::move(u)), cluster_id(std::move(id)) {}
+  BusAddress(const StreamingServer& server)  // NOLINT: implicit on purpose
+      : url(server.url()), cluster_id(server.clusterId()) {}
+};
+
 // The production binary, and a test build of it whose generated client-ID
 // suffixes come first from NATSBUS_TEST_CLIENT_ID_SUFFIXES (comma-separated),
 // so that two sidecars can be made to collide on a generated ID.
@@ -61,7 +71,7 @@ std::string sidecarWithSuffixesBinary();
 // It connects to `server`, unless `extra_args` names another --nats-url.
 class SidecarProcess {
  public:
-  SidecarProcess(const StreamingServer& server, std::vector<std::string> extra_args = {},
+  SidecarProcess(const BusAddress& bus, std::vector<std::string> extra_args = {},
                  Environment env = {}, std::string binary = sidecarBinary());
   ~SidecarProcess();
   // Waits (up to 10 s) for the "listening on" line; -1 when it never came.
@@ -119,7 +129,7 @@ struct StoredMessage {
 // Reads a channel from the start with a plain cnats subscriber until `count`
 // messages arrived (or `timeout`); returns them in sequence order.
 std::vector<StoredMessage> readChannel(
-    const StreamingServer& server, const std::string& subject, std::size_t count,
+    const BusAddress& bus, const std::string& subject, std::size_t count,
     std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // Which of `acknowledged` (bodies answered 200) the channel does not hold.
@@ -140,7 +150,7 @@ std::vector<std::string> notStored(const StreamingServer& server, const std::str
 long long storedCount(const StreamingServer& server, const std::string& subject);
 
 // Publishes with a plain cnats client (synchronous, acked).
-void publishDirect(const StreamingServer& server, const std::string& subject,
+void publishDirect(const BusAddress& bus, const std::string& subject,
                    const std::vector<std::string>& bodies);
 
 // The value of one series in Prometheus text ("name" or "name{labels}",

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "natsbus/sidecar/cnats_handles.hpp"
+#include "natsbus/cnats_handles.hpp"
 #include "natsbus/testing/network.hpp"
 #include "natsbus/testing/streaming_server.hpp"
 
@@ -17,7 +17,6 @@ namespace natsbus {
 namespace {
 
 using testing::StreamingServer;
-using namespace sidecar;  // the cnats handle owners
 
 struct Received {
   std::mutex mutex;

@@ -22,21 +22,23 @@ struct Socket {
   Socket& operator=(const Socket&) = delete;
 };
 
-sockaddr_in loopback(int port) {
+sockaddr_in loopback(int port, const std::string& host = "127.0.0.1") {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1)
+    throw std::runtime_error("not an IPv4 address: " + host);
   return addr;
 }
 
-bool connectTo(const Socket& socket, int port, std::chrono::milliseconds timeout) {
+bool connectTo(const Socket& socket, int port, std::chrono::milliseconds timeout,
+               const std::string& host = "127.0.0.1") {
   timeval tv{};
   tv.tv_sec = timeout.count() / 1000;
   tv.tv_usec = (timeout.count() % 1000) * 1000;
   setsockopt(socket.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(socket.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  auto addr = loopback(port);
+  auto addr = loopback(port, host);
   return ::connect(socket.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
 }
 
@@ -65,10 +67,15 @@ bool waitForTcp(int port, std::chrono::milliseconds timeout) {
 
 int httpGet(int port, const std::string& path, std::string* body,
             std::chrono::milliseconds timeout) {
+  return httpGetAt("127.0.0.1", port, path, body, timeout);
+}
+
+int httpGetAt(const std::string& host, int port, const std::string& path, std::string* body,
+              std::chrono::milliseconds timeout) {
   Socket socket(::socket(AF_INET, SOCK_STREAM, 0));
-  if (!connectTo(socket, port, timeout)) return -1;
+  if (!connectTo(socket, port, timeout, host)) return -1;
   const std::string request =
-      "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+      "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
   if (::send(socket.fd, request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {
     return -1;

@@ -156,6 +156,22 @@ TEST_F(RenderCommand, PrintsDocumentsAndExitsZero) {
   EXPECT_EQ(cli({"render", "--filename=" + example}).out, result.out);
 }
 
+// A clustered bus's raft-readiness helper runs the sidecar image that `run`
+// would be given; render takes the same image so its output matches.
+TEST_F(RenderCommand, SidecarImageGoesToTheClusteredBusHelper) {
+  const auto example = testing::sourcePath("examples/ticketing-bus-ha.yaml");
+  std::ifstream in(example);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto result = cli({"render", "-f", example, "--sidecar-image", "example.org/sidecar:2"});
+  EXPECT_EQ(result.code, 0) << result.err;
+  EXPECT_EQ(result.out, renderYaml(text, example, BuildOptions{"example.org/sidecar:2"}));
+  EXPECT_NE(result.out.find("example.org/sidecar:2"), std::string::npos) << result.out;
+  EXPECT_EQ(cli({"render", "-f", example}).out, renderYaml(text, example));
+  const auto empty = cli({"render", "-f", example, "--sidecar-image", ""});
+  EXPECT_EQ(empty.code, 2);
+  EXPECT_NE(empty.err.find("--sidecar-image: must not be empty"), std::string::npos) << empty.err;
+}
+
 TEST_F(RenderCommand, BadInputAndUsageErrors) {
   const auto bad =
       write("bad.yaml",

@@ -10,13 +10,32 @@
 #include <string_view>
 #include <vector>
 
+#include "natsbus/sidecar_contract.hpp"
+
 namespace natsbus::op {
 
-// What a NatsStreaming resource becomes (SPEC 1.1). Pure: no I/O, no clock.
+// What the builder needs besides the resource (from the operator's flags).
+struct BuildOptions {
+  // The image of the raft-readiness helper beside each server of a clustered
+  // bus: the sidecar image (the operator's --sidecar-image).
+  std::string sidecar_image = sidecar_contract::defaultSidecarImage();
+};
+
+// What a NatsStreaming resource becomes (SPEC 1.1 and 1.3). Pure: no I/O, no clock.
+// `replicas: 1` gives a Deployment (and, for a sized file store, a claim);
+// `replicas: 3` or more gives the Raft cluster: a StatefulSet, its headless
+// Service and a PodDisruptionBudget. The client Service exists in both modes.
 struct ChildObjects {
-  nlohmann::json deployment;                              // <name>-depl
+  std::optional<nlohmann::json> deployment;               // <name>-depl
+  std::optional<nlohmann::json> persistent_volume_claim;  // <name>-data
+  std::optional<nlohmann::json> stateful_set;             // <name>
+  std::optional<nlohmann::json> headless_service;         // <name>-cluster
+  std::optional<nlohmann::json> pod_disruption_budget;    // <name>
   nlohmann::json service;                                 // <name>-srv
-  std::optional<nlohmann::json> persistent_volume_claim;  // file store with a size only
+
+  // Every object, in the order `render` prints them: the workload, the
+  // Services, then the rest.
+  std::vector<nlohmann::json> all() const;
 };
 
 // What the operator keeps of a Secret a bus references (SPEC 1.4): its keys and
@@ -79,10 +98,19 @@ nlohmann::json withDefaults(const nlohmann::json& nats_streaming);
 // spec cannot be honoured, and SecretProblem when a Secret it references (looked
 // up through `secrets`) is missing or incomplete. Secret values never enter the
 // objects: the server reads them from env (secretKeyRef) and read-only volumes.
-ChildObjects buildChildren(const nlohmann::json& nats_streaming, const SecretFinder& secrets);
+ChildObjects buildChildren(const nlohmann::json& nats_streaming, const SecretFinder& secrets,
+                           const BuildOptions& options = {});
 // The same for a resource that references no Secret (a reference is a
 // SecretProblem, SecretNotFound).
-ChildObjects buildChildren(const nlohmann::json& nats_streaming);
+ChildObjects buildChildren(const nlohmann::json& nats_streaming, const BuildOptions& options = {});
+
+// The security context of every container of ours (the injected sidecar, the
+// raft-readiness helper): UID/GID 65532, read-only root, no privileges.
+nlohmann::json nonRootSecurityContext();
+
+// spec.replicas after defaults (1 when absent or not a number; validation is
+// buildChildren's job).
+int replicasOf(const nlohmann::json& nats_streaming);
 
 // nats://<name>-srv.<namespace>.svc:<client port>
 std::string clientUrl(const nlohmann::json& nats_streaming);
@@ -95,6 +123,16 @@ std::string clusterId(const nlohmann::json& nats_streaming);
 std::string deploymentName(const nlohmann::json& nats_streaming);  // <name>-depl
 std::string serviceName(const nlohmann::json& nats_streaming);     // <name>-srv
 std::string claimName(const nlohmann::json& nats_streaming);       // <name>-data
+// Clustered mode: the StatefulSet and the PodDisruptionBudget are <name>, the
+// headless Service <name>-cluster, pod (and Raft node) i is <name>-<i>.
+std::string statefulSetName(const nlohmann::json& nats_streaming);      // <name>
+std::string headlessServiceName(const nlohmann::json& nats_streaming);  // <name>-cluster
+std::vector<std::string> raftNodeNames(const std::string& bus_name, int replicas);
+
+// The StatefulSet annotation listing every node that may be a voter of the Raft
+// group: the operator writes it before it adds nodes, so a resize cut short
+// (operator restart, replicas changed back) still knows which nodes to remove.
+inline constexpr const char* kRaftPeersAnnotation = "natsbus.io/raft-peers";
 
 // The labels every child carries (SPEC 1.1) and the subset the Deployment and
 // Service select pods by.
@@ -118,6 +156,7 @@ std::string toYaml(const nlohmann::json& value);
 // What `natsbus-operator render` prints for the text of a file: every object each
 // NatsStreaming document becomes, as YAML documents separated by "---". Throws
 // ValidationError naming `source`, the document and the field.
-std::string renderYaml(std::string_view text, std::string_view source);
+std::string renderYaml(std::string_view text, std::string_view source,
+                       const BuildOptions& options = {});
 
 }  // namespace natsbus::op

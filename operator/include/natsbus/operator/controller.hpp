@@ -11,6 +11,7 @@
 #include "natsbus/operator/bus_lookup.hpp"
 #include "natsbus/operator/informer.hpp"
 #include "natsbus/operator/own_writes.hpp"
+#include "natsbus/operator/raft_cluster.hpp"
 #include "natsbus/operator/reconciler.hpp"
 #include "natsbus/operator/secret_watch.hpp"
 #include "natsbus/operator/work_queue.hpp"
@@ -27,11 +28,17 @@ struct ControllerOptions {
   // How long a reconcile waits for a newly watched Secret to be listed.
   std::chrono::milliseconds secret_sync_timeout{5000};
   RateLimiter rate_limiter{};
+  BuildOptions build;  // e.g. the sidecar image for clustered buses' readiness helper
+  std::chrono::milliseconds cluster_resync{std::chrono::seconds(10)};
+  // Clustered buses' servers: unset, the real ones (HTTP monitoring, NATS).
+  std::shared_ptr<ServerMonitor> monitor;
+  std::shared_ptr<RaftMembership> membership;
 };
 
-// Watches NatsStreaming resources, the Deployments/Services/PVCs they own and
-// the Secrets they reference, and reconciles each resource through a
-// de-duplicating, rate-limited work queue.
+// Watches NatsStreaming resources, the children they own (Deployments,
+// StatefulSets, Services, PVCs, PodDisruptionBudgets) and the Secrets they
+// reference, and reconciles each resource through a de-duplicating,
+// rate-limited work queue.
 // Informers run on every replica (the webhook's BusLookup needs the cache);
 // reconcile workers run only once startWorkers() is called (on the leader).
 class Controller final : public BusLookup {
@@ -60,6 +67,7 @@ class Controller final : public BusLookup {
  private:
   void onResource(const nlohmann::json& object, bool deleted);
   void onChild(const ResourceKind& kind, const nlohmann::json& object, bool deleted);
+  std::optional<nlohmann::json> cachedChild(const ResourceKind& kind, const std::string& key) const;
   void enqueue(const std::string& key);
   void work();
 
@@ -71,6 +79,9 @@ class Controller final : public BusLookup {
   std::unique_ptr<Informer> deployments_;
   std::unique_ptr<Informer> services_;
   std::unique_ptr<Informer> claims_;
+  std::unique_ptr<Informer> stateful_sets_;
+  std::unique_ptr<Informer> budgets_;
+  std::vector<Informer*> informers_;  // every one of the above
   std::unique_ptr<SecretWatch> secrets_;
   Reconciler reconciler_;
   std::mutex workers_mutex_;

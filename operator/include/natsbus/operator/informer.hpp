@@ -54,6 +54,7 @@ class Informer {
   std::vector<std::string> keys() const;
   std::size_t size() const;
   std::uint64_t relists() const { return relists_.load(); }
+  const ResourceKind& kind() const { return kind_; }
 
  private:
   void run();

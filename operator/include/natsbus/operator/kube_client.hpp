@@ -20,6 +20,9 @@ struct ResourceKind {
 namespace kinds {
 const ResourceKind& natsStreaming();
 const ResourceKind& deployment();
+const ResourceKind& statefulSet();
+const ResourceKind& podDisruptionBudget();
+const ResourceKind& pod();
 const ResourceKind& service();
 const ResourceKind& persistentVolumeClaim();
 const ResourceKind& lease();

@@ -6,9 +6,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "natsbus/operator/builder.hpp"
 #include "natsbus/operator/kube_client.hpp"
+#include "natsbus/operator/raft_cluster.hpp"
+#include "natsbus/operator/status.hpp"
 
 namespace natsbus::op {
 
@@ -38,6 +41,24 @@ struct ReconcileOutcome {
   bool applied = false;         // children were applied
   bool status_written = false;  // status changed and was written
   std::string ready_reason;     // the Ready condition's reason
+  // Clustered buses: pass again after this long even if nothing changes in the
+  // API (a leader change is seen only by asking the servers); 0 = no need.
+  std::chrono::milliseconds requeue_after{0};
+  // A Raft membership change could not be made yet: pass again with the key's
+  // growing backoff.
+  bool retry_with_backoff = false;
+};
+
+// The operator's other views and I/O a reconcile pass may use.
+struct ReconcilerOptions {
+  BuildOptions build;
+  // How often a clustered bus is looked at again to keep status.leader current.
+  std::chrono::milliseconds cluster_resync{std::chrono::seconds(10)};
+  // A child from the operator's caches (trimmed; see Controller), by kind and
+  // "namespace/name"; unset: nothing is cached.
+  std::function<std::optional<nlohmann::json>(const ResourceKind&, const std::string&)> cached;
+  ServerMonitor* monitor = nullptr;      // required for clustered buses
+  RaftMembership* membership = nullptr;  // required for clustered buses
 };
 
 // One level-triggered pass for one NatsStreaming: read it (from the cache),
@@ -62,7 +83,7 @@ class Reconciler {
   // Without `secrets`, Secrets are read from the API server on each pass that
   // needs one (and not kept).
   Reconciler(KubeClient& client, Lookup lookup, EventRecorder& events, Now now,
-             WriteObserver on_write = {}, Secrets secrets = {});
+             ReconcilerOptions options = {}, WriteObserver on_write = {}, Secrets secrets = {});
 
   // `key` is "namespace/name". A key whose resource is gone needs nothing: its
   // children carry ownerReferences, so the garbage collector removes them.
@@ -77,6 +98,17 @@ class Reconciler {
   void noteWrite(const ResourceKind& kind, const std::string& key, const nlohmann::json& stored);
   // The resource as of our last status write when the cache has not caught up yet.
   nlohmann::json withLatestStatus(const std::string& key, nlohmann::json resource) const;
+  // Applies the children of a single-server bus (replicas 1).
+  void applySingle(const nlohmann::json& resource, std::optional<ChildObjects>& children,
+                   Observation& observed, ReconcileOutcome& outcome);
+  // Clustered mode (SPEC 1.3): membership changes through the Raft leader, then
+  // the StatefulSet, Services and budget; the Deployment of a former single
+  // server goes; the servers are asked who leads.
+  void applyCluster(const nlohmann::json& resource, const ChildObjects& children,
+                    Observation& observed, ReconcileOutcome& outcome);
+  nlohmann::json applyChild(const nlohmann::json& object, const ResourceKind& kind);
+  std::optional<nlohmann::json> cached(const ResourceKind& kind, const std::string& ns,
+                                       const std::string& name) const;
 
   mutable std::mutex status_mutex_;
   std::map<std::string, WrittenStatus> statuses_;  // by NatsStreaming key
@@ -84,6 +116,7 @@ class Reconciler {
   Lookup lookup_;
   EventRecorder& events_;
   Now now_;
+  ReconcilerOptions options_;
   WriteObserver on_write_;
   Secrets secrets_;
 };

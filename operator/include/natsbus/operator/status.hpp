@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 
+#include "natsbus/operator/raft_cluster.hpp"
+
 namespace natsbus::op {
 
 // Reasons of the Ready condition (constants, so tests and users can match on them).
@@ -15,6 +17,12 @@ inline constexpr const char* kDeploymentUnavailable =
 inline constexpr const char* kInvalidSpec = "InvalidSpec";  // buildChildren refused it
 // A referenced Secret is missing or incomplete (SPEC 1.4): SecretNotFound,
 // SecretKeyMissing, SecretInvalid (secret_reasons in builder.hpp).
+
+// Clustered buses (SPEC 1.3).
+inline constexpr const char* kNoLeader = "NoLeader";  // no server reports the leader role
+inline constexpr const char* kQuorumNotReady =
+    "QuorumNotReady";                                 // a leader, but fewer than a majority ready
+inline constexpr const char* kResizing = "Resizing";  // a Raft membership change is pending
 }  // namespace reasons
 
 // What the reconciler observed this pass; status is rebuilt from it every time
@@ -29,6 +37,12 @@ struct Observation {
     std::string message;
   };
   std::optional<SecretProblem> secret_problem;
+  // Clustered buses: the StatefulSet as stored after apply, what its servers
+  // said about the Raft group, and a membership change that could not be made
+  // yet (why, for the condition message).
+  std::optional<nlohmann::json> stateful_set;
+  std::optional<RaftObservation> raft;
+  std::optional<std::string> resize_pending;
 };
 
 // The status for `nats_streaming` given what was observed. `now` (RFC 3339) is

@@ -39,6 +39,8 @@ class WorkQueue {
   explicit WorkQueue(RateLimiter limiter = RateLimiter()) : limiter_(limiter) {}
 
   void add(const std::string& key);
+  // A key waits at most once: adding it again keeps whichever time is earlier,
+  // so periodic requeues never pile up.
   void addAfter(const std::string& key, std::chrono::milliseconds delay);
   // Requeues after the key's backoff (grows with each call until forget()).
   void addRateLimited(const std::string& key);
@@ -64,6 +66,7 @@ class WorkQueue {
   std::set<std::string> dirty_;
   std::set<std::string> processing_;
   std::multimap<Clock::time_point, std::string> waiting_;
+  std::map<std::string, std::multimap<Clock::time_point, std::string>::iterator> waiting_index_;
   RateLimiter limiter_;
   bool shutting_down_ = false;
 };

@@ -6,10 +6,11 @@
 
 #include "natsbus/host_port.hpp"
 #include "natsbus/sidecar/config.hpp"
+#include "natsbus/sidecar/raft_readiness.hpp"
 
 namespace natsbus::sidecar {
 
-enum class CliAction { kRun, kProbe, kHelp, kVersion };
+enum class CliAction { kRun, kProbe, kRaftReadiness, kHelp, kVersion };
 
 // `natsbus-sidecar probe [--listen HOST:PORT] [/PATH]`.
 struct ProbeTarget {
@@ -21,6 +22,7 @@ struct ParsedCli {
   CliAction action = CliAction::kRun;
   SidecarConfig config;  // kRun
   ProbeTarget probe;     // kProbe
+  RaftReadinessConfig raft_readiness;  // kRaftReadiness
   std::string output;    // kHelp, kVersion: what to print
   // kRun: things to log once logging is set up (a secret given as a flag).
   std::vector<std::string> warnings;

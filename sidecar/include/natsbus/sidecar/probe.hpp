@@ -1,5 +1,10 @@
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
 #include "natsbus/sidecar/command_line.hpp"
 
 namespace natsbus::sidecar {
@@ -11,5 +16,16 @@ namespace natsbus::sidecar {
 // pod's network namespace, so the API stays private and the probe still sees
 // /readyz.
 int runProbe(const ProbeTarget& target);
+
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+};
+
+// One blocking HTTP/1.1 GET (Connection: close); nullopt when nothing answered
+// within `timeout` (refused, reset, timed out). `error` gets the reason then.
+std::optional<HttpAnswer> httpGetOnce(const std::string& host, std::uint16_t port,
+                                      const std::string& path, std::chrono::milliseconds timeout,
+                                      std::string* error = nullptr);
 
 }  // namespace natsbus::sidecar

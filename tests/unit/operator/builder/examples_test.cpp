@@ -25,12 +25,31 @@ TEST(Examples, TicketingBusRendersTheReferenceServer) {
       testing::readSourceFile("examples/ticketing-bus.yaml"), "ticketing-bus.yaml");
   ASSERT_EQ(documents.size(), 1u);
   const auto children = op::buildChildren(documents[0]);
-  EXPECT_EQ(children.deployment["metadata"]["name"], "nats-depl");
+  EXPECT_EQ((*children.deployment)["metadata"]["name"], "nats-depl");
   EXPECT_EQ(children.service["metadata"]["name"], "nats-srv");
-  EXPECT_EQ(children.deployment["spec"]["template"]["spec"]["containers"][0]["args"],
+  EXPECT_EQ((*children.deployment)["spec"]["template"]["spec"]["containers"][0]["args"],
             nlohmann::json::parse(
                 R"(["-p","4222","-m","8222","-hbi","5s","-hbt","5s","-hbf","2","-SD","-cid",
                                       "ticketing"])"));
+  EXPECT_EQ(op::clientUrl(documents[0]), "nats://nats-srv.default.svc:4222");
+}
+
+TEST(Examples, TheClusteredTicketingBusKeepsTheReferenceArgsAndTheClientService) {
+  const auto documents = op::parseYamlDocuments(
+      testing::readSourceFile("examples/ticketing-bus-ha.yaml"), "ticketing-bus-ha.yaml");
+  ASSERT_EQ(documents.size(), 1u);
+  const auto children = op::buildChildren(documents[0]);
+  ASSERT_TRUE(children.stateful_set.has_value());
+  EXPECT_FALSE(children.deployment.has_value());
+  const auto args = (*children.stateful_set)["spec"]["template"]["spec"]["containers"][0]["args"]
+                        .get<std::vector<std::string>>();
+  // The SPEC 1.1 reference list first, with the file store, then the cluster flags.
+  EXPECT_EQ(
+      std::vector<std::string>(args.begin(), args.begin() + 17),
+      (std::vector<std::string>{"-p", "4222", "-m", "8222", "-hbi", "5s", "-hbt", "5s", "-hbf", "2",
+                                "-SD", "-cid", "ticketing", "-st", "FILE", "-dir", "/data/stan"}));
+  EXPECT_EQ(args[17], "-clustered");
+  EXPECT_EQ(children.service["metadata"]["name"], "nats-srv");
   EXPECT_EQ(op::clientUrl(documents[0]), "nats://nats-srv.default.svc:4222");
 }
 

@@ -65,6 +65,28 @@ metadata: { name: b }
                                                        "Deployment/b-depl", "Service/b-srv"}));
 }
 
+TEST(Render, ClusteredBusPrintsStatefulSetServicesAndBudgetWithTheGivenHelperImage) {
+  const std::string input = R"(apiVersion: natsbus.io/v1alpha1
+kind: NatsStreaming
+metadata: { name: nats }
+spec: { replicas: 3, store: { type: file, size: 1Gi } }
+)";
+  const auto documents = parseYamlDocuments(
+      renderYaml(input, "ha.yaml", BuildOptions{"example.org/sidecar:2"}), "output");
+  std::vector<std::string> kinds_and_names;
+  for (const auto& document : documents) {
+    kinds_and_names.push_back(document["kind"].get<std::string>() + "/" +
+                              document["metadata"]["name"].get<std::string>());
+  }
+  EXPECT_EQ(kinds_and_names,
+            (std::vector<std::string>{"StatefulSet/nats", "Service/nats-srv",
+                                      "Service/nats-cluster", "PodDisruptionBudget/nats"}));
+  EXPECT_EQ(documents[0]["spec"]["template"]["spec"]["containers"][1]["image"],
+            "example.org/sidecar:2");
+  // What the YAML round trip must keep: $(POD_NAME) as a plain string.
+  EXPECT_EQ(documents[0]["spec"]["template"]["spec"]["containers"][0]["args"][18], "$(POD_NAME)");
+}
+
 TEST(Render, ErrorsNameFileDocumentAndField) {
   const auto message = [](const std::string& input) {
     try {
@@ -75,9 +97,9 @@ TEST(Render, ErrorsNameFileDocumentAndField) {
     return std::string("accepted");
   };
   EXPECT_EQ(message("apiVersion: natsbus.io/v1alpha1\nkind: NatsStreaming\nmetadata: {name: nats}\n"
-                    "spec: {replicas: 3}\n"),
-            "bus.yaml: document 1 (nats): spec.replicas: clustering is not yet supported: replicas "
-            "must be 1, not 3");
+                    "spec: {replicas: 2}\n"),
+            "bus.yaml: document 1 (nats): spec.replicas: must be 1, or an odd number of at least 3 "
+            "for a Raft cluster (an even number adds no fault tolerance), not 2");
   EXPECT_EQ(message("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")
                 .rfind("bus.yaml: document 1 (p): kind/", 0),
             0u);

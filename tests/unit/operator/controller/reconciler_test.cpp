@@ -113,7 +113,7 @@ TEST_F(ReconcilerTest, SecretsSourceErrorsAreRetriedNotReported) {
   client_.put(kinds::natsStreaming(), secure);
   Reconciler r(
       client_, [this](const std::string& key) { return lookup(key); }, events_,
-      [] { return "2026-01-01T00:00:00Z"; }, Reconciler::WriteObserver{},
+      [] { return "2026-01-01T00:00:00Z"; }, ReconcilerOptions{}, Reconciler::WriteObserver{},
       [](const std::string&, const std::string&) -> std::optional<SecretSummary> {
         throw KubeError(0, "", "Secret default/nats-auth has not been listed yet; retrying");
       });
@@ -149,7 +149,7 @@ TEST_F(ReconcilerTest, AvailableReplicasMakeItReady) {
 
 TEST_F(ReconcilerTest, InvalidSpecIsReportedInStatusAndAnEventWithoutApplying) {
   auto bad = ticketing();
-  bad["spec"]["replicas"] = 3;
+  bad["spec"]["replicas"] = 2;  // even: refused
   client_.put(kinds::natsStreaming(), bad);
   auto r = reconciler();
   const auto outcome = r.reconcile("default/nats");
@@ -207,7 +207,7 @@ TEST_F(ReconcilerTest, ReportsEveryWriteWithTheResourceVersionItWasStoredAs) {
   std::vector<std::pair<std::string, std::string>> writes;
   Reconciler r(
       client_, [this](const std::string& key) { return lookup(key); }, events_,
-      [] { return "2026-01-01T00:00:00Z"; },
+      [] { return "2026-01-01T00:00:00Z"; }, ReconcilerOptions{},
       [&](const std::string& object, const std::string& rv) { writes.emplace_back(object, rv); });
   r.reconcile("default/nats");
   const auto rv = [&](const ResourceKind& kind, const std::string& name) {

@@ -5,6 +5,14 @@
 namespace natsbus::op {
 namespace {
 
+Observation observed(std::optional<nlohmann::json> deployment,
+                     std::optional<std::string> invalid_spec) {
+  Observation seen;
+  seen.deployment = std::move(deployment);
+  seen.invalid_spec = std::move(invalid_spec);
+  return seen;
+}
+
 nlohmann::json resource() {
   return nlohmann::json::parse(R"({
     "apiVersion": "natsbus.io/v1alpha1", "kind": "NatsStreaming",
@@ -23,8 +31,8 @@ nlohmann::json deployment(int available, int ready, int observed_generation = 1)
 }
 
 TEST(Status, AvailableDeploymentIsReadyWithUrls) {
-  const auto status = buildStatus(resource(), {deployment(1, 1), std::nullopt, std::nullopt},
-                                  "2026-01-01T00:00:00Z");
+  const auto status =
+      buildStatus(resource(), observed(deployment(1, 1), std::nullopt), "2026-01-01T00:00:00Z");
   EXPECT_EQ(status["observedGeneration"], 3);
   EXPECT_EQ(status["url"], "nats://nats-srv.default.svc:4222");
   EXPECT_EQ(status["monitoringURL"], "http://nats-srv.default.svc:8222");
@@ -38,7 +46,7 @@ TEST(Status, AvailableDeploymentIsReadyWithUrls) {
 }
 
 TEST(Status, UnavailableDeploymentIsNotReady) {
-  const auto status = buildStatus(resource(), {deployment(0, 0), std::nullopt, std::nullopt}, "t");
+  const auto status = buildStatus(resource(), observed(deployment(0, 0), std::nullopt), "t");
   EXPECT_EQ(status["conditions"][0]["status"], "False");
   EXPECT_EQ(status["conditions"][0]["reason"], reasons::kDeploymentUnavailable);
   EXPECT_EQ(status["conditions"][0]["message"], "0 of 1 replicas available");
@@ -48,14 +56,14 @@ TEST(Status, UnavailableDeploymentIsNotReady) {
 TEST(Status, RolloutNotYetObservedIsReconciling) {
   auto fresh = deployment(0, 0, 0);
   fresh["status"].erase("observedGeneration");
-  const auto status = buildStatus(resource(), {fresh, std::nullopt, std::nullopt}, "t");
+  const auto status = buildStatus(resource(), observed(fresh, std::nullopt), "t");
   EXPECT_EQ(status["conditions"][0]["status"], "False");
   EXPECT_EQ(status["conditions"][0]["reason"], reasons::kReconciling);
 }
 
 TEST(Status, InvalidSpecCarriesTheMessageAndNoUrls) {
   const auto status =
-      buildStatus(resource(), {std::nullopt, "spec.replicas: must be 1", std::nullopt}, "t");
+      buildStatus(resource(), observed(std::nullopt, "spec.replicas: must be 1"), "t");
   EXPECT_EQ(status["conditions"][0]["status"], "False");
   EXPECT_EQ(status["conditions"][0]["reason"], reasons::kInvalidSpec);
   EXPECT_EQ(status["conditions"][0]["message"], "spec.replicas: must be 1");
@@ -65,11 +73,10 @@ TEST(Status, InvalidSpecCarriesTheMessageAndNoUrls) {
 TEST(Status, SecretProblemIsNotReadyWithItsReasonAndKeepsTheUrls) {
   // SPEC 1.4: the spec is fine, the cluster lacks a Secret it names; a server
   // already running keeps running, so the URLs stay published.
-  const Observation observed{
-      deployment(1, 1), std::nullopt,
-      Observation::SecretProblem{"SecretNotFound",
-                                 "spec.auth.secretName: Secret \"nats-auth\" not found"}};
-  const auto status = buildStatus(resource(), observed, "t");
+  auto seen = observed(deployment(1, 1), std::nullopt);
+  seen.secret_problem = Observation::SecretProblem{
+      "SecretNotFound", "spec.auth.secretName: Secret \"nats-auth\" not found"};
+  const auto status = buildStatus(resource(), seen, "t");
   EXPECT_EQ(status["conditions"][0]["status"], "False");
   EXPECT_EQ(status["conditions"][0]["reason"], "SecretNotFound");
   EXPECT_EQ(status["conditions"][0]["message"],
@@ -81,15 +88,15 @@ TEST(Status, SecretProblemIsNotReadyWithItsReasonAndKeepsTheUrls) {
 TEST(Status, TransitionTimeIsKeptUntilTheConditionFlips) {
   auto current = resource();
   current["status"] =
-      buildStatus(current, {deployment(0, 0), std::nullopt, std::nullopt}, "2026-01-01T00:00:00Z");
+      buildStatus(current, observed(deployment(0, 0), std::nullopt), "2026-01-01T00:00:00Z");
   // Same Ready status (message may differ): the old time stays, and nothing differs.
   const auto again =
-      buildStatus(current, {deployment(0, 0), std::nullopt, std::nullopt}, "2026-01-02T00:00:00Z");
+      buildStatus(current, observed(deployment(0, 0), std::nullopt), "2026-01-02T00:00:00Z");
   EXPECT_EQ(again["conditions"][0]["lastTransitionTime"], "2026-01-01T00:00:00Z");
   EXPECT_FALSE(statusDiffers(current, again));
   // The flip to True takes the new time and is a change to write.
   const auto flipped =
-      buildStatus(current, {deployment(1, 1), std::nullopt, std::nullopt}, "2026-01-03T00:00:00Z");
+      buildStatus(current, observed(deployment(1, 1), std::nullopt), "2026-01-03T00:00:00Z");
   EXPECT_EQ(flipped["conditions"][0]["lastTransitionTime"], "2026-01-03T00:00:00Z");
   EXPECT_TRUE(statusDiffers(current, flipped));
 }

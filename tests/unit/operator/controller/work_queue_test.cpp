@@ -58,6 +58,25 @@ TEST(WorkQueue, AddAfterDelaysTheKey) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, 60ms);
 }
 
+// Clustered buses requeue themselves after every pass; without this a bus with
+// many events would gather one delayed entry per pass, each a pass of its own.
+TEST(WorkQueue, AKeyWaitsOnceAndTheEarlierTimeWins) {
+  WorkQueue queue;
+  const auto start = std::chrono::steady_clock::now();
+  queue.addAfter("ns/bus", 10s);
+  queue.addAfter("ns/bus", 10s);
+  queue.addAfter("ns/bus", 20s);
+  EXPECT_EQ(queue.delayed(), 1u);
+  queue.addAfter("ns/bus", 40ms);  // earlier: replaces the 10 s entry
+  EXPECT_EQ(queue.delayed(), 1u);
+  EXPECT_EQ(queue.get(), "ns/bus");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_EQ(queue.delayed(), 0u);
+  queue.done("ns/bus");
+  queue.addAfter("ns/bus", 10s);  // and it can wait again once taken
+  EXPECT_EQ(queue.delayed(), 1u);
+}
+
 TEST(RateLimiter, BacksOffExponentiallyPerKeyUpToTheCap) {
   RateLimiter limiter(10ms, 100ms);
   EXPECT_EQ(limiter.when("a"), 10ms);

@@ -15,5 +15,10 @@ bool waitForTcp(int port, std::chrono::milliseconds timeout);
 // or -1 when nothing answered; the body goes to `body` when given.
 int httpGet(int port, const std::string& path, std::string* body = nullptr,
             std::chrono::milliseconds timeout = std::chrono::seconds(2));
+// The same to another loopback address (127.0.0.0/8), e.g. a server standing in
+// for a pod with its own IP.
+int httpGetAt(const std::string& host, int port, const std::string& path,
+              std::string* body = nullptr,
+              std::chrono::milliseconds timeout = std::chrono::seconds(2));
 
 }  // namespace natsbus::testing

@@ -4,7 +4,7 @@
 
 #include <memory>
 
-namespace natsbus::sidecar {
+namespace natsbus {
 
 // RAII owners for cnats handles: each is destroyed by its own *_Destroy function.
 // Some destroy functions return a status; a destructor has nobody to report it to.
@@ -28,4 +28,4 @@ using StanSubscriptionPtr =
     std::unique_ptr<stanSubscription, CnatsDeleter<stanSubscription_Destroy>>;
 using StanMsgPtr = std::unique_ptr<stanMsg, CnatsDeleter<stanMsg_Destroy>>;
 
-}  // namespace natsbus::sidecar
+}  // namespace natsbus
