@@ -317,6 +317,17 @@ BusSpec parseBusSpec(const nlohmann::json& nats_streaming) {
     }
     bus.tls = std::move(parsed);
   }
+  if (bus.clustered() && (bus.auth_secret || bus.tls)) {
+    // The servers themselves could take the credentials and certificates, but
+    // the raft-readiness container beside each and the operator's Raft
+    // membership requests connect to them without either, so such a cluster
+    // would never become Ready nor resize.
+    fail(bus.auth_secret ? "spec.auth" : "spec.tls",
+         "spec.auth and spec.tls are not supported yet with replicas > 1 (spec.replicas is " +
+             std::to_string(bus.replicas) +
+             "): the Raft cluster's readiness checks and membership changes do not carry "
+             "credentials or TLS; use replicas: 1 for a secured bus");
+  }
   return bus;
 }
 

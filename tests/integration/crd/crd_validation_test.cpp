@@ -242,6 +242,12 @@ TEST_F(CrdValidation, InvalidResourcesAreRefusedNamingTheField) {
       {"verifyClients without client secret",
        "{ tls: { secretName: nats-tls, verifyClients: true } }", "spec.tls",
        "clientSecretName is required with verifyClients: true"},
+      {"auth on a cluster",
+       "{ replicas: 3, store: { type: file, size: 1Gi }, auth: { secretName: nats-auth } }",
+       "spec.auth", "not supported yet with replicas > 1"},
+      {"tls on a cluster",
+       "{ replicas: 3, store: { type: file, size: 1Gi }, tls: { secretName: nats-tls } }",
+       "spec.tls", "not supported yet with replicas > 1"},
   };
   int index = 0;
   for (const auto& refusal : cases) {

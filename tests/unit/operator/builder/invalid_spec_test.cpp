@@ -137,6 +137,16 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"tlsVerifyText",
                     R"({"spec":{"tls":{"secretName":"nats-tls","verifyClients":"yes"}}})",
                     "spec.tls.verifyClients:", "true or false"},
+        // Not yet for a Raft cluster: its readiness checks and the operator's
+        // membership changes connect without credentials or TLS.
+        InvalidCase{"authOnCluster",
+                    R"({"spec":{"replicas":3,"store":{"type":"file","size":"1Gi"},
+                        "auth":{"secretName":"nats-auth"}}})",
+                    "spec.auth:", "spec.auth and spec.tls are not supported yet with replicas > 1"},
+        InvalidCase{"tlsOnCluster",
+                    R"({"spec":{"replicas":5,"store":{"type":"file","size":"1Gi"},
+                        "tls":{"secretName":"nats-tls"}}})",
+                    "spec.tls:", "(spec.replicas is 5)"},
         InvalidCase{"tlsBadClientSecret",
                     R"({"spec":{"tls":{"secretName":"nats-tls","clientSecretName":"-x"}}})",
                     "spec.tls.clientSecretName:", "not a Secret name"},
