@@ -298,8 +298,8 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args,
     throw ValidationError(error.what());
   }
   const auto* extras = probe_command->parsed()       ? probe_command
-                      : readiness_command->parsed() ? readiness_command
-                                                    : &app;
+                       : readiness_command->parsed() ? readiness_command
+                                                     : &app;
   if (!extras->remaining().empty())
     throw ValidationError(extras->remaining().front() + ": unknown flag or argument (see --help)");
 
@@ -330,8 +330,10 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args,
                             readiness.nats_url + "\"");
     }
     if (!contract::isValidClientId(readiness.cluster_id)) {
-      throw ValidationError("raft-readiness --cluster-id: may contain only letters, digits, '-' "
-                            "and '_', not \"" + readiness.cluster_id + "\"");
+      throw ValidationError(
+          "raft-readiness --cluster-id: may contain only letters, digits, '-' "
+          "and '_', not \"" +
+          readiness.cluster_id + "\"");
     }
     if (!contract::isLogLevel(readiness.log_level)) {
       throw ValidationError("raft-readiness --log-level: must be one of " +

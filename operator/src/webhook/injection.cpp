@@ -334,8 +334,10 @@ std::vector<json> sidecarVolumes(const BusInfo& bus) {
                          std::vector<std::string_view> keys) {
     json items = json::array();
     for (const auto key : keys) items.push_back({{"key", key}, {"path", key}});
-    return json{{"name", name},
-                {"secret", {{"secretName", secret}, {"items", items}, {"defaultMode", kSidecarSecretFileMode}}}};
+    return json{
+        {"name", name},
+        {"secret",
+         {{"secretName", secret}, {"items", items}, {"defaultMode", kSidecarSecretFileMode}}}};
   };
   std::vector<json> volumes;
   if (bus.tls_secret)
