@@ -103,14 +103,17 @@ class WebhookKubeTest : public ::testing::Test {
   // probe pods until `done` says the change is in effect.
   template <typename Done>
   bool waitUntil(Done done, const std::string& what) {
+    CommandResult last;
     for (int attempt = 0; attempt < 60; ++attempt) {
       const std::string name = "probe-" + std::to_string(probe_++);
-      const CommandResult result = create(pod(name, kInject));
-      if (result.exit_code == 0) kube_.kubectl({"delete", "pod", name, "--wait=false"});
-      if (done(result)) return true;
+      last = create(pod(name, kInject));
+      if (last.exit_code == 0) kube_.kubectl({"delete", "pod", name, "--wait=false"});
+      if (done(last)) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
-    ADD_FAILURE() << "timed out waiting until " << what;
+    // The last probe says why (a refusal's message, or the pod as stored).
+    ADD_FAILURE() << "timed out waiting until " << what << "; last probe: exit " << last.exit_code
+                  << ", " << (last.exit_code == 0 ? last.out : last.err);
     return false;
   }
 
