@@ -5,7 +5,7 @@
 namespace natsbus::sidecar {
 
 ApiToken::ApiToken(std::string_view token) {
-  if (!token.empty()) digest_ = sha256(token);
+  if (!token.empty()) token_ = std::string(token);
 }
 
 std::optional<std::string_view> bearerToken(std::string_view authorization) {
@@ -22,11 +22,11 @@ std::optional<std::string_view> bearerToken(std::string_view authorization) {
 }
 
 bool ApiToken::accepts(const HttpRequest& request) const {
-  if (!digest_) return true;
+  if (!token_) return true;
   if (const auto token = request.header(kTokenHeader); !token.empty())
-    return sameSecret(token, *digest_);
+    return sameSecret(token, *token_);
   if (const auto token = bearerToken(request.header("Authorization")))
-    return sameSecret(*token, *digest_);
+    return sameSecret(*token, *token_);
   return false;
 }
 

@@ -12,11 +12,9 @@ Sha256 sha256(std::string_view bytes);
 // Lower-case hex of the SHA-256 of `bytes` (64 characters).
 std::string sha256Hex(std::string_view bytes);
 
-// Whether `a` and `b` are the same secret, in time that depends on neither
-// their contents nor their lengths: both are hashed first, and the digests
-// are compared with CRYPTO_memcmp. For tokens presented by a caller.
-bool sameSecret(std::string_view a, std::string_view b);
-// The same against a digest computed once.
-bool sameSecret(std::string_view presented, const Sha256& expected_digest);
+// Whether the `presented` token is the `expected` secret, in time that depends
+// only on the presented length (which the caller knows): neither the secret's
+// content nor its length leaks through timing. For a check on every request.
+bool sameSecret(std::string_view presented, std::string_view expected);
 
 }  // namespace natsbus

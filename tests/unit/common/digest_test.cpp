@@ -18,7 +18,12 @@ TEST(Digest, SameSecretComparesWholeValues) {
   EXPECT_FALSE(sameSecret("", "x"));
   EXPECT_TRUE(sameSecret(std::string("a\0b", 3), std::string("a\0b", 3)));
   EXPECT_FALSE(sameSecret(std::string("a\0b", 3), std::string("a\0c", 3)));
-  EXPECT_TRUE(sameSecret("t", sha256("t")));
+  EXPECT_FALSE(sameSecret("x", ""));
+  EXPECT_TRUE(sameSecret("", ""));
+  // Cycling through a shorter secret never makes a longer token match.
+  EXPECT_FALSE(sameSecret("abab", "ab"));
+  EXPECT_FALSE(sameSecret("ab", "abab"));
+  EXPECT_FALSE(sameSecret("s3cret-tokens3cret-token", "s3cret-token"));
 }
 
 }  // namespace

@@ -15,15 +15,14 @@ namespace natsbus::sidecar {
 inline constexpr std::string_view kTokenHeader = "Natsbus-Token";
 
 // The API token the sidecar requires from its callers (NATSBUS_API_TOKEN).
-// Only its SHA-256 is kept; a presented token is hashed and the digests are
-// compared in constant time, so neither the token nor its length leaks
-// through timing.
+// A presented token is compared in time that depends only on its own length
+// (sameSecret), so neither the token nor its length leaks through timing.
 class ApiToken {
  public:
   // Empty: no token required.
   explicit ApiToken(std::string_view token);
 
-  bool required() const { return digest_.has_value(); }
+  bool required() const { return token_.has_value(); }
   // True when no token is required, or `request` carries the right one in
   // Natsbus-Token or in "Authorization: Bearer <token>".
   bool accepts(const HttpRequest& request) const;
@@ -32,7 +31,7 @@ class ApiToken {
   static HttpResponse refusal(bool token_presented);
 
  private:
-  std::optional<Sha256> digest_;
+  std::optional<std::string> token_;
 };
 
 // The token in "Authorization: Bearer <token>" (scheme case-insensitive), or
