@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <limits>
 
 #include "natsbus/duration.hpp"
 #include "natsbus/rfc3339.hpp"
@@ -11,12 +12,14 @@
 namespace natsbus {
 namespace {
 
-constexpr std::array<std::string_view, 9> kKnownFields{
-    "subject",         "queueGroup",  "durableName", "path",       "deliverAllAvailable",
-    "startAtSequence", "startAtTime", "ackWait",     "maxInFlight"};
+constexpr std::array<std::string_view, 11> kKnownFields{
+    "subject",          "queueGroup",  "durableName", "path",        "deliverAllAvailable",
+    "startAtSequence",  "startAtTime", "ackWait",     "maxInFlight", "maxDeliveries",
+    "deadLetterSubject"};
 
 constexpr auto kMinAckWait = std::chrono::seconds(1);
 constexpr int kMaxMaxInFlight = 65535;  // cnats stores MaxInflight as an int.
+constexpr std::int64_t kMaxMaxDeliveries = std::numeric_limits<std::int32_t>::max();
 
 [[noreturn]] void fail(std::string_view field, std::string_view why) {
   throw ValidationError(std::string(field) + ": " + std::string(why));
@@ -56,6 +59,8 @@ void to_json(nlohmann::json& out, const Subscription& s) {
   if (s.start_at_time) out["startAtTime"] = *s.start_at_time;
   out["ackWait"] = formatDuration(s.ack_wait);
   out["maxInFlight"] = s.max_in_flight;
+  if (s.max_deliveries) out["maxDeliveries"] = *s.max_deliveries;
+  if (s.dead_letter_subject) out["deadLetterSubject"] = *s.dead_letter_subject;
 }
 
 void from_json(const nlohmann::json& in, Subscription& s) {
@@ -125,6 +130,30 @@ void from_json(const nlohmann::json& in, Subscription& s) {
     if (value->get<std::int64_t>() < 1) fail("maxInFlight", "must be at least 1");
     if (value->get<std::int64_t>() > kMaxMaxInFlight) fail("maxInFlight", "must be at most 65535");
     s.max_in_flight = value->get<int>();
+  }
+
+  if (const auto* value = optionalField(in, "deadLetterSubject")) {
+    s.dead_letter_subject = requireString(*value, "deadLetterSubject");
+    if (auto problem = subjectProblem(*s.dead_letter_subject)) fail("deadLetterSubject", *problem);
+    // A dead letter published where it came from would come straight back.
+    if (*s.dead_letter_subject == s.subject) fail("deadLetterSubject", "must differ from subject");
+  }
+  if (const auto* value = optionalField(in, "maxDeliveries")) {
+    if (!value->is_number_integer() ||
+        (value->is_number_unsigned() &&
+         value->get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxMaxDeliveries)) ||
+        value->get<std::int64_t>() < 1 || value->get<std::int64_t>() > kMaxMaxDeliveries) {
+      fail("maxDeliveries", "must be an integer from 1 to " + std::to_string(kMaxMaxDeliveries) +
+                                ", not " + value->dump());
+    }
+    s.max_deliveries = value->get<int>();
+    // Without a dead-letter subject, the message after the last delivery would
+    // have nowhere to go but away.
+    if (!s.dead_letter_subject) {
+      fail("maxDeliveries",
+           "requires deadLetterSubject (after maxDeliveries failed deliveries the message is "
+           "published there; nothing is dropped silently)");
+    }
   }
 }
 

@@ -10,12 +10,20 @@ publish: POST an event to the sidecar; print the sidecar's JSON answer.
          With --count N: N tickets with ids <prefix>1..<prefix>N, one line each
          ("<id> <status>", status 200 when the bus stored it), at most --rate a second.
 
+Tokens (README "Securing the bus"): with NATSBUS_API_TOKEN set, publish sends it
+as Natsbus-Token (the sidecar of a pod annotated natsbus.io/api-token-secret
+requires it); with NATSBUS_APP_TOKEN set, listen answers 401 to a delivery that
+does not carry it (natsbus.io/app-token-secret makes the sidecar send it). Give
+the app the same Secrets as env from secretKeyRef.
+
 SIGTERM (what Kubernetes sends first when it deletes a pod) stops either mode at
 once: as a container's PID 1 the default action for SIGTERM does not apply.
 """
 import argparse
+import hmac
 import http.server
 import json
+import os
 import signal
 import sys
 import time
@@ -26,19 +34,28 @@ import urllib.request
 TICKET = '{"id":"123","title":"concert","price":20}'
 
 
-def listen(port, name):
+def listen(port, name, app_token):
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode("utf-8", errors="replace")
+            # Only the sidecar knows the token: refuse anyone else, in constant time.
+            if app_token and not hmac.compare_digest(
+                    (self.headers.get("Natsbus-Token") or "").encode(), app_token.encode()):
+                print(f"[{name}] refused {self.command} {self.path}: no or wrong Natsbus-Token",
+                      flush=True)
+                self.reply(401, b'{"error":"no or wrong Natsbus-Token"}')
+                return
             lines = [f"[{name}] received {self.command} {self.path}"]
             for header, value in self.headers.items():
                 if header.lower().startswith("natsbus-"):
                     lines.append(f"  {header}: {value}")
             lines.append(f"  body: {body}")
             print("\n".join(lines), flush=True)
-            answer = b'{"ok":true}'
-            self.send_response(200)
+            self.reply(200, b'{"ok":true}')
+
+        def reply(self, status, answer):
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
@@ -48,7 +65,8 @@ def listen(port, name):
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    print(f"[{name}] listening for deliveries on 127.0.0.1:{port}", flush=True)
+    checked = " (checking Natsbus-Token)" if app_token else ""
+    print(f"[{name}] listening for deliveries on 127.0.0.1:{port}{checked}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -57,11 +75,14 @@ def listen(port, name):
     return 0
 
 
-def post(sidecar, subject, data):
+def post(sidecar, subject, data, token):
     """POSTs one event; returns (HTTP status or 0 when unreachable, answer text)."""
     url = f"{sidecar.rstrip('/')}/v1/publish/{urllib.parse.quote(subject, safe=':')}"
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Natsbus-Token"] = token
     request = urllib.request.Request(url, data=data.encode("utf-8"), method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read().decode("utf-8")
@@ -71,8 +92,8 @@ def post(sidecar, subject, data):
         return 0, str(error)
 
 
-def publish(sidecar, subject, data):
-    status, answer = post(sidecar, subject, data)
+def publish(sidecar, subject, data, token):
+    status, answer = post(sidecar, subject, data, token)
     if status == 200:
         print(answer, flush=True)
         return 0
@@ -80,14 +101,14 @@ def publish(sidecar, subject, data):
     return 1
 
 
-def publish_many(sidecar, subject, count, prefix, rate):
+def publish_many(sidecar, subject, count, prefix, rate, token):
     """Publishes `count` tickets; prints "<id> <status>" for each. Exit 0 if all got 200."""
     failed = 0
     for number in range(1, count + 1):
         started = time.monotonic()
         ticket = f"{prefix}{number}"
         status, _ = post(sidecar, subject,
-                         json.dumps({"id": ticket, "title": "concert", "price": 20}))
+                         json.dumps({"id": ticket, "title": "concert", "price": 20}), token)
         print(f"{ticket} {status}", flush=True)
         failed += status != 200
         if rate > 0:
@@ -113,15 +134,18 @@ def main(argv):
                               help="publish this many numbered tickets instead of --data")
     publish_mode.add_argument("--prefix", default="t", help="id prefix of numbered tickets")
     publish_mode.add_argument("--rate", type=float, default=0, help="at most this many a second")
+    publish_mode.add_argument("--token", default=os.environ.get("NATSBUS_API_TOKEN", ""),
+                              help="the sidecar's API token (default: $NATSBUS_API_TOKEN)")
     args = parser.parse_args(argv)
     # Deleting a pod sends SIGTERM: stop now (as on Ctrl-C), not after the grace period.
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     if args.mode == "listen":
-        return listen(args.port, args.name)
+        return listen(args.port, args.name, os.environ.get("NATSBUS_APP_TOKEN", ""))
     try:
         if args.count > 0:
-            return publish_many(args.sidecar, args.subject, args.count, args.prefix, args.rate)
-        return publish(args.sidecar, args.subject, args.data)
+            return publish_many(args.sidecar, args.subject, args.count, args.prefix, args.rate,
+                                args.token)
+        return publish(args.sidecar, args.subject, args.data, args.token)
     except KeyboardInterrupt:
         return 130
 

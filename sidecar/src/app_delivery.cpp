@@ -1,5 +1,6 @@
 #include "natsbus/sidecar/app_delivery.hpp"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -138,20 +139,25 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   }
 
   void read() {
-    http::async_read(
-        connection_->stream, connection_->buffer, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) {
-          if (ec) {
-            self->fail(ec);
-            return;
-          }
-          auto& c = *self->connection_;
-          if (!self->parser_->get().keep_alive()) {
-            c.stream.close();
-            c.open = false;
-          }
-          self->finish({static_cast<int>(self->parser_->get().result_int()), false, ""});
-        });
+    http::async_read(connection_->stream, connection_->buffer, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) {
+                         self->fail(ec);
+                         return;
+                       }
+                       auto& c = *self->connection_;
+                       if (!self->parser_->get().keep_alive()) {
+                         c.stream.close();
+                         c.open = false;
+                       }
+                       DeliveryResult result;
+                       result.status = static_cast<int>(self->parser_->get().result_int());
+                       if (!result.ok()) {
+                         const auto& body = self->parser_->get().body();
+                         result.body = body.substr(0, std::min(body.size(), kKeptAnswerBytes));
+                       }
+                       self->finish(std::move(result));
+                     });
   }
 
   void fail(beast::error_code ec) {
@@ -170,9 +176,10 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
       attempt();
       return;
     }
+    const bool timed_out = ec == beast::error::timeout;
     finish({0, false,
-            ec == beast::error::timeout ? "the app did not answer in time"
-                                        : "delivery failed: " + ec.message()});
+            timed_out ? "the app did not answer in time" : "delivery failed: " + ec.message(),
+            timed_out});
   }
 
   void finish(DeliveryResult result) {

@@ -89,7 +89,7 @@ std::string publishedBody(const std::string& subject, const std::string& guid) {
 }  // namespace
 
 Router::Router(StreamingConnection& connection, Stats& stats, const SidecarConfig& config)
-    : connection_(connection), stats_(stats), config_(config) {}
+    : connection_(connection), stats_(stats), config_(config), api_token_(config.api_token) {}
 
 bool Router::ready() const {
   if (!connection_.connected()) return false;
@@ -104,12 +104,20 @@ void Router::handle(HttpRequest request, Responder respond) {
   if (const auto query = path.find('?'); query != std::string_view::npos)
     path = path.substr(0, query);
 
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  // The probes stay open: the kubelet's readiness check carries no token.
+  const bool open = get && (path == "/healthz" || path == "/readyz");
+  if (!open && !api_token_.accepts(request)) {
+    stats_.unauthorized.increment();
+    return respond(ApiToken::refusal(!request.header(kTokenHeader).empty() ||
+                                     !request.header("Authorization").empty()));
+  }
+
   if (path.substr(0, kPublishPrefix.size()) == kPublishPrefix) {
     if (request.method != "POST") return respond(methodNotAllowed("POST"));
     const auto subject = path.substr(kPublishPrefix.size());
     return publish(subject, std::move(request), std::move(respond));
   }
-  const bool get = request.method == "GET" || request.method == "HEAD";
   if (path == "/healthz") {
     if (!get) return respond(methodNotAllowed("GET"));
     return respond(HttpResponse{200, "application/json", R"({"status":"ok"})", {}});
@@ -184,6 +192,8 @@ HttpResponse Router::subscriptions() const {
     entry["failed"] = s.failed->value();
     entry["redelivered"] = s.redelivered->value();
     entry["inFlight"] = s.in_flight->value();
+    entry["deadLettered"] = s.dead_lettered->value();
+    entry["deadLetterFailures"] = s.dead_letter_failures->value();
     array.push_back(std::move(entry));
   }
   return HttpResponse{200, "application/json", nlohmann::json{{"subscriptions", array}}.dump(), {}};

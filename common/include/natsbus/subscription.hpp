@@ -23,6 +23,13 @@ struct Subscription {
   std::optional<std::string> start_at_time;  // RFC 3339, as the user wrote it
   std::chrono::nanoseconds ack_wait = std::chrono::seconds(30);
   int max_in_flight = 1;
+  // Dead letters (SPEC 3.5): after this many failed deliveries (counted by the
+  // sidecar) the message goes to dead_letter_subject. Set only together with
+  // dead_letter_subject, so nothing is ever dropped silently.
+  std::optional<int> max_deliveries;
+  // Where poison messages go: after max_deliveries failures, or at once when
+  // the app answers a permanent failure (4xx other than 408 and 429).
+  std::optional<std::string> dead_letter_subject;
 
   bool operator==(const Subscription&) const = default;
 };

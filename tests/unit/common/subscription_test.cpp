@@ -45,6 +45,31 @@ TEST(Subscriptions, RoundTripsThroughJson) {
   EXPECT_EQ(subscriptionsFromJson(nlohmann::json(with_time)), with_time);
 }
 
+TEST(Subscriptions, ParsesDeadLetterFields) {
+  const auto subs = parseSubscriptions(
+      R"([{"subject":"a","path":"/a","maxDeliveries":5,"deadLetterSubject":"a.dead"},
+          {"subject":"b","path":"/b","deadLetterSubject":"b.dead"}])");
+  ASSERT_EQ(subs.size(), 2u);
+  EXPECT_EQ(subs[0].max_deliveries, 5);
+  EXPECT_EQ(subs[0].dead_letter_subject, "a.dead");
+  // A dead-letter subject alone: permanent failures go there, others are retried for ever.
+  EXPECT_FALSE(subs[1].max_deliveries.has_value());
+  EXPECT_EQ(subs[1].dead_letter_subject, "b.dead");
+  EXPECT_EQ(subscriptionsFromJson(nlohmann::json(subs)), subs);
+  EXPECT_FALSE(parseSubscriptions(R"([{"subject":"a","path":"/a"}])")[0].max_deliveries);
+}
+
+TEST(Subscriptions, MaxDeliveriesWithoutDeadLetterSubjectNamesBoth) {
+  try {
+    parseSubscriptions(R"([{"subject":"a","path":"/a","maxDeliveries":1}])");
+    FAIL() << "accepted";
+  } catch (const ValidationError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("maxDeliveries"), std::string::npos) << message;
+    EXPECT_NE(message.find("deadLetterSubject"), std::string::npos) << message;
+  }
+}
+
 struct RefusalCase {
   const char* name;
   const char* json;
@@ -111,6 +136,37 @@ INSTANTIATE_TEST_SUITE_P(
         RefusalCase{"SecondEntry",
                     R"([{"subject":"a","path":"/a"},{"subject":"b","path":"/b","maxInFlight":-2}])",
                     "subscriptions[1].maxInFlight: ", "at least 1"},
+        RefusalCase{"MaxDeliveriesWithoutDeadLetterSubject",
+                    R"([{"subject":"a","path":"/a","maxDeliveries":3}])",
+                    "subscriptions[0].maxDeliveries: ", "requires deadLetterSubject"},
+        RefusalCase{"MaxDeliveriesZero",
+                    R"([{"subject":"a","path":"/a","maxDeliveries":0,"deadLetterSubject":"d"}])",
+                    "subscriptions[0].maxDeliveries: ", "from 1 to 2147483647"},
+        RefusalCase{"MaxDeliveriesNegative",
+                    R"([{"subject":"a","path":"/a","maxDeliveries":-3,"deadLetterSubject":"d"}])",
+                    "subscriptions[0].maxDeliveries: ", "from 1 to"},
+        RefusalCase{
+            "MaxDeliveriesTooLarge",
+            R"([{"subject":"a","path":"/a","maxDeliveries":2147483648,"deadLetterSubject":"d"}])",
+            "subscriptions[0].maxDeliveries: ", "from 1 to"},
+        RefusalCase{"MaxDeliveriesFloat",
+                    R"([{"subject":"a","path":"/a","maxDeliveries":2.5,"deadLetterSubject":"d"}])",
+                    "subscriptions[0].maxDeliveries: ", "integer"},
+        RefusalCase{"MaxDeliveriesString",
+                    R"([{"subject":"a","path":"/a","maxDeliveries":"3","deadLetterSubject":"d"}])",
+                    "subscriptions[0].maxDeliveries: ", "integer"},
+        RefusalCase{"DeadLetterSubjectWildcard",
+                    R"([{"subject":"a","path":"/a","deadLetterSubject":"dead.>"}])",
+                    "subscriptions[0].deadLetterSubject: ", "wildcards"},
+        RefusalCase{"DeadLetterSubjectEmpty",
+                    R"([{"subject":"a","path":"/a","deadLetterSubject":""}])",
+                    "subscriptions[0].deadLetterSubject: ", "empty"},
+        RefusalCase{"DeadLetterSubjectIsTheSubject",
+                    R"([{"subject":"a","path":"/a","deadLetterSubject":"a"}])",
+                    "subscriptions[0].deadLetterSubject: ", "must differ from subject"},
+        RefusalCase{"DeadLetterSubjectNotString",
+                    R"([{"subject":"a","path":"/a","deadLetterSubject":5}])",
+                    "subscriptions[0].deadLetterSubject: ", "must be a string"},
         RefusalCase{
             "DuplicateDurable",
             R"([{"subject":"a","path":"/a","durableName":"d"},{"subject":"a","path":"/b","durableName":"d"}])",

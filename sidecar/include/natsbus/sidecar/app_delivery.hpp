@@ -20,11 +20,21 @@ struct DeliveryRequest {
 };
 
 struct DeliveryResult {
+  DeliveryResult() = default;
+  DeliveryResult(int status_code, bool refused, std::string why, bool timeout = false)
+      : status(status_code), connect_failed(refused), error(std::move(why)), timed_out(timeout) {}
+
   int status = 0;               // HTTP status, 0 when there was no answer
   bool connect_failed = false;  // nothing listens (the app is not up yet)
   std::string error;            // why there was no answer
+  bool timed_out = false;       // no answer within the delivery's timeout
+  // The start of the app's answer to a non-2xx (for logs and dead letters).
+  std::string body;
   bool ok() const { return status >= 200 && status < 300; }
 };
+
+// How much of a failed answer's body DeliveryResult::body keeps.
+inline constexpr std::size_t kKeptAnswerBytes = 512;
 
 // Called exactly once per delivery, never inline from deliverAsync (so the
 // caller may hold its own locks while starting a delivery).

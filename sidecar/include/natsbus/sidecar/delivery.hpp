@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "natsbus/sidecar/app_delivery.hpp"
@@ -15,10 +16,12 @@
 
 namespace natsbus::sidecar {
 
-// The request a message becomes: POST {path} with the data and the Natsbus-* headers.
+// The request a message becomes: POST {path} with the data and the Natsbus-*
+// headers, and Natsbus-Token when there is an app token (SPEC 3.5).
 DeliveryRequest makeDeliveryRequest(const Subscription& subscription,
                                     const ReceivedMessage& message,
-                                    std::chrono::milliseconds timeout);
+                                    std::chrono::milliseconds timeout,
+                                    std::string_view app_token = {});
 
 // How long one delivery may take: the configured timeout, but always below the
 // subscription's ackWait so a slow app never races the server's redelivery.
@@ -33,25 +36,46 @@ std::chrono::milliseconds deliveryTimeout(const Subscription& subscription,
 // app cannot be reached, the lane stops starting deliveries until its back-off
 // has passed (one timer thread for all lanes, no spinning) and leaves the
 // messages un-acked for the server to redeliver.
+//
+// Dead letters (SPEC 3.5): for a subscription with a deadLetterSubject, the
+// lane counts each message's failed deliveries. After maxDeliveries of them,
+// or at once for a permanent failure (4xx but 408/429), it publishes the
+// envelope through `publisher`, waits for the server's ack, and only then acks
+// the original; the message keeps its lane slot meanwhile, so order holds. If
+// the publish fails the original stays un-acked, and when the server sends it
+// again it is dead-lettered without another delivery.
 class DeliveryManager final : public MessageSink {
  public:
-  DeliveryManager(const SidecarConfig& config, Stats& stats, AppDelivery& app);
+  DeliveryManager(const SidecarConfig& config, Stats& stats, AppDelivery& app,
+                  StreamingConnection& publisher);
   ~DeliveryManager() override;
   DeliveryManager(const DeliveryManager&) = delete;
   DeliveryManager& operator=(const DeliveryManager&) = delete;
 
   void start();
   void onMessage(ReceivedMessage message) override;
-  // Stops taking messages and waits for the deliveries under way (each is
-  // bounded by its timeout); queued ones stay un-acked, so the server
-  // redelivers them later.
+  // Stops taking messages and waits for the deliveries and dead-letter
+  // publishes under way (each is bounded by its timeout); queued ones stay
+  // un-acked, so the server redelivers them later.
   void stop();
 
   // Bounds the keep-alive connections one subscription opens to the app.
   static constexpr int kMaxConcurrentPerSubscription = 64;
   static constexpr std::chrono::milliseconds kInitialBackoff{100};
+  // Failure counts kept per subscription: at least this many, or 4 x maxInFlight.
+  // Only messages the server still waits on need one; beyond the bound the
+  // oldest is forgotten, which can only mean more deliveries, never a loss.
+  static constexpr std::size_t kMinTrackedMessages = 256;
 
  private:
+  // A message's history on this sidecar (dead-letter lanes only).
+  struct Attempts {
+    int failures = 0;
+    DeliveryResult last;         // the last failed answer
+    bool exhausted = false;      // to be dead-lettered, not delivered again
+    bool dead_lettered = false;  // the envelope is stored; only the ack is missing
+    std::uint64_t touched = 0;   // for forgetting the oldest
+  };
   struct Lane {
     std::deque<ReceivedMessage> queue;
     int in_flight = 0;
@@ -60,17 +84,33 @@ class DeliveryManager final : public MessageSink {
     std::chrono::milliseconds max_backoff{0};
     std::chrono::steady_clock::time_point retry_at{};
     std::chrono::milliseconds backoff{0};
+    bool dead_letters = false;  // the subscription has a deadLetterSubject
+    std::size_t tracked_limit = kMinTrackedMessages;
+    std::unordered_map<std::uint64_t, Attempts> attempts;  // by sequence
+    std::uint64_t clock = 0;
   };
-  // Starts as many queued deliveries as the lane may have; releases `lock`
-  // while handing them to the app.
+  // What pump decided for a message it takes from the queue.
+  enum class Step { kDeliver, kDeadLetter, kAckOnly };
+
+  // Starts as many queued messages as the lane may have; releases `lock`
+  // while handing them on.
   void pump(std::size_t index, std::unique_lock<std::mutex>& lock);
   void launch(std::size_t index, ReceivedMessage message);
-  void complete(std::size_t index, const ReceivedMessage& message, const DeliveryResult& result);
+  void complete(std::size_t index, ReceivedMessage message, DeliveryResult result);
+  void deadLetter(std::size_t index, ReceivedMessage message, int deliveries,
+                  const DeliveryResult& last);
+  void deadLettered(std::size_t index, const ReceivedMessage& message, int deliveries,
+                    const DeliveryResult& last, const PublishResult& published);
+  void ackDeadLettered(std::size_t index, const ReceivedMessage& message);
+  // Gives the message's lane slot back and starts what waits.
+  void release(std::size_t index, std::unique_lock<std::mutex>& lock);
+  Attempts& attemptsFor(Lane& lane, std::uint64_t sequence);
   void runTimer();
 
   const SidecarConfig& config_;
   Stats& stats_;
   AppDelivery& app_;
+  StreamingConnection& publisher_;
   std::vector<Lane> lanes_;
   std::mutex mutex_;
   // Wakes the timer (a back-off was set) and stop() (a delivery ended).

@@ -7,6 +7,7 @@
 
 #include "natsbus/operator/admission.hpp"
 #include "natsbus/operator/injection.hpp"
+#include "natsbus/subject.hpp"
 #include "natsbus/subscription.hpp"
 #include "natsbus/validation_error.hpp"
 #include "webhook_test_support.hpp"
@@ -118,6 +119,74 @@ TEST(Fuzz, SubscriptionsParserEitherParsesOrRefuses) {
     }
   }
   // The loop must exercise both outcomes to mean anything.
+  EXPECT_GT(parsed, kIterations / 100);
+  EXPECT_GT(refused, kIterations / 100);
+}
+
+// Every new dead-letter field, set alone or together, to values in and out of
+// range: each outcome is either a subscription that keeps the rules (maxDeliveries
+// only with a deadLetterSubject, that subject valid and not the subscription's
+// own) or a refusal that names the field it is about.
+TEST(Fuzz, DeadLetterFieldsAreAcceptedOnlyInRange) {
+  std::mt19937 rng(kSeed);
+  const std::vector<json> values = {nullptr,
+                                    0,
+                                    1,
+                                    -1,
+                                    2,
+                                    2147483647,
+                                    2147483648LL,
+                                    -2147483649LL,
+                                    9223372036854775807LL,
+                                    18446744073709551615ULL,
+                                    1.5,
+                                    1e300,
+                                    true,
+                                    "3",
+                                    "",
+                                    " ",
+                                    "d",
+                                    "a",
+                                    "d.*",
+                                    "d.>",
+                                    "d..e",
+                                    ".d",
+                                    "d\tx",
+                                    json::array(),
+                                    json::object()};
+  const auto pick = [&] {
+    return values[std::uniform_int_distribution<std::size_t>(0, values.size() - 1)(rng)];
+  };
+  int parsed = 0, refused = 0;
+  for (int i = 0; i < kIterations; ++i) {
+    json entry = {{"subject", "a"}, {"path", "/a"}};
+    const int which = std::uniform_int_distribution<int>(0, 2)(rng);
+    if (which != 1) entry["maxDeliveries"] = pick();
+    if (which != 0) entry["deadLetterSubject"] = pick();
+    const std::string text = json::array({entry}).dump();
+    try {
+      const auto subscriptions = parseSubscriptions(text);
+      ++parsed;
+      const auto& s = subscriptions.at(0);
+      if (s.max_deliveries) {
+        EXPECT_GE(*s.max_deliveries, 1) << text;
+        EXPECT_TRUE(s.dead_letter_subject.has_value()) << text;
+      }
+      if (s.dead_letter_subject) {
+        EXPECT_NE(*s.dead_letter_subject, "a") << text;
+        EXPECT_FALSE(subjectProblem(*s.dead_letter_subject).has_value()) << text;
+      }
+      EXPECT_EQ(parseSubscriptions(json(subscriptions).dump()), subscriptions) << text;
+    } catch (const ValidationError& error) {
+      ++refused;
+      const std::string message = error.what();
+      const bool names_field = message.rfind("subscriptions[0].maxDeliveries: ", 0) == 0 ||
+                               message.rfind("subscriptions[0].deadLetterSubject: ", 0) == 0;
+      EXPECT_TRUE(names_field) << message << " for " << text;
+    } catch (const std::exception& error) {
+      ADD_FAILURE() << "unexpected " << error.what() << " for " << text;
+    }
+  }
   EXPECT_GT(parsed, kIterations / 100);
   EXPECT_GT(refused, kIterations / 100);
 }
