@@ -179,8 +179,11 @@ nlohmann::json portsFor(const BusSpec& bus) {
 
 nlohmann::json readinessProbeFor(const BusSpec& bus) {
   if (!bus.clustered()) {
-    // /streaming/serverz answers once the streaming layer (not just the
-    // embedded NATS server) is up, which is when clients can connect.
+    // /streaming/serverz does not answer (the probe times out) while the
+    // server recovers its store and subscribes to the connect subject: it
+    // holds the lock serverz needs. Only a window of a few milliseconds before
+    // it takes that lock answers early (tests/support waits for the log line
+    // instead); sidecars retry a refused connect, so the probe is enough here.
     return {{"httpGet", {{"path", "/streaming/serverz"}, {"port", "monitoring"}}},
             {"periodSeconds", 5},
             {"failureThreshold", 3}};
