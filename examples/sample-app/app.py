@@ -16,13 +16,21 @@ publish: POST an event to the sidecar; print the sidecar's JSON answer.
          With --batch B as well: B tickets per request to /v1/publish-batch/<subject>;
          a ticket's status is 200 when its result has a guid, else the error.
 
+Tokens (README "Securing the bus"): with NATSBUS_API_TOKEN set, publish sends it
+as Natsbus-Token (the sidecar of a pod annotated natsbus.io/api-token-secret
+requires it); with NATSBUS_APP_TOKEN set, listen answers 401 to a delivery that
+does not carry it (natsbus.io/app-token-secret makes the sidecar send it). Give
+the app the same Secrets as env from secretKeyRef.
+
 SIGTERM (what Kubernetes sends first when it deletes a pod) stops either mode at
 once: as a container's PID 1 the default action for SIGTERM does not apply.
 """
 import argparse
 import base64
+import hmac
 import http.server
 import json
+import os
 import signal
 import sys
 import time
@@ -49,13 +57,20 @@ def batch_answer(name, path, raw, retry_containing):
     return json.dumps({"statuses": statuses}).encode("utf-8")
 
 
-def listen(port, name, retry_containing=None):
+def listen(port, name, app_token, retry_containing=None):
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
+            # Only the sidecar knows the token: refuse anyone else, in constant time.
+            if app_token and not hmac.compare_digest(
+                    (self.headers.get("Natsbus-Token") or "").encode(), app_token.encode()):
+                print(f"[{name}] refused {self.command} {self.path}: no or wrong Natsbus-Token",
+                      flush=True)
+                self.reply(401, b'{"error":"no or wrong Natsbus-Token"}')
+                return
             if self.headers.get("Natsbus-Batch") == "true":
-                self.answer(batch_answer(name, self.path, raw, retry_containing))
+                self.reply(200, batch_answer(name, self.path, raw, retry_containing))
                 return
             body = raw.decode("utf-8", errors="replace")
             lines = [f"[{name}] received {self.command} {self.path}"]
@@ -64,10 +79,10 @@ def listen(port, name, retry_containing=None):
                     lines.append(f"  {header}: {value}")
             lines.append(f"  body: {body}")
             print("\n".join(lines), flush=True)
-            self.answer(b'{"ok":true}')
+            self.reply(200, b'{"ok":true}')
 
-        def answer(self, answer):
-            self.send_response(200)
+        def reply(self, status, answer):
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
@@ -77,7 +92,8 @@ def listen(port, name, retry_containing=None):
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    print(f"[{name}] listening for deliveries on 127.0.0.1:{port}", flush=True)
+    checked = " (checking Natsbus-Token)" if app_token else ""
+    print(f"[{name}] listening for deliveries on 127.0.0.1:{port}{checked}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -86,11 +102,14 @@ def listen(port, name, retry_containing=None):
     return 0
 
 
-def post(sidecar, subject, data, endpoint="publish"):
+def post(sidecar, subject, data, token, endpoint="publish"):
     """POSTs one event; returns (HTTP status or 0 when unreachable, answer text)."""
     url = f"{sidecar.rstrip('/')}/v1/{endpoint}/{urllib.parse.quote(subject, safe=':')}"
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Natsbus-Token"] = token
     request = urllib.request.Request(url, data=data.encode("utf-8"), method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read().decode("utf-8")
@@ -100,8 +119,8 @@ def post(sidecar, subject, data, endpoint="publish"):
         return 0, str(error)
 
 
-def publish(sidecar, subject, data):
-    status, answer = post(sidecar, subject, data)
+def publish(sidecar, subject, data, token):
+    status, answer = post(sidecar, subject, data, token)
     if status == 200:
         print(answer, flush=True)
         return 0
@@ -109,14 +128,14 @@ def publish(sidecar, subject, data):
     return 1
 
 
-def publish_many(sidecar, subject, count, prefix, rate):
+def publish_many(sidecar, subject, count, prefix, rate, token):
     """Publishes `count` tickets; prints "<id> <status>" for each. Exit 0 if all got 200."""
     failed = 0
     for number in range(1, count + 1):
         started = time.monotonic()
         ticket = f"{prefix}{number}"
         status, _ = post(sidecar, subject,
-                         json.dumps({"id": ticket, "title": "concert", "price": 20}))
+                         json.dumps({"id": ticket, "title": "concert", "price": 20}), token)
         print(f"{ticket} {status}", flush=True)
         failed += status != 200
         if rate > 0:
@@ -124,13 +143,13 @@ def publish_many(sidecar, subject, count, prefix, rate):
     return 1 if failed else 0
 
 
-def publish_batches(sidecar, subject, count, prefix, batch):
+def publish_batches(sidecar, subject, count, prefix, batch, token):
     """Publishes `count` tickets, `batch` per request; prints "<id> <status>" for each."""
     failed = 0
     for first in range(1, count + 1, batch):
         tickets = [f"{prefix}{number}" for number in range(first, min(count, first + batch - 1) + 1)]
         events = [{"text": json.dumps({"id": t, "title": "concert", "price": 20})} for t in tickets]
-        status, answer = post(sidecar, subject, json.dumps(events), "publish-batch")
+        status, answer = post(sidecar, subject, json.dumps(events), token, "publish-batch")
         results = json.loads(answer).get("results", []) if status == 200 else []
         for index, ticket in enumerate(tickets):
             outcome = status
@@ -164,17 +183,22 @@ def main(argv):
     publish_mode.add_argument("--rate", type=float, default=0, help="at most this many a second")
     publish_mode.add_argument("--batch", type=int, default=0,
                               help="with --count: this many tickets per bulk publish request")
+    publish_mode.add_argument("--token", default=os.environ.get("NATSBUS_API_TOKEN", ""),
+                              help="the sidecar's API token (default: $NATSBUS_API_TOKEN)")
     args = parser.parse_args(argv)
     # Deleting a pod sends SIGTERM: stop now (as on Ctrl-C), not after the grace period.
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     if args.mode == "listen":
-        return listen(args.port, args.name, args.retry_containing)
+        return listen(args.port, args.name, os.environ.get("NATSBUS_APP_TOKEN", ""),
+                      args.retry_containing)
     try:
         if args.count > 0 and args.batch > 0:
-            return publish_batches(args.sidecar, args.subject, args.count, args.prefix, args.batch)
+            return publish_batches(args.sidecar, args.subject, args.count, args.prefix, args.batch,
+                                   args.token)
         if args.count > 0:
-            return publish_many(args.sidecar, args.subject, args.count, args.prefix, args.rate)
-        return publish(args.sidecar, args.subject, args.data)
+            return publish_many(args.sidecar, args.subject, args.count, args.prefix, args.rate,
+                                args.token)
+        return publish(args.sidecar, args.subject, args.data, args.token)
     except KeyboardInterrupt:
         return 130
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "natsbus/rfc3339.hpp"
+#include "natsbus/sidecar/api_token.hpp"
 #include "natsbus/sidecar/batch.hpp"
 #include "natsbus/sidecar/dead_letter.hpp"
 
@@ -12,7 +13,7 @@ namespace natsbus::sidecar {
 
 DeliveryRequest makeDeliveryRequest(const Subscription& subscription,
                                     const ReceivedMessage& message,
-                                    std::chrono::milliseconds timeout) {
+                                    std::chrono::milliseconds timeout, std::string_view app_token) {
   DeliveryRequest request;
   request.path = subscription.path;
   request.headers = {
@@ -21,6 +22,7 @@ DeliveryRequest makeDeliveryRequest(const Subscription& subscription,
       {"Natsbus-Timestamp", formatRfc3339Nanos(message.timestamp_nanos)},
       {"Natsbus-Redelivered", message.redelivered ? "true" : "false"},
   };
+  if (!app_token.empty()) request.headers.emplace_back(kTokenHeader, app_token);
   request.body = message.data;
   request.timeout = timeout;
   return request;
@@ -248,7 +250,8 @@ void DeliveryManager::launch(std::size_t index, ReceivedMessage message) {
   // The body moves into the request; the message keeps what the ack and the
   // log lines need (and, when it may be dead-lettered, its bytes).
   std::string data = lanes_[index].dead_letters ? message.data : std::move(message.data);
-  auto request = makeDeliveryRequest(config_.subscriptions[index], message, lanes_[index].timeout);
+  auto request = makeDeliveryRequest(config_.subscriptions[index], message, lanes_[index].timeout,
+                                     config_.app_token);
   request.body = std::move(data);
   app_.deliverAsync(std::move(request),
                     [this, index, message = std::move(message)](DeliveryResult result) mutable {

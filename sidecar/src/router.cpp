@@ -82,7 +82,7 @@ std::string publishedBody(const std::string& subject, const std::string& guid) {
 }  // namespace
 
 Router::Router(StreamingConnection& connection, Stats& stats, const SidecarConfig& config)
-    : connection_(connection), stats_(stats), config_(config) {}
+    : connection_(connection), stats_(stats), config_(config), api_token_(config.api_token) {}
 
 bool Router::ready() const {
   if (!connection_.connected()) return false;
@@ -97,6 +97,15 @@ void Router::handle(HttpRequest request, Responder respond) {
   if (const auto query = path.find('?'); query != std::string_view::npos)
     path = path.substr(0, query);
 
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  // The probes stay open: the kubelet's readiness check carries no token.
+  const bool open = get && (path == "/healthz" || path == "/readyz");
+  if (!open && !api_token_.accepts(request)) {
+    stats_.unauthorized.increment();
+    return respond(ApiToken::refusal(!request.header(kTokenHeader).empty() ||
+                                     !request.header("Authorization").empty()));
+  }
+
   if (path.substr(0, kPublishPrefix.size()) == kPublishPrefix) {
     if (request.method != "POST") return respond(methodNotAllowed("POST"));
     const auto subject = path.substr(kPublishPrefix.size());
@@ -107,7 +116,6 @@ void Router::handle(HttpRequest request, Responder respond) {
     const auto subject = path.substr(kPublishBatchPrefix.size());
     return publishBatch(subject, std::move(request), std::move(respond));
   }
-  const bool get = request.method == "GET" || request.method == "HEAD";
   if (path == "/healthz") {
     if (!get) return respond(methodNotAllowed("GET"));
     return respond(HttpResponse{200, "application/json", R"({"status":"ok"})", {}});

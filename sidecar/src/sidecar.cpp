@@ -10,6 +10,7 @@
 #include "natsbus/io_loop.hpp"
 #include "natsbus/sidecar/cnats_connection.hpp"
 #include "natsbus/sidecar/delivery.hpp"
+#include "natsbus/sidecar/nats_security.hpp"
 #include "natsbus/sidecar/router.hpp"
 #include "natsbus/version.hpp"
 
@@ -24,6 +25,12 @@ struct ForwardingSink final : MessageSink {
 }  // namespace
 
 int runSidecar(const SidecarConfig& config) {
+  // A CA, certificate or key that cannot be loaded is a configuration error:
+  // say so now, not as a connect failure on every retry.
+  if (const auto error = checkNatsSecurity(config); !error.empty()) {
+    std::cerr << "natsbus-sidecar: " << error << "\n";
+    return 2;
+  }
   // Declared first so it outlives everything that posts to it.
   IoLoop loop(config.http_threads);
   Stats stats(config.subscriptions);

@@ -22,7 +22,9 @@ Stats::Stats(const std::vector<Subscription>& subs)
       reconnects(registry.counter("natsbus_sidecar_reconnects_total",
                                   "Times the streaming connection was re-established")),
       connected(
-          registry.gauge("natsbus_sidecar_connected", "1 when connected to the streaming server")) {
+          registry.gauge("natsbus_sidecar_connected", "1 when connected to the streaming server")),
+      unauthorized(registry.counter("natsbus_sidecar_unauthorized_requests_total",
+                                    "API requests refused 401 for a missing or wrong API token")) {
   for (const auto& sub : subs) {
     const MetricsRegistry::Labels labels{{"subject", sub.subject}, {"path", sub.path}};
     subscriptions.push_back(SubscriptionStats{

@@ -226,7 +226,9 @@ TEST_F(ClusteredBus, DeletingTheLeaderPodLosesNoAnsweredEvent) {
   log.followAll(kOrders);
   ASSERT_TRUE(cluster().waitFor("every event answered 200 at the orders replicas", 150s,
                                 [&] { return log.hasAll(ids, "ha-"); }));
-  expectEachDeliveredOnceUnlessRedelivered(log.deliveries("ha-"), ids);
+  const int repeats = expectEachDeliveredAcrossALeaderChange(log.deliveries("ha-"), ids);
+  figure("events delivered a second time without the redelivered flag across the leader change",
+         std::to_string(repeats) + " of " + std::to_string(ids.size()));
   figure("events answered 200 across the leader deletion and not delivered",
          "0 of " + std::to_string(ids.size()));
 
@@ -241,7 +243,10 @@ TEST_F(ClusteredBus, EveryServerPodDeletedAtOnceComesBackWithEveryMessage) {
   const long stored = storedMessages();
   ASSERT_GT(stored, 0);
   std::set<std::string> before_uids;
-  for (const auto& pod : cluster().get({"pods", "-n", ns_, "-l", kServers})["items"]) {
+  // The listing is kept: a range-for over `get(...)["items"]` iterates a
+  // destroyed temporary (seen: an empty loop in the first cluster run).
+  const auto listing = cluster().get({"pods", "-n", ns_, "-l", kServers});
+  for (const auto& pod : listing["items"]) {
     before_uids.insert(pod["metadata"]["uid"].get<std::string>());
   }
   ASSERT_EQ(before_uids.size(), static_cast<std::size_t>(kReplicas));

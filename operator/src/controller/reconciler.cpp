@@ -53,13 +53,26 @@ void KubeEventRecorder::record(const nlohmann::json& object, const std::string& 
 }
 
 Reconciler::Reconciler(KubeClient& client, Lookup lookup, EventRecorder& events, Now now,
-                       ReconcilerOptions options, WriteObserver on_write)
+                       ReconcilerOptions options, WriteObserver on_write, Secrets secrets)
     : client_(client),
       lookup_(std::move(lookup)),
       events_(events),
       now_(std::move(now)),
       options_(std::move(options)),
-      on_write_(std::move(on_write)) {}
+      on_write_(std::move(on_write)),
+      secrets_(std::move(secrets)) {
+  if (!secrets_) {
+    secrets_ = [this](const std::string& ns,
+                      const std::string& name) -> std::optional<SecretSummary> {
+      try {
+        return summarizeSecret(client_.get(kinds::secret(), ns, name));
+      } catch (const KubeError& e) {
+        if (e.notFound()) return std::nullopt;
+        throw;
+      }
+    };
+  }
+}
 
 namespace {
 
@@ -108,12 +121,17 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
 
   // 1. Desired state. A spec the builder refuses is the user's to fix: report it
   //    in status and an Event, and do not retry (the next edit triggers a pass).
+  //    A Secret the spec references that is missing or incomplete is reported
+  //    the same way; the Secret's own watch event triggers the next pass.
   Observation observed;
   std::optional<ChildObjects> children;
   try {
-    children = buildChildren(resource, options_.build);
+    children = buildChildren(
+        resource, [&](const std::string& secret) { return secrets_(ns, secret); }, options_.build);
   } catch (const ValidationError& e) {
     observed.invalid_spec = e.what();
+  } catch (const SecretProblem& e) {
+    observed.secret_problem = Observation::SecretProblem{e.reason(), e.what()};
   }
 
   // 2. Server-side apply: the API server merges our fields and restores any
@@ -143,6 +161,9 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
     outcome.status_written = true;
     if (observed.invalid_spec) {
       events_.record(resource, "Warning", reasons::kInvalidSpec, *observed.invalid_spec);
+    } else if (observed.secret_problem) {
+      events_.record(resource, "Warning", observed.secret_problem->reason,
+                     observed.secret_problem->message);
     }
     spdlog::info("{}: status Ready={} ({})", key, status["conditions"][0].value("status", ""),
                  outcome.ready_reason);
@@ -246,7 +267,7 @@ void Reconciler::applyCluster(const nlohmann::json& resource, const ChildObjects
     const auto labels = selectorLabels(resource);
     for (const auto& [label, value] : labels.items())
       selector += (selector.empty() ? "" : ",") + label + "=" + value.get<std::string>();
-    for (const auto& pod : client_.list(kinds::pod(), ns, ListOptions{selector}).items) {
+    for (const auto& pod : client_.list(kinds::pod(), ns, ListOptions{selector, ""}).items) {
       const auto& status = pod.value("status", nlohmann::json::object());
       pods.push_back({nameOf(pod), status.value("podIP", "")});
     }

@@ -76,9 +76,17 @@ int recovery(int kills) {
   using natsbus::sidecar::testing::SidecarProcess;
   StreamingCluster cluster(clusterArgs());
   cluster.startAll(3);
-  if (!cluster.waitForLeader(30s)) return 1;
-  SidecarProcess sidecar(BusAddress{cluster.urls(3), cluster.clusterId()}, {"--log-level", "warn"});
-  if (!sidecar.waitReady(30s)) return 1;
+  if (!cluster.waitForLeader(30s)) {
+    std::cerr << "no leader in 30 s\n";
+    return 1;
+  }
+  // No --log-level here: the harness learns the sidecar's port (it listens on
+  // port 0) from its info-level "listening on" line.
+  SidecarProcess sidecar(BusAddress{cluster.urls(3), cluster.clusterId()});
+  if (!sidecar.waitReady(30s)) {
+    std::cerr << "the sidecar was not ready in 30 s\n";
+    return 1;
+  }
 
   // The first publish *sent* after `from` that was answered 200.
   std::mutex mutex;

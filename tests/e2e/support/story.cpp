@@ -87,18 +87,22 @@ bool DeliveryLog::hasAll(const std::vector<std::string>& ids, const std::string&
   return true;
 }
 
-void expectEachDeliveredOnceUnlessRedelivered(const std::vector<Delivery>& deliveries,
-                                              const std::vector<std::string>& ids) {
+namespace {
+// Checks every id was delivered with well-formed headers; returns, per id, how
+// many of its deliveries say Natsbus-Redelivered: false.
+std::map<std::string, int> firstDeliveriesById(const std::vector<Delivery>& deliveries,
+                                               const std::vector<std::string>& ids) {
   std::map<std::string, std::vector<const Delivery*>> by_id;
   for (const auto& delivery : deliveries) by_id[delivery.id].push_back(&delivery);
   static const std::regex rfc3339(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z)");
+  std::map<std::string, int> first;
   for (const auto& id : ids) {
     const auto found = by_id.find(id);
     if (found == by_id.end()) {
       ADD_FAILURE() << id << " was answered 200 but never delivered";
       continue;
     }
-    int first_deliveries = 0;
+    int& first_deliveries = first[id];
     for (const auto* delivery : found->second) {
       first_deliveries += delivery->redelivered == "false" ? 1 : 0;
       EXPECT_EQ(delivery->subject, "ticket:created") << id;
@@ -107,9 +111,26 @@ void expectEachDeliveredOnceUnlessRedelivered(const std::vector<Delivery>& deliv
           << id << " " << delivery->timestamp;
       EXPECT_TRUE(delivery->redelivered == "true" || delivery->redelivered == "false") << id;
     }
+  }
+  return first;
+}
+}  // namespace
+
+void expectEachDeliveredOnceUnlessRedelivered(const std::vector<Delivery>& deliveries,
+                                              const std::vector<std::string>& ids) {
+  for (const auto& [id, first_deliveries] : firstDeliveriesById(deliveries, ids)) {
     EXPECT_LE(first_deliveries, 1)
         << id << " was delivered twice without Natsbus-Redelivered: true";
   }
+}
+
+int expectEachDeliveredAcrossALeaderChange(const std::vector<Delivery>& deliveries,
+                                           const std::vector<std::string>& ids) {
+  int repeats = 0;
+  for (const auto& [id, first_deliveries] : firstDeliveriesById(deliveries, ids)) {
+    repeats += first_deliveries > 1 ? first_deliveries - 1 : 0;
+  }
+  return repeats;
 }
 
 std::unique_ptr<testing::ChildProcess> startPublisher(const Cluster& cluster, const std::string& ns,

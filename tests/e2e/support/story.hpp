@@ -53,6 +53,14 @@ class DeliveryLog {
 void expectEachDeliveredOnceUnlessRedelivered(const std::vector<Delivery>& deliveries,
                                               const std::vector<std::string>& ids);
 
+// Like expectEachDeliveredOnceUnlessRedelivered, for deliveries across a Raft
+// leader change: every id delivered, every delivery well formed, but a message
+// may arrive a second time without Natsbus-Redelivered (the new leader has not
+// seen the old one's "sent" record for messages in flight when it died; at
+// least once, as NATS Streaming promises). Returns how many such repeats.
+int expectEachDeliveredAcrossALeaderChange(const std::vector<Delivery>& deliveries,
+                                           const std::vector<std::string>& ids);
+
 // The tickets app (Deployment `tickets` in `ns`) publishing `count` numbered
 // events in the background, at `rate` per second; its output goes to `dir`.
 std::unique_ptr<testing::ChildProcess> startPublisher(const Cluster& cluster, const std::string& ns,

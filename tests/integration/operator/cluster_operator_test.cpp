@@ -50,6 +50,22 @@ class ClusterOperatorTest : public OperatorTest {
     return out;
   }
 
+  // The Raft nodes named by the Events of one reason ("added nats-3 ...").
+  // A resize retried after a partial failure (one node changed, the request
+  // for the next one failed) asks for the first change again, the leader
+  // answers it as done, and the operator reports it again (seen once in a
+  // fresh-clone CI run: three RaftNodeRemoved Events for two nodes). So compare
+  // the nodes named, not the number of Events.
+  std::set<std::string> nodesNamed(const std::string& reason) {
+    std::set<std::string> nodes;
+    for (const auto& event : events(reason)) {
+      const auto message = event.value("message", "");
+      const auto at = message.find("nats-");
+      if (at != std::string::npos) nodes.insert(message.substr(at, message.find(' ', at) - at));
+    }
+    return nodes;
+  }
+
   // What the StatefulSet controller and the kubelet would do for pod i: the
   // pod object, Running, with the loopback address the test's server uses.
   void createPod(int i, const std::string& ip) {
@@ -234,7 +250,8 @@ TEST_F(ClusterOperatorTest, LeaderFromTheServersAndResizeToFiveAndBackThroughThe
       [&] { return (*read(kinds::statefulSet(), "default", "nats"))["spec"]["replicas"] == 5; },
       60s))
       << bus()["status"].dump();
-  EXPECT_EQ(events("RaftNodeAdded").size(), 2u);
+  EXPECT_EQ(nodesNamed("RaftNodeAdded"), (std::set<std::string>{"nats-3", "nats-4"}))
+      << last_events_;
   for (int i = 3; i < 5; ++i) {
     createPod(i, cluster.host(i));
     cluster.start(i, serverArgs());
@@ -266,7 +283,8 @@ TEST_F(ClusterOperatorTest, LeaderFromTheServersAndResizeToFiveAndBackThroughThe
       [&] { return (*read(kinds::statefulSet(), "default", "nats"))["spec"]["replicas"] == 3; },
       60s))
       << bus()["status"].dump();
-  EXPECT_EQ(events("RaftNodeRemoved").size(), 2u);
+  EXPECT_EQ(nodesNamed("RaftNodeRemoved"), (std::set<std::string>{"nats-3", "nats-4"}))
+      << last_events_;
   for (int i = 3; i < 5; ++i) {
     cluster.stop(i);
     kubectlOk({"delete", "pod", "nats-" + std::to_string(i), "-n", "default", "--wait=false"});

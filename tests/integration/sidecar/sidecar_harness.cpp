@@ -64,7 +64,7 @@ HttpClient::HttpClient(int port) : impl_(std::make_unique<Impl>()) {
 HttpClient::~HttpClient() = default;
 
 HttpResult HttpClient::request(const std::string& method, const std::string& target,
-                               const std::string& body) {
+                               const std::string& body, const Headers& headers) {
   auto& impl = *impl_;
   for (int attempt = 0; attempt < 2; ++attempt) {
     beast::error_code ec;
@@ -84,6 +84,7 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
     }
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, "127.0.0.1");
+    for (const auto& [name, value] : headers) req.set(name, value);
     req.body() = body;
     req.prepare_payload();
     http::write(*impl.socket, req, ec);
@@ -108,9 +109,9 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
 }
 
 HttpResult httpCall(int port, const std::string& method, const std::string& target,
-                    const std::string& body) {
+                    const std::string& body, const HttpClient::Headers& headers) {
   HttpClient client(port);
-  return client.request(method, target, body);
+  return client.request(method, target, body, headers);
 }
 
 std::string rawExchange(int port, const std::string& bytes, bool half_close,
@@ -151,9 +152,20 @@ std::string rawExchange(int port, const std::string& bytes, bool half_close,
 SidecarProcess::SidecarProcess(const BusAddress& bus, std::vector<std::string> extra_args,
                                Environment env, std::string binary)
     : dir_("natsbus-sidecar-test") {
-  std::vector<std::string> argv{
-      std::move(binary), "--nats-url",      bus.url, "--cluster-id", bus.cluster_id, "--listen",
-      "127.0.0.1:0",     "--ping-interval", "1s",    "--log-level",  "debug"};
+  const bool own_url =
+      std::find(extra_args.begin(), extra_args.end(), "--nats-url") != extra_args.end();
+  std::vector<std::string> argv{std::move(binary),
+                                "--nats-url",
+                                own_url ? std::string() : bus.url,
+                                "--cluster-id",
+                                bus.cluster_id,
+                                "--listen",
+                                "127.0.0.1:0",
+                                "--ping-interval",
+                                "1s",
+                                "--log-level",
+                                "debug"};
+  if (own_url) argv.erase(argv.begin() + 1, argv.begin() + 3);
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<ChildProcess>(argv, dir_.path() / "sidecar.log", std::move(env));
 }

@@ -33,8 +33,9 @@ class HttpClient {
  public:
   explicit HttpClient(int port);
   ~HttpClient();
+  using Headers = std::vector<std::pair<std::string, std::string>>;
   HttpResult request(const std::string& method, const std::string& target,
-                     const std::string& body = {});
+                     const std::string& body = {}, const Headers& headers = {});
 
  private:
   struct Impl;
@@ -42,7 +43,7 @@ class HttpClient {
 };
 
 HttpResult httpCall(int port, const std::string& method, const std::string& target,
-                    const std::string& body = {});
+                    const std::string& body = {}, const HttpClient::Headers& headers = {});
 
 // Sends raw bytes, optionally half-closes, and returns whatever came back
 // (empty when the server just closed).
@@ -67,6 +68,7 @@ std::string sidecarWithSuffixesBinary();
 
 // The real natsbus-sidecar binary as a child process. It binds port 0 on
 // loopback (any free port) and port() reads the port it got from its log.
+// It connects to `server`, unless `extra_args` names another --nats-url.
 class SidecarProcess {
  public:
   SidecarProcess(const BusAddress& bus, std::vector<std::string> extra_args = {},

@@ -41,6 +41,13 @@ int portAfter(const std::string& log, const std::string& marker) {
   return at == std::string::npos ? 0 : std::atoi(log.c_str() + at + marker.size());
 }
 
+int readyLines(const std::string& log) {
+  static const std::string marker = "Streaming Server is ready";
+  int count = 0;
+  for (auto at = log.find(marker); at != std::string::npos; at = log.find(marker, at + 1)) ++count;
+  return count;
+}
+
 }  // namespace
 
 void StreamingServer::start() {
@@ -62,8 +69,12 @@ void StreamingServer::start() {
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   process_ = std::make_unique<ChildProcess>(argv, dir_.path() / "server.log");
   ++generation_;
-  // The monitoring endpoint answers only once the streaming layer is up, which
-  // is later than the client port accepting connections.
+  // Ready means this start has logged "Streaming Server is ready". The
+  // monitoring endpoint is not enough: the server starts it, and reports its
+  // state as STANDALONE, before recovering the store and subscribing to the
+  // connect subject, so a client connecting right after a restart with a
+  // store to recover was told "no responders" (seen in CI). The log is
+  // appended to by every start, so this start's line is the generation-th.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!process_->running()) {
@@ -80,8 +91,8 @@ void StreamingServer::start() {
       client_port_ = portAfter(text, "Listening for client connections on 127.0.0.1:");
       monitoring_port_ = portAfter(text, "Starting http monitor on 127.0.0.1:");
     }
-    if (monitoring_port_ != 0 && httpGet(monitoring_port_, "/streaming/serverz") == 200 &&
-        client_port_ != 0)
+    if (monitoring_port_ != 0 && client_port_ != 0 && readyLines(log()) >= generation_ &&
+        httpGet(monitoring_port_, "/streaming/serverz") == 200)
       return;
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }

@@ -13,17 +13,26 @@ namespace {
 
 using testing::FakeStreamingConnection;
 
+SidecarConfig testConfig(std::vector<Subscription> subs, std::string api_token) {
+  SidecarConfig config;
+  config.cluster_id = "c";
+  config.max_body_bytes = 16;
+  config.subscriptions = std::move(subs);
+  config.api_token = std::move(api_token);
+  return config;
+}
+
 struct RouterFixture {
-  explicit RouterFixture(std::vector<Subscription> subs = {}) : stats(subs) {
-    config.cluster_id = "c";
-    config.max_body_bytes = 16;
-    config.subscriptions = std::move(subs);
+  explicit RouterFixture(std::vector<Subscription> subs = {}, std::string api_token = {})
+      : config(testConfig(std::move(subs), std::move(api_token))), stats(config.subscriptions) {
     connection.active.assign(config.subscriptions.size(), true);
   }
-  std::optional<HttpResponse> call(std::string method, std::string target, std::string body = {}) {
+  std::optional<HttpResponse> call(std::string method, std::string target, std::string body = {},
+                                   std::vector<std::pair<std::string, std::string>> headers = {}) {
     std::optional<HttpResponse> out;
-    router.handle(HttpRequest{std::move(method), std::move(target), std::move(body), {}},
-                  [&out](HttpResponse response) { out = std::move(response); });
+    router.handle(
+        HttpRequest{std::move(method), std::move(target), std::move(body), std::move(headers)},
+        [&out](HttpResponse response) { out = std::move(response); });
     return out;
   }
   SidecarConfig config;
@@ -332,6 +341,65 @@ TEST(RouterPublishBatch, NotConnectedOrDrainingIs503ForTheWholeRequest) {
   response = f.call("POST", "/v1/publish-batch/a", R"([{"text":"a"}])");
   EXPECT_EQ(response->status, 503);
   EXPECT_TRUE(f.connection.publishes.empty());
+}
+
+// SPEC 3.5: with an API token, every request but GET /healthz and GET /readyz
+// needs it; the refusal is 401 JSON and nothing is published.
+struct TokenCase {
+  std::string method;
+  std::string target;
+  std::vector<std::pair<std::string, std::string>> headers;
+  int status;
+};
+
+class RouterApiToken : public ::testing::TestWithParam<TokenCase> {};
+
+TEST_P(RouterApiToken, GuardsEverythingButTheProbes) {
+  const auto& c = GetParam();
+  RouterFixture f({}, "s3cret");
+  const auto response = f.call(c.method, c.target, "x", c.headers);
+  if (c.status == 0) {
+    EXPECT_FALSE(response.has_value()) << "a publish waits for its ack";
+    EXPECT_EQ(f.connection.publishes.size(), 1u);
+    return;
+  }
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, c.status) << response->body;
+  if (c.status == 401) {
+    EXPECT_TRUE(f.connection.publishes.empty());
+    EXPECT_TRUE(nlohmann::json::parse(response->body).at("error").is_string());
+    EXPECT_EQ(header(*response, "WWW-Authenticate"), "Bearer realm=\"natsbus-sidecar\"");
+    EXPECT_EQ(f.stats.unauthorized.value(), 1u);
+  }
+}
+
+const std::vector<std::pair<std::string, std::string>> kRightToken{{"Natsbus-Token", "s3cret"}};
+const std::vector<std::pair<std::string, std::string>> kRightBearer{
+    {"Authorization", "Bearer s3cret"}};
+const std::vector<std::pair<std::string, std::string>> kWrongToken{{"Natsbus-Token", "s3cre"}};
+
+INSTANTIATE_TEST_SUITE_P(Table, RouterApiToken,
+                         ::testing::Values(TokenCase{"POST", "/v1/publish/a", {}, 401},
+                                           TokenCase{"POST", "/v1/publish/a", kWrongToken, 401},
+                                           TokenCase{"POST", "/v1/publish/a", kRightToken, 0},
+                                           TokenCase{"POST", "/v1/publish/a", kRightBearer, 0},
+                                           TokenCase{"GET", "/metrics", {}, 401},
+                                           TokenCase{"GET", "/metrics", kRightBearer, 200},
+                                           TokenCase{"GET", "/v1/subscriptions", {}, 401},
+                                           TokenCase{"GET", "/v1/subscriptions", kRightToken, 200},
+                                           // Unknown paths and wrong methods are not told apart
+                                           // from real ones without the token.
+                                           TokenCase{"GET", "/nope", {}, 401},
+                                           TokenCase{"POST", "/healthz", {}, 401},
+                                           TokenCase{"GET", "/healthz", {}, 200},
+                                           TokenCase{"GET", "/readyz", {}, 200},
+                                           TokenCase{"HEAD", "/readyz?x=1", {}, 200},
+                                           TokenCase{"GET", "/healthz", kWrongToken, 200}));
+
+TEST(Router, WithoutApiTokenNoHeaderIsNeeded) {
+  RouterFixture f;
+  EXPECT_EQ(f.call("GET", "/metrics")->status, 200);
+  EXPECT_EQ(f.stats.unauthorized.value(), 0u);
 }
 
 TEST(PercentDecode, DecodesAndRefusesMalformed) {

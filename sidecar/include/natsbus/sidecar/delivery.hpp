@@ -18,10 +18,12 @@
 
 namespace natsbus::sidecar {
 
-// The request a message becomes: POST {path} with the data and the Natsbus-* headers.
+// The request a message becomes: POST {path} with the data and the Natsbus-*
+// headers, and Natsbus-Token when there is an app token (SPEC 3.5).
 DeliveryRequest makeDeliveryRequest(const Subscription& subscription,
                                     const ReceivedMessage& message,
-                                    std::chrono::milliseconds timeout);
+                                    std::chrono::milliseconds timeout,
+                                    std::string_view app_token = {});
 
 // How long one delivery may take: the configured timeout, but always below the
 // subscription's ackWait so a slow app never races the server's redelivery.

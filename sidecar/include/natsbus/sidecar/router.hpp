@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "natsbus/http_types.hpp"
+#include "natsbus/sidecar/api_token.hpp"
 #include "natsbus/sidecar/config.hpp"
 #include "natsbus/sidecar/stats.hpp"
 #include "natsbus/sidecar/streaming_connection.hpp"
@@ -23,7 +24,9 @@ int publishStatus(PublishOutcome outcome);
 std::optional<std::string> percentDecode(std::string_view text);
 
 // Maps requests to the streaming connection and to status endpoints. Holds no
-// HTTP library state; the server calls handle() for every parsed request.
+// HTTP library state; the server calls handle() for every parsed request. With
+// an API token (SPEC 3.5) every request but GET /healthz and GET /readyz must
+// carry it, or gets 401.
 class Router {
  public:
   Router(StreamingConnection& connection, Stats& stats, const SidecarConfig& config);
@@ -56,6 +59,7 @@ class Router {
   StreamingConnection& connection_;
   Stats& stats_;
   const SidecarConfig& config_;
+  const ApiToken api_token_;
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};
   std::mutex drained_mutex_;

@@ -35,6 +35,7 @@ struct Stats {
   Gauge& delivery_in_flight;
   Counter& reconnects;
   Gauge& connected;
+  Counter& unauthorized;
   std::vector<SubscriptionStats> subscriptions;
 };
 

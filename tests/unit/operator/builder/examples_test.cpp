@@ -194,6 +194,54 @@ TEST(Examples, SampleAppAnswersBatchesAndPublishesInBulk) {
   EXPECT_NE(log.find(R"(\"id\": \"b-2\")"), std::string::npos) << log;
 }
 
+// README "Securing the bus": the sample app sends NATSBUS_API_TOKEN to the
+// sidecar and refuses deliveries without NATSBUS_APP_TOKEN (the e2e secured bus
+// story runs it so). One listener checks the token; a second stands in for a
+// sidecar requiring it, to see what publish sends.
+TEST(Examples, SampleAppSendsAndChecksTokens) {
+  testing::TempDir dir{"sample-app"};
+  const int port = testing::freeLoopbackPort();
+  const auto app = testing::sourcePath("examples/sample-app/app.py");
+  testing::ChildProcess listener(
+      {"/usr/bin/python3", "-u", app, "listen", "--port", std::to_string(port), "--name", "orders"},
+      dir.path() / "listen.log", {{"NATSBUS_APP_TOKEN", "s3cret"}});
+  ASSERT_TRUE(testing::waitForTcp(port, std::chrono::seconds(10))) << listener.log();
+  const auto url = "http://127.0.0.1:" + std::to_string(port);
+
+  // The token from the environment (as a secretKeyRef gives it) is accepted.
+  const auto with_env = testing::runCommand({"/usr/bin/python3", app, "publish", "--sidecar", url},
+                                            {}, {{"NATSBUS_API_TOKEN", "s3cret"}});
+  EXPECT_EQ(with_env.exit_code, 0) << with_env.err;
+  EXPECT_EQ(with_env.out, "{\"ok\":true}\n");
+  // A wrong token, or none, gets 401 and a non-zero exit naming the status.
+  const auto wrong = testing::runCommand(
+      {"/usr/bin/python3", app, "publish", "--sidecar", url, "--token", "s3creT"});
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.err.find("failed: 401"), std::string::npos) << wrong.err;
+  const auto none =
+      testing::runCommand({"/usr/bin/python3", app, "publish", "--sidecar", url, "--count", "1"});
+  EXPECT_EQ(none.out, "t1 401\n") << none.err;
+
+  std::string log = listener.log();
+  for (int attempt = 0; attempt < 50 && log.find("refused") == std::string::npos; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    log = listener.log();
+  }
+  EXPECT_NE(log.find("listening for deliveries on 127.0.0.1:" + std::to_string(port) +
+                     " (checking Natsbus-Token)"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("[orders] refused POST /v1/publish/ticket:created: no or wrong Natsbus-Token"),
+            std::string::npos)
+      << log;
+  // Exactly one delivery got through: the one with the right token.
+  std::size_t received = 0;
+  for (auto at = log.find("] received POST"); at != std::string::npos;
+       at = log.find("] received POST", at + 1))
+    ++received;
+  EXPECT_EQ(received, 1u) << log;
+}
+
 // Kubernetes stops a container with SIGTERM, and the app is the container's
 // PID 1, for which a signal without a handler does nothing: without its own
 // handler the app would run on until the grace period ends and it is killed.

@@ -10,6 +10,20 @@ FakeBusLookup referenceBuses() {
   FakeBusLookup buses;
   buses.add("default", "nats", {"nats://nats-srv.default.svc:4222", "ticketing"});
   buses.add("shop", "orders-bus", {"nats://orders-bus-srv.shop.svc:4222", "orders"});
+  buses.add("default", "secure",
+            {"nats://secure-srv.default.svc:4222", "secure", "secure-auth", "secure-tls",
+             "secure-client"});
+  buses.add("default", "userpass",
+            {"nats://userpass-srv.default.svc:4222", "userpass", "userpass-auth"});
+  buses.add("default", "no-secret",
+            {"nats://no-secret-srv.default.svc:4222", "no-secret", "missing-auth"});
+  buses.addSecret("default", "secure-auth", {"token"});
+  buses.addSecret("default", "secure-tls", {"ca.crt", "tls.crt", "tls.key"});
+  buses.addSecret("default", "secure-client", {"ca.crt", "tls.crt", "tls.key"});
+  buses.addSecret("default", "userpass-auth", {"username", "password"});
+  buses.addSecret("default", "orders-api-token", {"token"});
+  buses.addSecret("default", "orders-app-token", {"token"});
+  buses.addSecret("default", "no-token-key", {"password"});
   return buses;
 }
 
