@@ -5,13 +5,21 @@
 namespace natsbus {
 
 std::string base64Encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  if (bytes.empty()) return out;
-  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+  std::string out;
+  appendBase64(out, bytes);
+  return out;
+}
+
+void appendBase64(std::string& out, std::string_view bytes) {
+  if (bytes.empty()) return;
+  const auto at = out.size();
+  // EVP_EncodeBlock also writes a terminating NUL, which lands on the string's
+  // own terminator.
+  out.resize(at + 4 * ((bytes.size() + 2) / 3));
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + at),
                                       reinterpret_cast<const unsigned char*>(bytes.data()),
                                       static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(written));
-  return out;
+  out.resize(at + static_cast<std::size_t>(written));
 }
 
 std::optional<std::string> base64Decode(std::string_view text) {

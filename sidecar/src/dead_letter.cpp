@@ -16,7 +16,9 @@ nlohmann::json lastStatus(const DeliveryResult& result) {
 }
 
 std::string describeFailure(const DeliveryResult& result) {
-  if (result.status == 0) return result.error;
+  // No answer, or an answer whose words matter more than its status (a batch
+  // answer's DROP or RETRY for one message).
+  if (result.status == 0 || !result.error.empty()) return result.error;
   std::string text = "the app answered " + std::to_string(result.status);
   if (!result.body.empty()) text += ": " + result.body;
   return text;

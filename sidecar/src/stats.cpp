@@ -43,6 +43,10 @@ Stats::Stats(const std::vector<Subscription>& subs)
                           labels),
         &registry.counter("natsbus_sidecar_dead_letter_failures_total",
                           "Dead-letter publishes that failed; the original stays un-acked", labels),
+        &registry.counter("natsbus_sidecar_subscription_batches_total",
+                          "Batch requests made to the app, per subscription (each carries up "
+                          "to batch.maxMessages messages, counted in delivered)",
+                          labels),
     });
   }
 }

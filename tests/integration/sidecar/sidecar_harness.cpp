@@ -220,7 +220,7 @@ struct TestApp::Impl {
   std::mutex mutex;
   std::condition_variable changed;
   std::vector<AppRequest> received;
-  std::function<int(const AppRequest&)> respond;
+  std::function<AppAnswer(const AppRequest&)> respond;
   std::vector<std::shared_ptr<tcp::socket>> sockets;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
@@ -247,17 +247,18 @@ struct TestApp::Impl {
       }
       if (owner.delay_ms_ > 0)
         std::this_thread::sleep_for(std::chrono::milliseconds(owner.delay_ms_.load()));
-      int status = 200;
+      AppAnswer answer;
       {
         std::lock_guard lock(mutex);
-        if (respond) status = respond(request);
+        if (respond) answer = respond(request);
         received.push_back(request);
       }
       --owner.concurrent_;
       changed.notify_all();
-      http::response<http::string_body> res{static_cast<http::status>(status), req.version()};
+      http::response<http::string_body> res{static_cast<http::status>(answer.status),
+                                            req.version()};
       res.keep_alive(req.keep_alive());
-      res.body() = "{}";
+      res.body() = std::move(answer.body);
       res.prepare_payload();
       http::write(*socket, res, ec);
       if (ec || !req.keep_alive()) return;
@@ -308,8 +309,14 @@ TestApp::~TestApp() {
 }
 
 void TestApp::setResponder(std::function<int(const AppRequest&)> respond) {
+  setAnswerer([respond = std::move(respond)](const AppRequest& request) {
+    return AppAnswer{respond(request), "{}"};
+  });
+}
+
+void TestApp::setAnswerer(std::function<AppAnswer(const AppRequest&)> answer) {
   std::lock_guard lock(impl_->mutex);
-  impl_->respond = std::move(respond);
+  impl_->respond = std::move(answer);
 }
 
 bool TestApp::waitFor(std::size_t count, std::chrono::milliseconds timeout) {

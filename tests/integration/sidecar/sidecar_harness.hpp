@@ -99,13 +99,22 @@ struct AppRequest {
   std::chrono::steady_clock::time_point at;
 };
 
+// What the app answers: a status and a body.
+struct AppAnswer {
+  int status = 200;
+  std::string body = "{}";
+};
+
 class TestApp {
  public:
   // Answers 200 unless `respond` says otherwise.
   explicit TestApp(int port = 0);
   ~TestApp();
   int port() const { return port_; }
+  // The status of each answer (its body is "{}").
   void setResponder(std::function<int(const AppRequest&)> respond);
+  // The status and body of each answer (a batch's per-message statuses).
+  void setAnswerer(std::function<AppAnswer(const AppRequest&)> answer);
   void setDelay(std::chrono::milliseconds delay) { delay_ms_ = static_cast<int>(delay.count()); }
   bool waitFor(std::size_t count, std::chrono::milliseconds timeout);
   std::vector<AppRequest> received();

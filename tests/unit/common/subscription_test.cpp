@@ -59,6 +59,32 @@ TEST(Subscriptions, ParsesDeadLetterFields) {
   EXPECT_FALSE(parseSubscriptions(R"([{"subject":"a","path":"/a"}])")[0].max_deliveries);
 }
 
+TEST(Subscriptions, ParsesBatchSettings) {
+  const auto subs = parseSubscriptions(
+      R"([{"subject":"a","path":"/a","batch":{"maxMessages":100,"maxWait":"5ms"},"maxInFlight":500},
+          {"subject":"b","path":"/b","batch":{}},
+          {"subject":"c","path":"/c","batch":{"maxMessages":1,"maxWait":"0"}},
+          {"subject":"d","path":"/d"}])");
+  ASSERT_EQ(subs.size(), 4u);
+  ASSERT_TRUE(subs[0].batch.has_value());
+  EXPECT_EQ(subs[0].batch->max_messages, 100);
+  EXPECT_EQ(subs[0].batch->max_wait, 5ms);
+  EXPECT_EQ(subs[0].max_in_flight, 500);
+  // Defaults: 100 messages, 5 ms, and maxInFlight follows maxMessages (one
+  // batch at a time, in order).
+  ASSERT_TRUE(subs[1].batch.has_value());
+  EXPECT_EQ(subs[1].batch->max_messages, 100);
+  EXPECT_EQ(subs[1].batch->max_wait, 5ms);
+  EXPECT_EQ(subs[1].max_in_flight, 100);
+  EXPECT_EQ(subs[2].batch->max_messages, 1);
+  EXPECT_EQ(subs[2].batch->max_wait, 0ms);
+  EXPECT_EQ(subs[2].max_in_flight, 1);
+  EXPECT_FALSE(subs[3].batch.has_value());
+  EXPECT_EQ(subscriptionsFromJson(nlohmann::json(subs)), subs);
+  EXPECT_EQ(nlohmann::json(subs[0]).at("batch"),
+            (nlohmann::json{{"maxMessages", 100}, {"maxWait", "5ms"}}));
+}
+
 TEST(Subscriptions, MaxDeliveriesWithoutDeadLetterSubjectNamesBoth) {
   try {
     parseSubscriptions(R"([{"subject":"a","path":"/a","maxDeliveries":1}])");
@@ -167,6 +193,37 @@ INSTANTIATE_TEST_SUITE_P(
         RefusalCase{"DeadLetterSubjectNotString",
                     R"([{"subject":"a","path":"/a","deadLetterSubject":5}])",
                     "subscriptions[0].deadLetterSubject: ", "must be a string"},
+        RefusalCase{"BatchNotObject", R"([{"subject":"a","path":"/a","batch":true}])",
+                    "subscriptions[0].batch: ", "must be an object"},
+        RefusalCase{"BatchUnknownField",
+                    R"([{"subject":"a","path":"/a","batch":{"maxMessage":10}}])",
+                    "subscriptions[0].batch.maxMessage: ", "unknown field"},
+        RefusalCase{"BatchMaxMessagesZero",
+                    R"([{"subject":"a","path":"/a","batch":{"maxMessages":0}}])",
+                    "subscriptions[0].batch.maxMessages: ", "from 1 to 10000"},
+        RefusalCase{"BatchMaxMessagesTooLarge",
+                    R"([{"subject":"a","path":"/a","batch":{"maxMessages":10001}}])",
+                    "subscriptions[0].batch.maxMessages: ", "from 1 to 10000"},
+        RefusalCase{"BatchMaxMessagesHuge",
+                    R"([{"subject":"a","path":"/a","batch":{"maxMessages":18446744073709551615}}])",
+                    "subscriptions[0].batch.maxMessages: ", "from 1 to 10000"},
+        RefusalCase{"BatchMaxMessagesString",
+                    R"([{"subject":"a","path":"/a","batch":{"maxMessages":"10"}}])",
+                    "subscriptions[0].batch.maxMessages: ", "integer"},
+        RefusalCase{"BatchMaxMessagesAboveMaxInFlight",
+                    R"([{"subject":"a","path":"/a","maxInFlight":50,"batch":{"maxMessages":100}}])",
+                    "subscriptions[0].batch.maxMessages: ", "must not exceed maxInFlight (50)"},
+        RefusalCase{"BatchMaxWaitNotDuration",
+                    R"([{"subject":"a","path":"/a","batch":{"maxWait":"soon"}}])",
+                    "subscriptions[0].batch.maxWait: ", "invalid duration"},
+        RefusalCase{"BatchMaxWaitNumber", R"([{"subject":"a","path":"/a","batch":{"maxWait":5}}])",
+                    "subscriptions[0].batch.maxWait: ", "must be a string"},
+        RefusalCase{"BatchMaxWaitNegative",
+                    R"([{"subject":"a","path":"/a","batch":{"maxWait":"-5ms"}}])",
+                    "subscriptions[0].batch.maxWait: ", "negative"},
+        RefusalCase{"BatchMaxWaitNotBelowAckWait",
+                    R"([{"subject":"a","path":"/a","ackWait":"2s","batch":{"maxWait":"2s"}}])",
+                    "subscriptions[0].batch.maxWait: ", "shorter than ackWait (2s)"},
         RefusalCase{
             "DuplicateDurable",
             R"([{"subject":"a","path":"/a","durableName":"d"},{"subject":"a","path":"/b","durableName":"d"}])",

@@ -74,24 +74,32 @@ TEST_P(RouterImmediate, AnswersWithoutPublishing) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, RouterImmediate,
-    ::testing::Values(ImmediateCase{"POST", "/v1/publish/", "x", 400, "invalid subject"},
-                      ImmediateCase{"POST", "/v1/publish/a.*", "x", 400, "invalid subject"},
-                      ImmediateCase{"POST", "/v1/publish/a.>", "x", 400, "invalid subject"},
-                      ImmediateCase{"POST", "/v1/publish/a%20b", "x", 400, "invalid subject"},
-                      ImmediateCase{"POST", "/v1/publish/a..b", "x", 400, "invalid subject"},
-                      ImmediateCase{"POST", "/v1/publish/a%zz", "x", 400, "percent-encoding"},
-                      ImmediateCase{"POST", "/v1/publish/a%2", "x", 400, "percent-encoding"},
-                      ImmediateCase{"POST", "/v1/publish/big", std::string(17, 'x'), 413,
-                                    "larger than 16"},
-                      ImmediateCase{"GET", "/v1/publish/a", "", 405, "POST"},
-                      ImmediateCase{"PUT", "/v1/publish/a", "", 405, "POST"},
-                      ImmediateCase{"POST", "/healthz", "", 405, "GET"},
-                      ImmediateCase{"DELETE", "/metrics", "", 405, "GET"},
-                      ImmediateCase{"GET", "/", "", 404, "no such endpoint"},
-                      ImmediateCase{"POST", "/v1/publishx/a", "", 404, "no such endpoint"},
-                      ImmediateCase{"GET", "/healthz", "", 200, ""},
-                      ImmediateCase{"GET", "/readyz", "", 200, ""},
-                      ImmediateCase{"GET", "/healthz?verbose=1", "", 200, ""}));
+    ::testing::Values(
+        ImmediateCase{"POST", "/v1/publish/", "x", 400, "invalid subject"},
+        ImmediateCase{"POST", "/v1/publish/a.*", "x", 400, "invalid subject"},
+        ImmediateCase{"POST", "/v1/publish/a.>", "x", 400, "invalid subject"},
+        ImmediateCase{"POST", "/v1/publish/a%20b", "x", 400, "invalid subject"},
+        ImmediateCase{"POST", "/v1/publish/a..b", "x", 400, "invalid subject"},
+        ImmediateCase{"POST", "/v1/publish/a%zz", "x", 400, "percent-encoding"},
+        ImmediateCase{"POST", "/v1/publish/a%2", "x", 400, "percent-encoding"},
+        ImmediateCase{"POST", "/v1/publish/big", std::string(17, 'x'), 413, "larger than 16"},
+        ImmediateCase{"GET", "/v1/publish/a", "", 405, "POST"},
+        ImmediateCase{"PUT", "/v1/publish/a", "", 405, "POST"},
+        ImmediateCase{"POST", "/healthz", "", 405, "GET"},
+        ImmediateCase{"DELETE", "/metrics", "", 405, "GET"},
+        ImmediateCase{"GET", "/", "", 404, "no such endpoint"},
+        ImmediateCase{"POST", "/v1/publishx/a", "", 404, "no such endpoint"},
+        ImmediateCase{"GET", "/healthz", "", 200, ""}, ImmediateCase{"GET", "/readyz", "", 200, ""},
+        ImmediateCase{"GET", "/healthz?verbose=1", "", 200, ""},
+        ImmediateCase{"POST", "/v1/publish-batch/", R"([{"text":"a"}])", 400, "invalid subject"},
+        ImmediateCase{"POST", "/v1/publish-batch/a.*", R"([{"text":"a"}])", 400, "invalid subject"},
+        ImmediateCase{"POST", "/v1/publish-batch/a", "[]", 400, "array is empty"},
+        // (The body limit here is 16 bytes; longer refusals are in publish_batch_test.)
+        ImmediateCase{"POST", "/v1/publish-batch/a", "[{", 400, "invalid JSON"},
+        ImmediateCase{"POST", "/v1/publish-batch/a", "{}", 400, "JSON array"},
+        ImmediateCase{"POST", "/v1/publish-batch/a", R"([{"text":""},{}])", 400, "events[1]"},
+        ImmediateCase{"POST", "/v1/publish-batch/a", std::string(17, ' '), 413, "larger than 16"},
+        ImmediateCase{"GET", "/v1/publish-batch/a", "", 405, "POST"}));
 
 TEST(Router, MethodNotAllowedNamesTheAllowedMethod) {
   RouterFixture f;
@@ -232,6 +240,107 @@ TEST(Router, MetricsArePrometheusText) {
         "natsbus_sidecar_publish_in_flight", "natsbus_sidecar_reconnects_total"}) {
     EXPECT_NE(response->body.find(name), std::string::npos) << name;
   }
+}
+
+// A body of `count` text events "e0", "e1", ...
+std::string textEvents(std::size_t count) {
+  auto events = nlohmann::json::array();
+  for (std::size_t i = 0; i < count; ++i) events.push_back({{"text", "e" + std::to_string(i)}});
+  return events.dump();
+}
+
+TEST(RouterPublishBatch, AnswersOnceEveryEventHasItsAckInInputOrder) {
+  RouterFixture f;
+  f.config.max_body_bytes = 1024;
+  std::optional<HttpResponse> response;
+  f.router.handle(HttpRequest{"POST",
+                              "/v1/publish-batch/ticket%3Acreated",
+                              R"([{"data":"/wA="},{"text":"two"},{"text":"three"}])",
+                              {}},
+                  [&response](HttpResponse r) { response = std::move(r); });
+  ASSERT_EQ(f.connection.publishes.size(), 3u);
+  EXPECT_EQ(f.connection.publishes[0].subject, "ticket:created");
+  EXPECT_EQ(f.connection.publishes[0].data, std::string("\xff\x00", 2));
+  EXPECT_EQ(f.connection.publishes[1].data, "two");
+  EXPECT_EQ(f.connection.publishes[2].data, "three");
+  EXPECT_EQ(f.stats.publish_in_flight.value(), 3);
+  f.connection.complete(2, {PublishOutcome::kAcked, "G2", ""});
+  f.connection.complete(0, {PublishOutcome::kAcked, "G0", ""});
+  EXPECT_FALSE(response.has_value()) << "answered before every ack";
+  EXPECT_EQ(f.router.publishesInFlight(), 1);
+  f.connection.complete(1, {PublishOutcome::kTimeout, "", "no ack in time"});
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(response->body),
+            nlohmann::json::parse(R"({"subject":"ticket:created","results":[
+              {"index":0,"guid":"G0"},{"index":1,"error":"no ack in time"},{"index":2,"guid":"G2"}]})"));
+  EXPECT_EQ(f.stats.published.value(), 2u);
+  EXPECT_EQ(f.stats.publish_failed.value(), 1u);
+  EXPECT_EQ(f.stats.publish_in_flight.value(), 0);
+  EXPECT_EQ(f.router.publishesInFlight(), 0);
+  EXPECT_EQ(f.connection.publishes.size(), 3u) << "each event published exactly once";
+}
+
+TEST(RouterPublishBatch, KeepsAWindowOfAcksInFlightAndPublishesEachEventOnce) {
+  RouterFixture f;
+  const std::size_t count = Router::kBatchPublishWindow * 2 + 100;
+  f.config.max_body_bytes = 1 << 20;
+  std::optional<HttpResponse> response;
+  f.router.handle(HttpRequest{"POST", "/v1/publish-batch/a", textEvents(count), {}},
+                  [&response](HttpResponse r) { response = std::move(r); });
+  EXPECT_EQ(f.connection.publishes.size(), Router::kBatchPublishWindow);
+  // Acks in publish order; each frees a place for the next event.
+  for (std::size_t i = 0; i < count; ++i) {
+    ASSERT_LT(i, f.connection.publishes.size());
+    EXPECT_LE(f.connection.publishes.size() - i, Router::kBatchPublishWindow);
+    f.connection.complete(i, {PublishOutcome::kAcked, "G" + std::to_string(i), ""});
+  }
+  ASSERT_TRUE(response.has_value());
+  ASSERT_EQ(f.connection.publishes.size(), count);
+  for (std::size_t i = 0; i < count; ++i)
+    EXPECT_EQ(f.connection.publishes[i].data, "e" + std::to_string(i));
+  const auto results = nlohmann::json::parse(response->body).at("results");
+  ASSERT_EQ(results.size(), count);
+  for (std::size_t i = 0; i < count; ++i) {
+    EXPECT_EQ(results[i].at("index"), i);
+    EXPECT_EQ(results[i].at("guid"), "G" + std::to_string(i));
+  }
+}
+
+TEST(RouterPublishBatch, RefusalsThatComeBackInlineNameEveryIndex) {
+  // The connection refuses each publish inside publishAsync (it went away
+  // mid-batch): every event still gets exactly one attempt and one error, and
+  // a large batch does not recurse once per event.
+  RouterFixture f;
+  const std::size_t count = 50000;
+  f.config.max_body_bytes = 4 << 20;
+  f.connection.answer_inline =
+      PublishResult{PublishOutcome::kNotConnected, "", "not connected to the streaming server"};
+  const auto response = f.call("POST", "/v1/publish-batch/a", textEvents(count));
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(f.connection.publishes.size(), count);
+  const auto results = nlohmann::json::parse(response->body).at("results");
+  ASSERT_EQ(results.size(), count);
+  EXPECT_EQ(
+      results[count - 1],
+      (nlohmann::json{{"index", count - 1}, {"error", "not connected to the streaming server"}}));
+  EXPECT_EQ(f.stats.publish_failed.value(), count);
+  EXPECT_EQ(f.router.publishesInFlight(), 0);
+}
+
+TEST(RouterPublishBatch, NotConnectedOrDrainingIs503ForTheWholeRequest) {
+  RouterFixture f;
+  f.connection.is_connected = false;
+  auto response = f.call("POST", "/v1/publish-batch/a", R"([{"text":"a"}])");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 503);
+  EXPECT_EQ(header(*response, "Retry-After"), "1");
+  f.connection.is_connected = true;
+  f.router.startDraining();
+  response = f.call("POST", "/v1/publish-batch/a", R"([{"text":"a"}])");
+  EXPECT_EQ(response->status, 503);
+  EXPECT_TRUE(f.connection.publishes.empty());
 }
 
 // SPEC 3.5: with an API token, every request but GET /healthz and GET /readyz

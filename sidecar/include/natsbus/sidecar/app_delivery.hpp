@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -17,6 +18,10 @@ struct DeliveryRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds timeout{10000};
+  std::string_view content_type = "application/octet-stream";  // a literal
+  // Keep the whole body of a 2xx answer in DeliveryResult::body (a batch's
+  // answer carries the per-message statuses).
+  bool keep_answer = false;
 };
 
 struct DeliveryResult {
@@ -28,7 +33,8 @@ struct DeliveryResult {
   bool connect_failed = false;  // nothing listens (the app is not up yet)
   std::string error;            // why there was no answer
   bool timed_out = false;       // no answer within the delivery's timeout
-  // The start of the app's answer to a non-2xx (for logs and dead letters).
+  // The start of the app's answer to a non-2xx (for logs and dead letters), or
+  // the whole answer to a 2xx when the request asked to keep it.
   std::string body;
   bool ok() const { return status >= 200 && status < 300; }
 };

@@ -19,7 +19,8 @@ bool isPermanentFailure(const DeliveryResult& result);
 nlohmann::json lastStatus(const DeliveryResult& result);
 
 // What went wrong, in words: "the app answered 500: <start of its body>", or
-// why there was no answer.
+// why there was no answer, or (for one message of a batch) what the batch
+// answer said about it.
 std::string describeFailure(const DeliveryResult& result);
 
 // The JSON published to a subscription's deadLetterSubject (SPEC 3.5):

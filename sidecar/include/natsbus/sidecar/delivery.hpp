@@ -1,10 +1,12 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -37,6 +39,16 @@ std::chrono::milliseconds deliveryTimeout(const Subscription& subscription,
 // has passed (one timer thread for all lanes, no spinning) and leaves the
 // messages un-acked for the server to redeliver.
 //
+// Batches (SPEC 3.6): a subscription with `batch` collects up to maxMessages
+// messages (and at most kMaxBatchDataBytes of their data) per request, waiting
+// at most maxWait for more once it holds one; its lane has
+// max(1, maxInFlight / maxMessages) batches outstanding at a time, so the
+// messages at the app never exceed maxInFlight, and maxInFlight = maxMessages
+// keeps strict order. Each message is acked only when the answer marks it
+// SUCCESS (batch::parseAnswer); DROP dead-letters it when there is a
+// deadLetterSubject (else it counts as RETRY); a non-2xx answer, a timeout or
+// a refused connection leaves the whole batch un-acked.
+//
 // Dead letters (SPEC 3.5): for a subscription with a deadLetterSubject, the
 // lane counts each message's failed deliveries. After maxDeliveries of them,
 // or at once for a permanent failure (4xx but 408/429), it publishes the
@@ -66,6 +78,9 @@ class DeliveryManager final : public MessageSink {
   // Only messages the server still waits on need one; beyond the bound the
   // oldest is forgotten, which can only mean more deliveries, never a loss.
   static constexpr std::size_t kMinTrackedMessages = 256;
+  // A batch closes early once its messages' data reach this size (a larger
+  // message goes alone), so requests to the app stay a sensible size.
+  static constexpr std::size_t kMaxBatchDataBytes = 1024 * 1024;
 
  private:
   // A message's history on this sidecar (dead-letter lanes only).
@@ -76,10 +91,18 @@ class DeliveryManager final : public MessageSink {
     bool dead_lettered = false;  // the envelope is stored; only the ack is missing
     std::uint64_t touched = 0;   // for forgetting the oldest
   };
+  struct Queued {
+    ReceivedMessage message;
+    std::chrono::steady_clock::time_point at;  // when the sidecar got it
+  };
   struct Lane {
-    std::deque<ReceivedMessage> queue;
-    int in_flight = 0;
+    std::deque<Queued> queue;
+    std::size_t queued_bytes = 0;  // data of the queued messages
+    int in_flight = 0;             // deliveries (messages, or batches) and dead letters under way
     int limit = 1;
+    std::optional<BatchSettings> batch;
+    // A partial batch waits until then for more (the timer thread sends it).
+    std::chrono::steady_clock::time_point flush_at{};
     std::chrono::milliseconds timeout{0};
     std::chrono::milliseconds max_backoff{0};
     std::chrono::steady_clock::time_point retry_at{};
@@ -91,19 +114,32 @@ class DeliveryManager final : public MessageSink {
   };
   // What pump decided for a message it takes from the queue.
   enum class Step { kDeliver, kDeadLetter, kAckOnly };
+  // Shared by the dead letters of one batch: the batch's lane slot is given
+  // back when the last of them has finished.
+  using SlotShare = std::shared_ptr<std::atomic<int>>;
 
   // Starts as many queued messages as the lane may have; releases `lock`
   // while handing them on.
   void pump(std::size_t index, std::unique_lock<std::mutex>& lock);
+  Step stepFor(const Lane& lane, const ReceivedMessage& message) const;
+  // How many messages from the front of a batch lane's queue make its next
+  // batch, or 0 when it should wait for more (and then arms flush_at).
+  std::size_t nextBatchSize(Lane& lane, std::chrono::steady_clock::time_point now);
   void launch(std::size_t index, ReceivedMessage message);
+  void launchBatch(std::size_t index, std::vector<ReceivedMessage> messages);
   void complete(std::size_t index, ReceivedMessage message, DeliveryResult result);
+  void completeBatch(std::size_t index, std::vector<ReceivedMessage> messages,
+                     DeliveryResult result);
   void deadLetter(std::size_t index, ReceivedMessage message, int deliveries,
-                  const DeliveryResult& last);
+                  const DeliveryResult& last, SlotShare share = nullptr);
   void deadLettered(std::size_t index, const ReceivedMessage& message, int deliveries,
-                    const DeliveryResult& last, const PublishResult& published);
+                    const DeliveryResult& last, const PublishResult& published,
+                    const SlotShare& share);
   void ackDeadLettered(std::size_t index, const ReceivedMessage& message);
-  // Gives the message's lane slot back and starts what waits.
-  void release(std::size_t index, std::unique_lock<std::mutex>& lock);
+  // Gives the lane slot back (for a batch's dead letter: once the last of them
+  // is done) and starts what waits.
+  void release(std::size_t index, std::unique_lock<std::mutex>& lock,
+               const SlotShare& share = nullptr);
   Attempts& attemptsFor(Lane& lane, std::uint64_t sequence);
   void runTimer();
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -40,8 +41,19 @@ class Router {
   bool waitForPublishes(std::chrono::steady_clock::time_point deadline);
   bool ready() const;
 
+  // A bulk publish keeps at most this many of its events waiting for the
+  // server's ack, publishing the next as each ack arrives, so one large batch
+  // neither hits --max-pending-publishes on its own nor starves other requests.
+  static constexpr std::size_t kBatchPublishWindow = 1024;
+
  private:
+  struct BatchPublish;
+  // The subject of a publish path, or the response refusing it.
+  std::optional<std::string> subjectOf(std::string_view text, const Responder& respond);
   void publish(std::string_view subject_text, HttpRequest request, Responder respond);
+  void publishBatch(std::string_view subject_text, HttpRequest request, Responder respond);
+  void pumpBatch(const std::shared_ptr<BatchPublish>& batch);
+  void finishedPublish();
   HttpResponse subscriptions() const;
 
   StreamingConnection& connection_;

@@ -16,6 +16,7 @@ struct SubscriptionStats {
   Gauge* in_flight;               // deliveries waiting on the app
   Counter* dead_lettered;         // published to deadLetterSubject, then acked
   Counter* dead_letter_failures;  // dead-letter publishes that failed (left un-acked)
+  Counter* batches;               // batch requests made to the app (SPEC 3.6)
 };
 
 // Every metric the sidecar exports, created once at start-up so the hot paths

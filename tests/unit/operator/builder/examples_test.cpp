@@ -141,6 +141,59 @@ TEST(Examples, SampleAppPublishesNumberedTicketsWithCount) {
       << listener.process.log();
 }
 
+// Batch mode (SPEC 3.6): a batch request is printed one message a line and
+// answered with a status for each message; bulk publish prints one line a ticket.
+TEST(Examples, SampleAppAnswersBatchesAndPublishesInBulk) {
+  testing::TempDir dir{"sample-app-batch"};
+  const int port = testing::freeLoopbackPort();
+  const auto app = testing::sourcePath("examples/sample-app/app.py");
+  testing::ChildProcess listener(
+      {"/usr/bin/python3", "-u", app, "listen", "--port", std::to_string(port), "--name", "orders",
+       "--retry-containing", "bad"},
+      dir.path() / "listen.log");
+  ASSERT_TRUE(testing::waitForTcp(port, std::chrono::seconds(10))) << listener.log();
+  // "hello" and "bad" in base64; the request a sidecar sends for a batch.
+  const std::string batch =
+      R"({"messages":[{"subject":"orders","sequence":7,"timestamp":"2024-05-01T10:00:00.000000000Z","redelivered":false,"data":"aGVsbG8="},)"
+      R"({"subject":"orders","sequence":8,"timestamp":"2024-05-01T10:00:00.000000001Z","redelivered":true,"data":"YmFk"}]})";
+  const auto answered = testing::runCommand(
+      {"/usr/bin/python3", "-c",
+       "import sys, urllib.request; r = urllib.request.Request(sys.argv[1], "
+       "data=sys.argv[2].encode(), "
+       "headers={'Natsbus-Batch': 'true', 'Content-Type': 'application/json'}); "
+       "print(urllib.request.urlopen(r).read().decode())",
+       "http://127.0.0.1:" + std::to_string(port) + "/events", batch});
+  ASSERT_EQ(answered.exit_code, 0) << answered.err;
+  const auto answer = nlohmann::json::parse(answered.out);
+  EXPECT_EQ(
+      answer,
+      nlohmann::json::parse(
+          R"({"statuses":[{"sequence":7,"status":"SUCCESS"},{"sequence":8,"status":"RETRY"}]})"));
+  std::string log = listener.log();
+  for (int attempt = 0; attempt < 50 && log.find("#8") == std::string::npos; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    log = listener.log();
+  }
+  EXPECT_NE(log.find("[orders] received batch POST /events"), std::string::npos) << log;
+  EXPECT_NE(log.find("#7 orders redelivered=false -> SUCCESS: hello"), std::string::npos) << log;
+  EXPECT_NE(log.find("#8 orders redelivered=true -> RETRY: bad"), std::string::npos) << log;
+
+  // Bulk publish against the listener (which answers without results): each
+  // ticket says so, and the requests carry the tickets in batches of 2.
+  const auto published = testing::runCommand({"/usr/bin/python3", app, "publish", "--sidecar",
+                                              "http://127.0.0.1:" + std::to_string(port), "--count",
+                                              "3", "--batch", "2", "--prefix", "b-"});
+  EXPECT_NE(published.exit_code, 0) << "no guid came back";
+  EXPECT_EQ(published.out, "b-1 no result\nb-2 no result\nb-3 no result\n");
+  log = listener.log();
+  for (int attempt = 0; attempt < 50 && log.find("b-3") == std::string::npos; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    log = listener.log();
+  }
+  EXPECT_NE(log.find("received POST /v1/publish-batch/ticket:created"), std::string::npos) << log;
+  EXPECT_NE(log.find(R"(\"id\": \"b-2\")"), std::string::npos) << log;
+}
+
 // README "Securing the bus": the sample app sends NATSBUS_API_TOKEN to the
 // sidecar and refuses deliveries without NATSBUS_APP_TOKEN (the e2e secured bus
 // story runs it so). One listener checks the token; a second stands in for a
