@@ -86,9 +86,11 @@ struct SampleAppListener {
   testing::TempDir dir{"sample-app"};
   int port = testing::freeLoopbackPort();
   std::string app = testing::sourcePath("examples/sample-app/app.py");
+  testing::Environment env = {};
   testing::ChildProcess process{
       {"/usr/bin/python3", "-u", app, "listen", "--port", std::to_string(port), "--name", "orders"},
-      dir.path() / "listen.log"};
+      dir.path() / "listen.log",
+      env};
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
   // The listener's output once it contains `text` (or after 5 s).
   std::string logWith(const std::string& text) {
@@ -199,14 +201,11 @@ TEST(Examples, SampleAppAnswersBatchesAndPublishesInBulk) {
 // story runs it so). One listener checks the token; a second stands in for a
 // sidecar requiring it, to see what publish sends.
 TEST(Examples, SampleAppSendsAndChecksTokens) {
-  testing::TempDir dir{"sample-app"};
-  const int port = testing::freeLoopbackPort();
-  const auto app = testing::sourcePath("examples/sample-app/app.py");
-  testing::ChildProcess listener(
-      {"/usr/bin/python3", "-u", app, "listen", "--port", std::to_string(port), "--name", "orders"},
-      dir.path() / "listen.log", {{"NATSBUS_APP_TOKEN", "s3cret"}});
-  ASSERT_TRUE(testing::waitForTcp(port, std::chrono::seconds(10))) << listener.log();
-  const auto url = "http://127.0.0.1:" + std::to_string(port);
+  SampleAppListener listener{.env = {{"NATSBUS_APP_TOKEN", "s3cret"}}};
+  const auto& app = listener.app;
+  const auto url = listener.url();
+  ASSERT_TRUE(testing::waitForTcp(listener.port, std::chrono::seconds(10)))
+      << listener.process.log();
 
   // The token from the environment (as a secretKeyRef gives it) is accepted.
   const auto with_env = testing::runCommand({"/usr/bin/python3", app, "publish", "--sidecar", url},
@@ -222,12 +221,8 @@ TEST(Examples, SampleAppSendsAndChecksTokens) {
       testing::runCommand({"/usr/bin/python3", app, "publish", "--sidecar", url, "--count", "1"});
   EXPECT_EQ(none.out, "t1 401\n") << none.err;
 
-  std::string log = listener.log();
-  for (int attempt = 0; attempt < 50 && log.find("refused") == std::string::npos; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    log = listener.log();
-  }
-  EXPECT_NE(log.find("listening for deliveries on 127.0.0.1:" + std::to_string(port) +
+  const std::string log = listener.logWith("refused");
+  EXPECT_NE(log.find("listening for deliveries on 127.0.0.1:" + std::to_string(listener.port) +
                      " (checking Natsbus-Token)"),
             std::string::npos)
       << log;
