@@ -198,8 +198,8 @@ TEST(Examples, SampleAppAnswersBatchesAndPublishesInBulk) {
 
 // README "Securing the bus": the sample app sends NATSBUS_API_TOKEN to the
 // sidecar and refuses deliveries without NATSBUS_APP_TOKEN (the e2e secured bus
-// story runs it so). One listener checks the token; a second stands in for a
-// sidecar requiring it, to see what publish sends.
+// story runs it so). The listener checks the app token and also stands in for
+// a sidecar requiring the API token, to see what publish sends.
 TEST(Examples, SampleAppSendsAndChecksTokens) {
   SampleAppListener listener{.env = {{"NATSBUS_APP_TOKEN", "s3cret"}}};
   const auto& app = listener.app;
