@@ -28,6 +28,11 @@ ARG LANG
 ARG LC_ALL
 ARG LC_CTYPE
 ARG LC_MESSAGES
+# buildah's layer cache keys WORKDIR and COPY by their text, not by SRC_DIR's
+# value: two trees with the same content at different paths shared a cached
+# COPY layer holding the files under the other path ("Could not read presets").
+# A RUN's cache key includes the build args, so this makes the chain per path.
+RUN mkdir -p "${SRC_DIR}"
 WORKDIR ${SRC_DIR}
 COPY . .
 ARG BUILD_JOBS=2

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <limits>
 
 #include "natsbus/duration.hpp"
 #include "natsbus/rfc3339.hpp"
@@ -11,12 +12,15 @@
 namespace natsbus {
 namespace {
 
-constexpr std::array<std::string_view, 9> kKnownFields{
-    "subject",         "queueGroup",  "durableName", "path",       "deliverAllAvailable",
-    "startAtSequence", "startAtTime", "ackWait",     "maxInFlight"};
+constexpr std::array<std::string_view, 12> kKnownFields{
+    "subject",           "queueGroup",  "durableName", "path",        "deliverAllAvailable",
+    "startAtSequence",   "startAtTime", "ackWait",     "maxInFlight", "maxDeliveries",
+    "deadLetterSubject", "batch"};
+constexpr std::array<std::string_view, 2> kKnownBatchFields{"maxMessages", "maxWait"};
 
 constexpr auto kMinAckWait = std::chrono::seconds(1);
 constexpr int kMaxMaxInFlight = 65535;  // cnats stores MaxInflight as an int.
+constexpr std::int64_t kMaxMaxDeliveries = std::numeric_limits<std::int32_t>::max();
 
 [[noreturn]] void fail(std::string_view field, std::string_view why) {
   throw ValidationError(std::string(field) + ": " + std::string(why));
@@ -35,6 +39,40 @@ const nlohmann::json* optionalField(const nlohmann::json& in, std::string_view f
 std::string requireString(const nlohmann::json& value, std::string_view field) {
   if (!value.is_string()) fail(field, "must be a string, not " + typeName(value));
   return value.get<std::string>();
+}
+
+// The "batch" object (SPEC 3.6); field names in errors are "batch.<field>".
+BatchSettings parseBatch(const nlohmann::json& in, std::chrono::nanoseconds ack_wait) {
+  if (!in.is_object()) fail("batch", "must be an object, not " + typeName(in));
+  for (const auto& [key, value] : in.items()) {
+    bool known = false;
+    for (auto field : kKnownBatchFields) known = known || key == field;
+    if (!known) fail("batch." + key, "unknown field (batch has maxMessages and maxWait)");
+  }
+  BatchSettings batch;
+  if (const auto* value = optionalField(in, "maxMessages")) {
+    constexpr auto kMax = BatchSettings::kMaxMaxMessages;
+    const bool in_range =
+        value->is_number_unsigned()
+            ? value->get<std::uint64_t>() >= 1 && value->get<std::uint64_t>() <= kMax
+            : value->is_number_integer() && value->get<std::int64_t>() >= 1 &&
+                  value->get<std::int64_t>() <= kMax;
+    if (!in_range) {
+      fail("batch.maxMessages",
+           "must be an integer from 1 to " + std::to_string(kMax) + ", not " + value->dump());
+    }
+    batch.max_messages = value->get<int>();
+  }
+  if (const auto* value = optionalField(in, "maxWait")) {
+    batch.max_wait = parseDuration(requireString(*value, "batch.maxWait"), "batch.maxWait");
+    // A message waiting for its batch is already out of the server's hands: its
+    // ackWait runs meanwhile.
+    if (batch.max_wait >= ack_wait) {
+      fail("batch.maxWait", "must be shorter than ackWait (" + formatDuration(ack_wait) +
+                                "), which runs while a message waits for its batch");
+    }
+  }
+  return batch;
 }
 
 std::optional<std::string> optionalName(const nlohmann::json& in, std::string_view field) {
@@ -56,6 +94,12 @@ void to_json(nlohmann::json& out, const Subscription& s) {
   if (s.start_at_time) out["startAtTime"] = *s.start_at_time;
   out["ackWait"] = formatDuration(s.ack_wait);
   out["maxInFlight"] = s.max_in_flight;
+  if (s.max_deliveries) out["maxDeliveries"] = *s.max_deliveries;
+  if (s.dead_letter_subject) out["deadLetterSubject"] = *s.dead_letter_subject;
+  if (s.batch) {
+    out["batch"] = {{"maxMessages", s.batch->max_messages},
+                    {"maxWait", formatDuration(s.batch->max_wait)}};
+  }
 }
 
 void from_json(const nlohmann::json& in, Subscription& s) {
@@ -119,12 +163,50 @@ void from_json(const nlohmann::json& in, Subscription& s) {
       fail("ackWait", "must be whole seconds (the streaming server counts it in seconds)");
     }
   }
-  if (const auto* value = optionalField(in, "maxInFlight")) {
+  const auto* max_in_flight = optionalField(in, "maxInFlight");
+  if (const auto* value = max_in_flight) {
     if (!value->is_number_integer())
       fail("maxInFlight", "must be an integer, not " + value->dump());
     if (value->get<std::int64_t>() < 1) fail("maxInFlight", "must be at least 1");
     if (value->get<std::int64_t>() > kMaxMaxInFlight) fail("maxInFlight", "must be at most 65535");
     s.max_in_flight = value->get<int>();
+  }
+
+  if (const auto* value = optionalField(in, "deadLetterSubject")) {
+    s.dead_letter_subject = requireString(*value, "deadLetterSubject");
+    if (auto problem = subjectProblem(*s.dead_letter_subject)) fail("deadLetterSubject", *problem);
+    // A dead letter published where it came from would come straight back.
+    if (*s.dead_letter_subject == s.subject) fail("deadLetterSubject", "must differ from subject");
+  }
+  if (const auto* value = optionalField(in, "maxDeliveries")) {
+    if (!value->is_number_integer() ||
+        (value->is_number_unsigned() &&
+         value->get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxMaxDeliveries)) ||
+        value->get<std::int64_t>() < 1 || value->get<std::int64_t>() > kMaxMaxDeliveries) {
+      fail("maxDeliveries", "must be an integer from 1 to " + std::to_string(kMaxMaxDeliveries) +
+                                ", not " + value->dump());
+    }
+    s.max_deliveries = value->get<int>();
+    // Without a dead-letter subject, the message after the last delivery would
+    // have nowhere to go but away.
+    if (!s.dead_letter_subject) {
+      fail("maxDeliveries",
+           "requires deadLetterSubject (after maxDeliveries failed deliveries the message is "
+           "published there; nothing is dropped silently)");
+    }
+  }
+
+  if (const auto* value = optionalField(in, "batch")) {
+    s.batch = parseBatch(*value, s.ack_wait);
+    if (max_in_flight == nullptr) {
+      // One batch at a time, in sequence order, unless the user asks for more.
+      s.max_in_flight = s.batch->max_messages;
+    } else if (s.max_in_flight < s.batch->max_messages) {
+      fail("batch.maxMessages",
+           "must not exceed maxInFlight (" + std::to_string(s.max_in_flight) +
+               "), which bounds the messages outstanding at the app; raise maxInFlight or leave "
+               "it unset (it then defaults to batch.maxMessages)");
+    }
   }
 }
 

@@ -21,14 +21,6 @@ run_sidecar() {
   pids+=($sc_pid)
 }
 
-# app_and_wait APP_PORT COUNT [latency] -> starts the app in the background, output in $work/app.out
-start_app() {
-  "$bench_bin/natsbus-bench-app" "$@" >"$work/app.out" 2>"$work/app.err" &
-  app_pid=$!
-  pids+=($app_pid)
-  until grep -q ready "$work/app.out" 2>/dev/null; do sleep 0.02; done
-}
-
 echo "payload 256 B, $messages stored messages per throughput run, nats-streaming-server memory store, $(nproc) cores"
 printf '%-40s %12s %12s\n' "run" "msgs/s" "ratio"
 declare -A ratio_at
@@ -48,16 +40,9 @@ for mif in 1 64; do
   printf '%-40s %12s %12s\n' "sidecar -> app, maxInFlight $mif" "$sidecar" "${ratio_at[$mif]}"
 done
 
-# The ceiling of any per-message HTTP delivery on this machine: wrk (C, epoll,
-# one thread) keeping 64 keep-alive POSTs of 256 B in flight against the same
-# no-op app, no NATS at all. If this is below 0.5x the direct subscriber, 0.5x
-# is out of reach for the sidecar whatever its own overhead.
-printf 'wrk.method = "POST"\nwrk.body = string.rep("x", 256)\n' >"$work/post.lua"
-app_port=$(free_port)
-start_app "$app_port" 1000000000
-read -r ceiling _ < <(wrk -t1 -c64 -d"${seconds}s" --latency -s "$work/post.lua" \
-  "http://127.0.0.1:$app_port/bench" | parse_wrk)
-kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
+# If the HTTP-only ceiling is below 0.5x the direct subscriber, 0.5x is out of
+# reach for the sidecar whatever its own overhead.
+ceiling=$(http_ceiling)
 ceiling_ratio=$(ratio "$ceiling" "$direct")
 printf '%-40s %12s %12s\n' "wrk -> no-op app, 64 conns (HTTP only)" "$ceiling" "$ceiling_ratio"
 

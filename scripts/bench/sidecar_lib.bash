@@ -55,3 +55,26 @@ parse_wrk() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+
+# start_app PORT COUNT [latency]: the no-op bench app in the background (sets
+# app_pid; its output in $work/app.out), back once it is listening.
+start_app() {
+  "$bench_bin/natsbus-bench-app" "$@" >"$work/app.out" 2>"$work/app.err" &
+  app_pid=$!
+  pids+=($app_pid)
+  until grep -q ready "$work/app.out" 2>/dev/null; do sleep 0.02; done
+}
+
+# The ceiling of any per-message HTTP delivery on this machine: wrk (C, epoll,
+# one thread) keeping 64 keep-alive POSTs of 256 B in flight against the same
+# no-op app, no NATS at all. Prints requests/s.
+http_ceiling() {
+  local port ceiling
+  printf 'wrk.method = "POST"\nwrk.body = string.rep("x", 256)\n' >"$work/post.lua"
+  port=$(free_port)
+  start_app "$port" 1000000000
+  read -r ceiling _ < <(wrk -t1 -c64 -d"${seconds}s" --latency -s "$work/post.lua" \
+    "http://127.0.0.1:$port/bench" | parse_wrk)
+  kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
+  echo "$ceiling"
+}

@@ -44,8 +44,52 @@ for conc in 1 32; do
   if [ "$s_bad" -ne 0 ]; then echo "WARNING: $s_bad sidecar publishes were not answered 200" >&2; fi
 done
 
+# API token (SPEC 3.5): a second sidecar that requires a token, measured in
+# alternation with the one without, so both see the same machine; the token
+# check must not move the publish figures (target: within noise, <= 3%).
+token="bench-token-6f1c2b9e0a7d4c3b"
+tok_port=$(free_port)
+NATSBUS_API_TOKEN="$token" "$sidecar_bin" --nats-url "$stan_url" --cluster-id "$stan_cid" \
+  --client-id bench-sidecar-token --listen "127.0.0.1:$tok_port" --log-level warn \
+  >"$work/sidecar-token.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$tok_port/readyz"
+printf 'wrk.method = "POST"\nwrk.body = string.rep("x", 256)\nwrk.headers["Natsbus-Token"] = "%s"\n' \
+  "$token" >"$work/post-token.lua"
+rounds="${BENCH_TOKEN_ROUNDS:-4}"
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+echo
+echo "API token: publish with and without it, alternated, $rounds rounds of ${seconds}s each"
+printf '%-34s %6s %10s %9s %8s\n' "run (median of rounds)" "conc" "req/s" "p50 us" "errors"
+declare -A token_ratio
+for conc in 1 32; do
+  threads=$([ "$conc" -eq 1 ] && echo 1 || echo 2)
+  plain_rps=(); plain_p50=(); token_rps=(); token_p50=(); pair_ratio=(); bad_total=0
+  # Every run adds to the channel the server keeps in memory, so a later run
+  # is a little slower: the order alternates (ABBA), and the figure is the
+  # median of each round's token/plain ratio.
+  for round in $(seq "$rounds"); do
+    plain_run() { read -r a_rps a_p50 _ a_bad < <(wrk -t"$threads" -c"$conc" -d"${seconds}s" --latency -s "$work/post.lua" \
+      "http://127.0.0.1:$port/v1/publish/bench.sidecar" | parse_wrk); }
+    token_run() { read -r b_rps b_p50 _ b_bad < <(wrk -t"$threads" -c"$conc" -d"${seconds}s" --latency -s "$work/post-token.lua" \
+      "http://127.0.0.1:$tok_port/v1/publish/bench.sidecar" | parse_wrk); }
+    if [ $((round % 2)) -eq 1 ]; then plain_run; token_run; else token_run; plain_run; fi
+    plain_rps+=("$a_rps"); plain_p50+=("$a_p50"); token_rps+=("$b_rps"); token_p50+=("$b_p50")
+    pair_ratio+=("$(ratio "$b_rps" "$a_rps")")
+    bad_total=$((bad_total + a_bad + b_bad))
+  done
+  printf '%-34s %6s %10s %9s %8s\n' "sidecar, no API token" "$conc" "$(median "${plain_rps[@]}")" "$(median "${plain_p50[@]}")" "-"
+  printf '%-34s %6s %10s %9s %8s\n' "sidecar, API token checked" "$conc" "$(median "${token_rps[@]}")" "$(median "${token_p50[@]}")" "$bad_total"
+  printf '%-34s %6s %s\n' "  per round req/s (no token)" "$conc" "${plain_rps[*]}"
+  printf '%-34s %6s %s\n' "  per round req/s (token)" "$conc" "${token_rps[*]}"
+  printf '%-34s %6s %s\n' "  per round ratio token/no token" "$conc" "${pair_ratio[*]}"
+  token_ratio[$conc]=$(median "${pair_ratio[@]}")
+  if [ "$bad_total" -ne 0 ]; then echo "WARNING: $bad_total publishes were not answered 200" >&2; fi
+done
+
 read -r s1 d1 <<<"${p50[1]}"
 echo
 echo "throughput ratio sidecar/direct: conc 1 = $(ratio ${rps[1]%/*} ${rps[1]#*/}), conc 32 = $(ratio ${rps[32]%/*} ${rps[32]#*/})   (target >= 0.5 at 32)"
 echo "added p50 latency at conc 1: $((s1 - d1)) us   (target <= 100 us)"
 echo "sidecar idle RSS: $((idle_rss_kb / 1024)) MB ($idle_rss_kb kB)   (target <= 15 MB)"
+echo "API token: throughput with/without, median of per-round ratios: conc 1 = ${token_ratio[1]}, conc 32 = ${token_ratio[32]}   (target: within noise, >= 0.97)"

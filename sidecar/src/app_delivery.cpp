@@ -1,5 +1,6 @@
 #include "natsbus/sidecar/app_delivery.hpp"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -60,11 +61,15 @@ namespace {
 class Delivery : public std::enable_shared_from_this<Delivery> {
  public:
   Delivery(BeastAppDelivery::Impl& impl, DeliveryRequest request, DeliveryCallback done)
-      : impl_(impl), timeout_(request.timeout), done_(std::move(done)) {
+      : impl_(impl),
+        timeout_(request.timeout),
+        keep_answer_(request.keep_answer),
+        done_(std::move(done)) {
     req_ = {http::verb::post, impl.url.base_path + request.path, 11};
     req_.set(http::field::host, impl.host_header);
     req_.set(http::field::user_agent, "natsbus-sidecar");
-    req_.set(http::field::content_type, "application/octet-stream");
+    req_.set(http::field::content_type,
+             beast::string_view(request.content_type.data(), request.content_type.size()));
     for (const auto& [name, value] : request.headers) req_.set(name, value);
     req_.keep_alive(true);
     req_.body() = std::move(request.body);
@@ -138,20 +143,27 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   }
 
   void read() {
-    http::async_read(
-        connection_->stream, connection_->buffer, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) {
-          if (ec) {
-            self->fail(ec);
-            return;
-          }
-          auto& c = *self->connection_;
-          if (!self->parser_->get().keep_alive()) {
-            c.stream.close();
-            c.open = false;
-          }
-          self->finish({static_cast<int>(self->parser_->get().result_int()), false, ""});
-        });
+    http::async_read(connection_->stream, connection_->buffer, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) {
+                         self->fail(ec);
+                         return;
+                       }
+                       auto& c = *self->connection_;
+                       if (!self->parser_->get().keep_alive()) {
+                         c.stream.close();
+                         c.open = false;
+                       }
+                       DeliveryResult result;
+                       result.status = static_cast<int>(self->parser_->get().result_int());
+                       auto& body = self->parser_->get().body();
+                       if (!result.ok()) {
+                         result.body = body.substr(0, std::min(body.size(), kKeptAnswerBytes));
+                       } else if (self->keep_answer_) {
+                         result.body = std::move(body);
+                       }
+                       self->finish(std::move(result));
+                     });
   }
 
   void fail(beast::error_code ec) {
@@ -170,9 +182,10 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
       attempt();
       return;
     }
+    const bool timed_out = ec == beast::error::timeout;
     finish({0, false,
-            ec == beast::error::timeout ? "the app did not answer in time"
-                                        : "delivery failed: " + ec.message()});
+            timed_out ? "the app did not answer in time" : "delivery failed: " + ec.message(),
+            timed_out});
   }
 
   void finish(DeliveryResult result) {
@@ -183,6 +196,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
 
   BeastAppDelivery::Impl& impl_;
   std::chrono::milliseconds timeout_;
+  bool keep_answer_;
   std::chrono::steady_clock::time_point deadline_;
   DeliveryCallback done_;
   http::request<http::string_body> req_;

@@ -1,5 +1,7 @@
 #include "natsbus/sidecar/cli.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <iostream>
 
 #include "natsbus/logging.hpp"
@@ -33,6 +35,7 @@ int runCli(const std::vector<std::string>& args, std::function<std::string()> cl
       break;
   }
   setupLogging("natsbus-sidecar", parsed.config.log_level, parsed.config.log_format);
+  for (const auto& warning : parsed.warnings) spdlog::warn("{}", warning);
   // Before any thread starts: the signals reach only runSidecar's sigwait.
   blockStopSignals();
   return runSidecar(parsed.config);

@@ -7,6 +7,7 @@
 
 #include "natsbus/cnats_handles.hpp"
 #include "natsbus/rfc3339.hpp"
+#include "natsbus/sidecar/nats_security.hpp"
 #include "natsbus/sidecar/publish_outcome.hpp"
 
 namespace natsbus::sidecar {
@@ -301,6 +302,8 @@ std::unique_ptr<CnatsConnection::Session> CnatsConnection::connectOnce(std::stri
   }
   NatsOptionsPtr nats_options(raw_nats);
   StanConnOptionsPtr stan_options(raw_stan);
+  // Credentials and TLS, files read afresh for every connection.
+  if (error = applyNatsSecurity(nats_options.get(), config_); !error.empty()) return nullptr;
   auto binding = std::make_shared<CnatsLoopBinding>(loop_);
   if (const auto status = binding->install(nats_options.get()); status != NATS_OK)
     return give_up("cannot set up the event loop for the connection: " + lastError(status));
@@ -439,6 +442,10 @@ void CnatsConnection::supervise() {
   using namespace std::chrono;
   milliseconds backoff(100);
   bool ever_connected = false;
+  // One warning per run of failures of the same kind (say, refused
+  // credentials); the attempts that repeat it are logged at debug.
+  std::string last_failure;
+  int failed_attempts = 0;
   while (true) {
     if (state_.snapshot().stopping) return;
     bool have_session;
@@ -450,8 +457,19 @@ void CnatsConnection::supervise() {
       std::string error;
       auto session = connectOnce(error);
       if (!session) {
-        spdlog::warn("cannot connect to {} (cluster {}, client {}): {}; retrying in {} ms",
-                     config_.nats_url, config_.cluster_id, client_id_, error, backoff.count());
+        const auto why = describeConnectFailure(error, config_);
+        ++failed_attempts;
+        if (why != last_failure) {
+          spdlog::warn(
+              "cannot connect to {} (cluster {}, client {}): {}; retrying with back-off (up to {} "
+              "ms); not ready, publishes get 503 until then",
+              config_.nats_url, config_.cluster_id, client_id_, why,
+              config_.reconnect_max_backoff.count());
+          last_failure = why;
+        } else {
+          spdlog::debug("connect attempt {} to {} failed again: {}; retrying in {} ms",
+                        failed_attempts, config_.nats_url, error, backoff.count());
+        }
         state_.waitForStop(backoff);
         backoff = std::min(backoff * 2, config_.reconnect_max_backoff);
         continue;
@@ -463,8 +481,13 @@ void CnatsConnection::supervise() {
       }
       ever_connected = true;
       backoff = milliseconds(100);
-      spdlog::info("connected to {} as client {} (cluster {})", config_.nats_url, client_id_,
-                   config_.cluster_id);
+      spdlog::info("connected to {} as client {} (cluster {}){}", config_.nats_url, client_id_,
+                   config_.cluster_id,
+                   failed_attempts > 0
+                       ? " after " + std::to_string(failed_attempts) + " failed attempt(s)"
+                       : std::string());
+      failed_attempts = 0;
+      last_failure.clear();
     }
 
     // (Re)create any subscription that is not active yet; a refusal (e.g. a

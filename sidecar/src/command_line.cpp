@@ -2,7 +2,11 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
 
 #include "natsbus/cli_settings.hpp"
 #include "natsbus/duration.hpp"
@@ -36,6 +40,23 @@ void checkNatsUrls(const Value& value) {
   }
 }
 
+std::string nonEmpty(const Value& value) {
+  if (value.text.empty()) refuseSetting(value, "must not be empty");
+  return value.text;
+}
+
+// A file the sidecar reads at every connect (so that a rotated certificate is
+// picked up); it must be readable now already.
+std::string readableFile(const Value& value) {
+  if (value.text.empty()) refuseSetting(value, "must name a file");
+  std::ifstream file(value.text);
+  if (!file) {
+    throw ValidationError(value.source + ": cannot read \"" + value.text +
+                          "\": " + std::strerror(errno));
+  }
+  return value.text;
+}
+
 std::string checkedId(const Value& value) {
   if (!contract::isValidClientId(value.text))
     refuseSetting(value, "may contain only letters, digits, '-' and '_' (and must not be empty)");
@@ -58,6 +79,38 @@ const std::vector<Setting<SidecarConfig>>& settings() {
        "client ID; default <POD_NAME or hostname>-<8 random hex>",
        [](const SidecarConfig&) { return std::string(); },
        [](SidecarConfig& c, const Value& v) { c.client_id = checkedId(v); }},
+      {"--nats-user", contract::env::kNatsUser, "NAME",
+       "user name for the streaming server (with --nats-password)",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.nats_user = nonEmpty(v); }},
+      {"--nats-password", contract::env::kNatsPassword, "SECRET",
+       "its password (prefer the environment variable: flags show in the process list)",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.nats_password = nonEmpty(v); }},
+      {"--nats-token", contract::env::kNatsToken, "SECRET",
+       "token for the streaming server (instead of a user and password)",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.nats_token = nonEmpty(v); }},
+      {"--nats-ca-file", contract::env::kNatsCaFile, "FILE",
+       "CA certificates (PEM) that verify the server; turns TLS on",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.nats_ca_file = readableFile(v); }},
+      {"--nats-cert-file", contract::env::kNatsCertFile, "FILE",
+       "client certificate (PEM) to present, with --nats-key-file; turns TLS on",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.nats_cert_file = readableFile(v); }},
+      {"--nats-key-file", contract::env::kNatsKeyFile, "FILE", "the client certificate's key (PEM)",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.nats_key_file = readableFile(v); }},
+      {"--api-token", contract::env::kApiToken, "SECRET",
+       "required from callers as 'Natsbus-Token: T' or 'Authorization: Bearer T' (all but "
+       "GET /healthz and /readyz); 401 otherwise",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.api_token = nonEmpty(v); }},
+      {"--app-token", contract::env::kAppToken, "SECRET",
+       "sent to the app as 'Natsbus-Token: T' with every delivery",
+       [](const SidecarConfig&) { return std::string(); },
+       [](SidecarConfig& c, const Value& v) { c.app_token = nonEmpty(v); }},
       {"--listen", contract::env::kListen, "HOST:PORT", "the HTTP API (loopback only by default)",
        [](const SidecarConfig& c) { return formatHostPort(c.listen); },
        [](SidecarConfig& c, const Value& v) { c.listen = parseHostPort(v.text, v.source); }},
@@ -133,6 +186,34 @@ const std::vector<Setting<SidecarConfig>>& settings() {
        }},
   };
   return table;
+}
+
+bool isSecretSetting(const std::string& flag) {
+  return flag == "--nats-password" || flag == "--nats-token" || flag == "--api-token" ||
+         flag == "--app-token";
+}
+
+// Settings that only make sense together, or not together. `given` maps each
+// flag that was set to the name it was set by, which the error names.
+void checkCombinations(const std::map<std::string, std::string>& given) {
+  const auto has = [&](const char* flag) { return given.count(flag) != 0; };
+  const auto name = [&](const char* flag) {
+    if (has(flag)) return given.at(flag);
+    for (const auto& setting : settings()) {
+      if (setting.flag == std::string(flag)) return std::string(flag) + " (" + setting.env + ")";
+    }
+    return std::string(flag);
+  };
+  const auto pair = [&](const char* a, const char* b) {
+    if (has(a) && !has(b)) throw ValidationError(name(b) + ": required with " + name(a));
+    if (has(b) && !has(a)) throw ValidationError(name(a) + ": required with " + name(b));
+  };
+  pair("--nats-user", "--nats-password");
+  pair("--nats-cert-file", "--nats-key-file");
+  if (has("--nats-token") && has("--nats-user")) {
+    throw ValidationError(name("--nats-token") + ": set a token or a user and password (" +
+                          name("--nats-user") + "), not both");
+  }
 }
 
 void generateClientId(SidecarConfig& config, std::function<std::string()> suffix) {
@@ -217,8 +298,8 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args,
     throw ValidationError(error.what());
   }
   const auto* extras = probe_command->parsed()       ? probe_command
-                      : readiness_command->parsed() ? readiness_command
-                                                    : &app;
+                       : readiness_command->parsed() ? readiness_command
+                                                     : &app;
   if (!extras->remaining().empty())
     throw ValidationError(extras->remaining().front() + ": unknown flag or argument (see --help)");
 
@@ -249,8 +330,10 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args,
                             readiness.nats_url + "\"");
     }
     if (!contract::isValidClientId(readiness.cluster_id)) {
-      throw ValidationError("raft-readiness --cluster-id: may contain only letters, digits, '-' "
-                            "and '_', not \"" + readiness.cluster_id + "\"");
+      throw ValidationError(
+          "raft-readiness --cluster-id: may contain only letters, digits, '-' "
+          "and '_', not \"" +
+          readiness.cluster_id + "\"");
     }
     if (!contract::isLogLevel(readiness.log_level)) {
       throw ValidationError("raft-readiness --log-level: must be one of " +
@@ -261,7 +344,34 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args,
   }
 
   auto& config = parsed.config;
+  // CLI11 reads an empty variable as unset. For a secret that would turn the
+  // check off (a Secret whose token is empty would leave the API open), so an
+  // empty secret variable is refused like an empty flag.
+  for (const auto& setting : settings()) {
+    const char* value = setting.env != nullptr ? std::getenv(setting.env) : nullptr;
+    if (isSecretSetting(setting.flag) && value != nullptr && *value == '\0' &&
+        !SettingFlags<SidecarConfig>::onCommandLine(args, setting.flag)) {
+      setting.apply(config, Value{"", setting.env});
+    }
+  }
   flags.apply(config, args);
+  std::map<std::string, std::string> given;  // flag -> the name it was given by
+  for (const auto& setting : settings()) {
+    const bool from_flag = SettingFlags<SidecarConfig>::onCommandLine(args, setting.flag);
+    const char* value = setting.env != nullptr ? std::getenv(setting.env) : nullptr;
+    if (from_flag) {
+      given[setting.flag] = setting.flag;
+      if (isSecretSetting(setting.flag)) {
+        parsed.warnings.push_back(std::string(setting.flag) +
+                                  " was given on the command line, where other local users can "
+                                  "read it in the process list; set " +
+                                  setting.env + " instead");
+      }
+    } else if (value != nullptr && *value != '\0') {
+      given[setting.flag] = setting.env;
+    }
+  }
+  checkCombinations(given);
   if (config.cluster_id.empty()) {
     throw ValidationError(std::string("--cluster-id (") + contract::env::kClusterId +
                           "): required, the streaming server's cluster ID");

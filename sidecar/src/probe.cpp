@@ -24,8 +24,8 @@ int runProbe(const ProbeTarget& probe) {
   if (target.address.host == "0.0.0.0") target.address.host = "127.0.0.1";
   if (target.address.host == "::") target.address.host = "::1";
   std::string error;
-  const auto answer = httpGetOnce(target.address.host, target.address.port, target.path,
-                                  kProbeTimeout, &error);
+  const auto answer =
+      httpGetOnce(target.address.host, target.address.port, target.path, kProbeTimeout, &error);
   if (!answer) {
     std::cout << "no answer from " << target.address.host << ":" << target.address.port
               << target.path << ": " << error << "\n";

@@ -10,19 +10,38 @@
 #include "natsbus/io_loop.hpp"
 #include "natsbus/sidecar/cnats_connection.hpp"
 #include "natsbus/sidecar/delivery.hpp"
+#include "natsbus/sidecar/nats_security.hpp"
 #include "natsbus/sidecar/router.hpp"
 #include "natsbus/version.hpp"
 
 namespace natsbus::sidecar {
+namespace {
+
+struct ForwardingSink final : MessageSink {
+  void onMessage(ReceivedMessage message) override { target->onMessage(std::move(message)); }
+  MessageSink* target = nullptr;
+};
+
+}  // namespace
 
 int runSidecar(const SidecarConfig& config) {
+  // A CA, certificate or key that cannot be loaded is a configuration error:
+  // say so now, not as a connect failure on every retry.
+  if (const auto error = checkNatsSecurity(config); !error.empty()) {
+    std::cerr << "natsbus-sidecar: " << error << "\n";
+    return 2;
+  }
   // Declared first so it outlives everything that posts to it.
   IoLoop loop(config.http_threads);
   Stats stats(config.subscriptions);
   BeastAppDelivery app(config.app_url, loop);
-  DeliveryManager deliveries(config, stats, app);
-  CnatsConnection connection(config, stats, config.subscriptions.empty() ? nullptr : &deliveries,
+  // The connection hands messages to the deliveries, which dead-letter through
+  // the connection: the sink is pointed at them once both exist.
+  ForwardingSink sink;
+  CnatsConnection connection(config, stats, config.subscriptions.empty() ? nullptr : &sink,
                              loop.serialExecutor());
+  DeliveryManager deliveries(config, stats, app, connection);
+  sink.target = &deliveries;
   Router router(connection, stats, config);
   HttpServerOptions options;
   options.setting = "--listen";

@@ -22,7 +22,9 @@ Stats::Stats(const std::vector<Subscription>& subs)
       reconnects(registry.counter("natsbus_sidecar_reconnects_total",
                                   "Times the streaming connection was re-established")),
       connected(
-          registry.gauge("natsbus_sidecar_connected", "1 when connected to the streaming server")) {
+          registry.gauge("natsbus_sidecar_connected", "1 when connected to the streaming server")),
+      unauthorized(registry.counter("natsbus_sidecar_unauthorized_requests_total",
+                                    "API requests refused 401 for a missing or wrong API token")) {
   for (const auto& sub : subs) {
     const MetricsRegistry::Labels labels{{"subject", sub.subject}, {"path", sub.path}};
     subscriptions.push_back(SubscriptionStats{
@@ -36,6 +38,15 @@ Stats::Stats(const std::vector<Subscription>& subs)
                           "Redelivered messages, per subscription", labels),
         &registry.gauge("natsbus_sidecar_subscription_in_flight",
                         "Deliveries waiting on the app, per subscription", labels),
+        &registry.counter("natsbus_sidecar_dead_lettered_total",
+                          "Messages published to the subscription's deadLetterSubject and acked",
+                          labels),
+        &registry.counter("natsbus_sidecar_dead_letter_failures_total",
+                          "Dead-letter publishes that failed; the original stays un-acked", labels),
+        &registry.counter("natsbus_sidecar_subscription_batches_total",
+                          "Batch requests made to the app, per subscription (each carries up "
+                          "to batch.maxMessages messages, counted in delivered)",
+                          labels),
     });
   }
 }

@@ -33,7 +33,28 @@ inline constexpr const char* kLogLevel = "NATSBUS_LOG_LEVEL";
 inline constexpr const char* kLogFormat = "NATSBUS_LOG_FORMAT";
 // Set by the webhook from the downward API; the sidecar derives a client ID from it.
 inline constexpr const char* kPodName = "POD_NAME";
+// SPEC 1.4 / 3.1: credentials and TLS files for the streaming connection. The
+// webhook fills the secret ones from secretKeyRef, never with a value.
+inline constexpr const char* kNatsUser = "NATSBUS_NATS_USER";
+inline constexpr const char* kNatsPassword = "NATSBUS_NATS_PASSWORD";
+inline constexpr const char* kNatsToken = "NATSBUS_NATS_TOKEN";
+inline constexpr const char* kNatsCaFile = "NATSBUS_NATS_CA_FILE";
+inline constexpr const char* kNatsCertFile = "NATSBUS_NATS_CERT_FILE";
+inline constexpr const char* kNatsKeyFile = "NATSBUS_NATS_KEY_FILE";
+// SPEC 3.5: the token the app must send, and the one the sidecar sends with
+// every delivery.
+inline constexpr const char* kApiToken = "NATSBUS_API_TOKEN";
+inline constexpr const char* kAppToken = "NATSBUS_APP_TOKEN";
 }  // namespace env
+
+// Where the webhook mounts a bus's TLS files into the sidecar (read-only
+// Secret volumes): the CA of the bus's TLS Secret, and the client certificate.
+inline constexpr std::string_view kNatsTlsDir = "/etc/natsbus/nats-tls";
+inline constexpr std::string_view kNatsClientTlsDir = "/etc/natsbus/nats-client-tls";
+// The keys of a kubernetes.io/tls Secret, which are also the file names.
+inline constexpr std::string_view kCaFileName = "ca.crt";
+inline constexpr std::string_view kCertFileName = "tls.crt";
+inline constexpr std::string_view kKeyFileName = "tls.key";
 
 // The image injected when neither the operator flag nor the pod annotation
 // names one: the sidecar of the same release as the operator.

@@ -3,6 +3,8 @@
 // the operator, so the builder checks everything it relies on and names the field.
 #include "bus_spec.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <initializer_list>
 #include <limits>
 #include <string>
@@ -121,6 +123,27 @@ void checkName(const std::string& name) {
   }
 }
 
+// A Secret's name is a DNS-1123 subdomain.
+std::string secretNameAt(const nlohmann::json& object, const char* key, const std::string& field) {
+  const auto name = stringAt(object, key, field);
+  const bool valid =
+      !name.empty() && name.size() <= 253 &&
+      std::isalnum(static_cast<unsigned char>(name.front())) &&
+      std::isalnum(static_cast<unsigned char>(name.back())) &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+      });
+  if (!valid) {
+    fail(field, inQuotes(name) +
+                    " is not a Secret name (lower-case letters, digits, '-' and '.', at most 253)");
+  }
+  return name;
+}
+
+bool present(const nlohmann::json& object, const char* key) {
+  return object.contains(key) && !object[key].is_null();
+}
+
 void checkQuantities(const nlohmann::json& resources) {
   onlyKnownFields(resources, "spec.resources", {"limits", "requests"});
   for (const char* kind : {"limits", "requests"}) {
@@ -154,7 +177,7 @@ BusSpec parseBusSpec(const nlohmann::json& nats_streaming) {
   const auto& spec = objectAt(resource, "spec", "spec");
   onlyKnownFields(spec, "spec",
                   {"clusterID", "image", "replicas", "ports", "heartbeat", "debug", "trace",
-                   "store", "limits", "resources"});
+                   "store", "limits", "resources", "auth", "tls"});
 
   bus.cluster_id = bus.name;
   if (spec.contains("clusterID") && !spec["clusterID"].is_null()) {
@@ -270,6 +293,40 @@ BusSpec parseBusSpec(const nlohmann::json& nats_streaming) {
     const auto& resources = objectAt(spec, "resources", "spec.resources");
     checkQuantities(resources);
     if (!resources.empty()) bus.resources = resources;
+  }
+
+  if (present(spec, "auth")) {
+    const auto& auth = objectAt(spec, "auth", "spec.auth");
+    onlyKnownFields(auth, "spec.auth", {"secretName"});
+    bus.auth_secret = secretNameAt(auth, "secretName", "spec.auth.secretName");
+  }
+  if (present(spec, "tls")) {
+    const auto& tls = objectAt(spec, "tls", "spec.tls");
+    onlyKnownFields(tls, "spec.tls", {"secretName", "verifyClients", "clientSecretName"});
+    BusSpec::Tls parsed;
+    parsed.secret = secretNameAt(tls, "secretName", "spec.tls.secretName");
+    if (present(tls, "verifyClients"))
+      parsed.verify_clients = boolAt(tls, "verifyClients", "spec.tls.verifyClients");
+    if (present(tls, "clientSecretName") && tls["clientSecretName"] != "") {
+      parsed.client_secret = secretNameAt(tls, "clientSecretName", "spec.tls.clientSecretName");
+    }
+    if (parsed.verify_clients && !parsed.client_secret) {
+      fail("spec.tls.clientSecretName",
+           "required with verifyClients: true (the certificate the sidecars and the server's own "
+           "connection present)");
+    }
+    bus.tls = std::move(parsed);
+  }
+  if (bus.clustered() && (bus.auth_secret || bus.tls)) {
+    // The servers themselves could take the credentials and certificates, but
+    // the raft-readiness container beside each and the operator's Raft
+    // membership requests connect to them without either, so such a cluster
+    // would never become Ready nor resize.
+    fail(bus.auth_secret ? "spec.auth" : "spec.tls",
+         "spec.auth and spec.tls are not supported yet with replicas > 1 (spec.replicas is " +
+             std::to_string(bus.replicas) +
+             "): the Raft cluster's readiness checks and membership changes do not carry "
+             "credentials or TLS; use replicas: 1 for a secured bus");
   }
   return bus;
 }

@@ -33,6 +33,14 @@ struct BusSpec {
   std::optional<std::int64_t> max_bytes;
   std::optional<std::string> max_age;
   std::optional<nlohmann::json> resources;
+  // SPEC 1.4: credentials and TLS, each from a Secret in the bus's namespace.
+  std::optional<std::string> auth_secret;  // keys `token`, or `username` + `password`
+  struct Tls {
+    std::string secret;  // kubernetes.io/tls with ca.crt
+    bool verify_clients = false;
+    std::optional<std::string> client_secret;  // the client certificate sidecars present
+  };
+  std::optional<Tls> tls;
 
   bool clustered() const { return replicas > 1; }
 };

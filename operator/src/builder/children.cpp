@@ -9,6 +9,7 @@
 #include "bus_spec.hpp"
 #include "natsbus/operator/builder.hpp"
 #include "natsbus/validation_error.hpp"
+#include "secrets.hpp"
 
 namespace natsbus::op {
 namespace {
@@ -22,6 +23,20 @@ constexpr const char* kContainerName = "nats-streaming";
 constexpr const char* kClusterVolumeMount = "/data";
 constexpr const char* kRaftLogDir = "/data/raft";
 constexpr const char* kReadinessContainerName = "raft-readiness";
+
+// Where the server's container finds its TLS files (read-only Secret volumes),
+// and the variables its credentials arrive in (secretKeyRef), which the args
+// reference as $(VAR) so that no value is ever written into the Deployment.
+constexpr const char* kTlsVolume = "nats-tls";
+constexpr const char* kTlsDir = "/etc/natsbus/tls";
+constexpr const char* kClientTlsVolume = "nats-client-tls";
+constexpr const char* kClientTlsDir = "/etc/natsbus/client-tls";
+constexpr const char* kTokenEnv = "NATSBUS_AUTH_TOKEN";
+constexpr const char* kUsernameEnv = "NATSBUS_AUTH_USERNAME";
+constexpr const char* kPasswordEnv = "NATSBUS_AUTH_PASSWORD";
+// Owner and group may read the key files; nothing else (the volume is the
+// server container's only).
+constexpr int kSecretFileMode = 0440;
 
 std::string nameOf(const nlohmann::json& nats_streaming) {
   const auto metadata = nats_streaming.is_object()
@@ -109,6 +124,48 @@ std::vector<std::string> serverArgs(const BusSpec& bus) {
   return args;
 }
 
+// After the SPEC 1.1 list: credentials, then TLS. The streaming server's own
+// NATS connection to its embedded server (to 127.0.0.1) reuses --user/--pass or
+// --auth by itself; for TLS it needs the CA (-tls_client_cacert) and, when the
+// server verifies clients, a client certificate of its own (-tls_client_cert/-key).
+void addSecurityArgs(const BusSpec& bus, const ResolvedSecrets& secrets,
+                     std::vector<std::string>& args) {
+  const auto path = [](const char* dir, const char* key) { return std::string(dir) + "/" + key; };
+  const auto env = [](const char* name) { return std::string("$(") + name + ")"; };
+  switch (secrets.auth) {
+    case ResolvedSecrets::Auth::kToken:
+      args.insert(args.end(), {"--auth", env(kTokenEnv)});
+      break;
+    case ResolvedSecrets::Auth::kUserPassword:
+      args.insert(args.end(), {"--user", env(kUsernameEnv), "--pass", env(kPasswordEnv)});
+      break;
+    case ResolvedSecrets::Auth::kNone:
+      break;
+  }
+  if (!bus.tls) return;
+  namespace k = secret_keys;
+  args.insert(args.end(), {"-tls", "-tlscert", path(kTlsDir, k::kCertificate), "-tlskey",
+                           path(kTlsDir, k::kPrivateKey), "-tlscacert", path(kTlsDir, k::kCa)});
+  if (bus.tls->verify_clients) args.emplace_back("-tlsverify");
+  args.insert(args.end(), {"-tls_client_cacert", path(kTlsDir, k::kCa)});
+  if (bus.tls->verify_clients) {
+    args.insert(args.end(), {"-tls_client_cert", path(kClientTlsDir, k::kCertificate),
+                             "-tls_client_key", path(kClientTlsDir, k::kPrivateKey)});
+  }
+}
+
+nlohmann::json secretEnv(const char* name, const std::string& secret, const char* key) {
+  return {{"name", name}, {"valueFrom", {{"secretKeyRef", {{"name", secret}, {"key", key}}}}}};
+}
+
+nlohmann::json secretVolume(const char* volume, const std::string& secret,
+                            const std::vector<const char*>& keys) {
+  auto items = nlohmann::json::array();
+  for (const char* key : keys) items.push_back({{"key", key}, {"path", key}});
+  return {{"name", volume},
+          {"secret", {{"secretName", secret}, {"items", items}, {"defaultMode", kSecretFileMode}}}};
+}
+
 nlohmann::json portsFor(const BusSpec& bus) {
   nlohmann::json ports = {
       {{"name", "client"}, {"containerPort", bus.client_port}, {"protocol", "TCP"}},
@@ -122,8 +179,11 @@ nlohmann::json portsFor(const BusSpec& bus) {
 
 nlohmann::json readinessProbeFor(const BusSpec& bus) {
   if (!bus.clustered()) {
-    // /streaming/serverz answers once the streaming layer (not just the
-    // embedded NATS server) is up, which is when clients can connect.
+    // /streaming/serverz does not answer (the probe times out) while the
+    // server recovers its store and subscribes to the connect subject: it
+    // holds the lock serverz needs. Only a window of a few milliseconds before
+    // it takes that lock answers early (tests/support waits for the log line
+    // instead); sidecars retry a refused connect, so the probe is enough here.
     return {{"httpGet", {{"path", "/streaming/serverz"}, {"port", "monitoring"}}},
             {"periodSeconds", 5},
             {"failureThreshold", 3}};
@@ -138,26 +198,45 @@ nlohmann::json readinessProbeFor(const BusSpec& bus) {
           {"failureThreshold", 2}};
 }
 
-nlohmann::json containerFor(const BusSpec& bus) {
+nlohmann::json containerFor(const BusSpec& bus, const ResolvedSecrets& secrets) {
+  auto args = serverArgs(bus);
+  addSecurityArgs(bus, secrets, args);
   nlohmann::json container = {
       {"name", kContainerName},
       {"image", bus.image},
-      {"args", serverArgs(bus)},
+      {"args", args},
       {"ports", portsFor(bus)},
       {"readinessProbe", readinessProbeFor(bus)},
   };
+  if (bus.resources) container["resources"] = *bus.resources;
+  auto env = nlohmann::json::array();
   if (bus.clustered()) {
     // -cluster_node_id $(POD_NAME): the Raft node ID is the pod name, stable
     // across restarts, which is what ties a node to its volume.
-    container["env"] = nlohmann::json::array(
-        {{{"name", "POD_NAME"},
-          {"valueFrom", {{"fieldRef", {{"apiVersion", "v1"}, {"fieldPath", "metadata.name"}}}}}}});
+    env.push_back(
+        {{"name", "POD_NAME"},
+         {"valueFrom", {{"fieldRef", {{"apiVersion", "v1"}, {"fieldPath", "metadata.name"}}}}}});
   }
-  if (bus.resources) container["resources"] = *bus.resources;
+  if (secrets.auth == ResolvedSecrets::Auth::kToken) {
+    env.push_back(secretEnv(kTokenEnv, *bus.auth_secret, secret_keys::kToken));
+  } else if (secrets.auth == ResolvedSecrets::Auth::kUserPassword) {
+    env.push_back(secretEnv(kUsernameEnv, *bus.auth_secret, secret_keys::kUsername));
+    env.push_back(secretEnv(kPasswordEnv, *bus.auth_secret, secret_keys::kPassword));
+  }
+  if (!env.empty()) container["env"] = env;
+  auto mounts = nlohmann::json::array();
   if (bus.file_store) {
-    container["volumeMounts"] = nlohmann::json::array(
-        {{{"name", kDataVolume}, {"mountPath", bus.clustered() ? kClusterVolumeMount : kDataDir}}});
+    mounts.push_back(
+        {{"name", kDataVolume}, {"mountPath", bus.clustered() ? kClusterVolumeMount : kDataDir}});
   }
+  if (bus.tls) {
+    mounts.push_back({{"name", kTlsVolume}, {"mountPath", kTlsDir}, {"readOnly", true}});
+    if (bus.tls->verify_clients) {
+      mounts.push_back(
+          {{"name", kClientTlsVolume}, {"mountPath", kClientTlsDir}, {"readOnly", true}});
+    }
+  }
+  if (!mounts.empty()) container["volumeMounts"] = mounts;
   return container;
 }
 
@@ -165,24 +244,49 @@ nlohmann::json containerFor(const BusSpec& bus) {
 // Raft-aware readiness check cannot run inside it; it runs in this small
 // container from the sidecar image and is asked over the pod's loopback.
 nlohmann::json readinessContainerFor(const BusSpec& bus, const BuildOptions& options) {
-  return {
-      {"name", kReadinessContainerName},
-      {"image", options.sidecar_image},
-      {"args",
-       {std::string(sidecar_contract::kRaftReadinessCommand), "--listen",
-        "0.0.0.0:" + std::to_string(sidecar_contract::kRaftReadinessPort),
-        "--monitoring-url", "http://127.0.0.1:" + std::to_string(bus.monitoring_port), "--nats-url",
-        "nats://127.0.0.1:" + std::to_string(bus.client_port), "--cluster-id", bus.cluster_id}},
-      {"ports",
-       {{{"name", "raft-ready"}, {"containerPort", sidecar_contract::kRaftReadinessPort}, {"protocol", "TCP"}}}},
-      {"resources",
-       {{"requests", {{"cpu", "5m"}, {"memory", "16Mi"}}},
-        {"limits", {{"cpu", "100m"}, {"memory", "64Mi"}}}}},
-      {"securityContext", nonRootSecurityContext()}};
+  return {{"name", kReadinessContainerName},
+          {"image", options.sidecar_image},
+          {"args",
+           {std::string(sidecar_contract::kRaftReadinessCommand), "--listen",
+            "0.0.0.0:" + std::to_string(sidecar_contract::kRaftReadinessPort), "--monitoring-url",
+            "http://127.0.0.1:" + std::to_string(bus.monitoring_port), "--nats-url",
+            "nats://127.0.0.1:" + std::to_string(bus.client_port), "--cluster-id", bus.cluster_id}},
+          {"ports",
+           {{{"name", "raft-ready"},
+             {"containerPort", sidecar_contract::kRaftReadinessPort},
+             {"protocol", "TCP"}}}},
+          {"resources",
+           {{"requests", {{"cpu", "5m"}, {"memory", "16Mi"}}},
+            {"limits", {{"cpu", "100m"}, {"memory", "64Mi"}}}}},
+          {"securityContext", nonRootSecurityContext()}};
 }
 
-nlohmann::json deploymentFor(const BusSpec& bus) {
-  nlohmann::json pod_spec = {{"containers", nlohmann::json::array({containerFor(bus)})}};
+// The TLS Secrets' read-only volumes (the server's certificate and CA; with
+// client verification, the client certificate of its own connection).
+void addTlsVolumes(const BusSpec& bus, nlohmann::json& volumes) {
+  if (!bus.tls) return;
+  namespace k = secret_keys;
+  volumes.push_back(
+      secretVolume(kTlsVolume, bus.tls->secret, {k::kCertificate, k::kPrivateKey, k::kCa}));
+  if (bus.tls->verify_clients) {
+    volumes.push_back(
+        secretVolume(kClientTlsVolume, *bus.tls->client_secret, {k::kCertificate, k::kPrivateKey}));
+  }
+}
+
+// The pod template's labels and, when Secrets are referenced, the digest of
+// their data: a changed Secret changes the template, which rolls the servers.
+nlohmann::json templateMetadataFor(const BusSpec& bus, const ResolvedSecrets& secrets) {
+  nlohmann::json metadata = {{"labels", labelsFor(bus.name)}};
+  if (!secrets.digest.empty()) {
+    metadata["annotations"] = {{std::string(kSecretsHashAnnotation), "sha256:" + secrets.digest}};
+  }
+  return metadata;
+}
+
+nlohmann::json deploymentFor(const BusSpec& bus, const ResolvedSecrets& secrets) {
+  nlohmann::json pod_spec = {{"containers", nlohmann::json::array({containerFor(bus, secrets)})}};
+  auto volumes = nlohmann::json::array();
   if (bus.file_store) {
     nlohmann::json volume = {{"name", kDataVolume}};
     if (bus.store_size) {
@@ -190,8 +294,11 @@ nlohmann::json deploymentFor(const BusSpec& bus) {
     } else {
       volume["emptyDir"] = nlohmann::json::object();
     }
-    pod_spec["volumes"] = nlohmann::json::array({volume});
+    volumes.push_back(volume);
   }
+  addTlsVolumes(bus, volumes);
+  if (!volumes.empty()) pod_spec["volumes"] = volumes;
+  const auto template_metadata = templateMetadataFor(bus, secrets);
   return {{"apiVersion", "apps/v1"},
           {"kind", "Deployment"},
           {"metadata", metadataFor(bus, bus.name + "-depl")},
@@ -202,7 +309,7 @@ nlohmann::json deploymentFor(const BusSpec& bus) {
             // claim cannot be mounted by the new pod while the old one holds it.
             {"strategy", {{"type", "Recreate"}}},
             {"selector", {{"matchLabels", selectorFor(bus.name)}}},
-            {"template", {{"metadata", {{"labels", labelsFor(bus.name)}}}, {"spec", pod_spec}}}}}};
+            {"template", {{"metadata", template_metadata}, {"spec", pod_spec}}}}}};
 }
 
 nlohmann::json servicePort(const char* name, int port) {
@@ -234,7 +341,8 @@ nlohmann::json claimFor(const BusSpec& bus) {
           {"spec", claimSpecFor(bus)}};
 }
 
-nlohmann::json statefulSetFor(const BusSpec& bus, const BuildOptions& options) {
+nlohmann::json statefulSetFor(const BusSpec& bus, const ResolvedSecrets& secrets,
+                              const BuildOptions& options) {
   std::string peers;
   for (const auto& node : raftNodeNames(bus.name, bus.replicas))
     peers += (peers.empty() ? "" : ",") + node;
@@ -242,7 +350,7 @@ nlohmann::json statefulSetFor(const BusSpec& bus, const BuildOptions& options) {
   metadata["annotations"] = {{kRaftPeersAnnotation, peers}};
   const nlohmann::json selector = {{"matchLabels", selectorFor(bus.name)}};
   nlohmann::json pod_spec = {
-      {"containers", {containerFor(bus), readinessContainerFor(bus, options)}},
+      {"containers", {containerFor(bus, secrets), readinessContainerFor(bus, options)}},
       // Preferred, not required: a cluster on fewer nodes than replicas still
       // runs, it just survives fewer node failures.
       {"affinity",
@@ -251,6 +359,9 @@ nlohmann::json statefulSetFor(const BusSpec& bus, const BuildOptions& options) {
            {{{"weight", 100},
              {"podAffinityTerm",
               {{"labelSelector", selector}, {"topologyKey", "kubernetes.io/hostname"}}}}}}}}}}};
+  auto volumes = nlohmann::json::array();
+  addTlsVolumes(bus, volumes);
+  if (!volumes.empty()) pod_spec["volumes"] = volumes;
   return {{"apiVersion", "apps/v1"},
           {"kind", "StatefulSet"},
           {"metadata", metadata},
@@ -268,7 +379,7 @@ nlohmann::json statefulSetFor(const BusSpec& bus, const BuildOptions& options) {
             {"persistentVolumeClaimRetentionPolicy",
              {{"whenDeleted", "Delete"}, {"whenScaled", "Delete"}}},
             {"selector", selector},
-            {"template", {{"metadata", {{"labels", labelsFor(bus.name)}}}, {"spec", pod_spec}}},
+            {"template", {{"metadata", templateMetadataFor(bus, secrets)}, {"spec", pod_spec}}},
             {"volumeClaimTemplates",
              {{{"apiVersion", "v1"},
                {"kind", "PersistentVolumeClaim"},
@@ -326,19 +437,25 @@ std::string portOf(const nlohmann::json& nats_streaming, const char* which, int 
 
 }  // namespace
 
-ChildObjects buildChildren(const nlohmann::json& nats_streaming, const BuildOptions& options) {
+ChildObjects buildChildren(const nlohmann::json& nats_streaming, const SecretFinder& secrets,
+                           const BuildOptions& options) {
   const BusSpec bus = parseBusSpec(nats_streaming);
+  const ResolvedSecrets resolved = resolveSecrets(bus, secrets);
   ChildObjects children;
   children.service = serviceFor(bus);
   if (bus.clustered()) {
-    children.stateful_set = statefulSetFor(bus, options);
+    children.stateful_set = statefulSetFor(bus, resolved, options);
     children.headless_service = headlessServiceFor(bus);
     children.pod_disruption_budget = podDisruptionBudgetFor(bus);
   } else {
-    children.deployment = deploymentFor(bus);
+    children.deployment = deploymentFor(bus, resolved);
     if (bus.store_size) children.persistent_volume_claim = claimFor(bus);
   }
   return children;
+}
+
+ChildObjects buildChildren(const nlohmann::json& nats_streaming, const BuildOptions& options) {
+  return buildChildren(nats_streaming, SecretFinder{}, options);
 }
 
 nlohmann::json nonRootSecurityContext() {

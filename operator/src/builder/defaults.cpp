@@ -43,6 +43,9 @@ nlohmann::json withDefaults(const nlohmann::json& nats_streaming) {
   defaultValue(*spec, "debug", false);
   defaultValue(*spec, "trace", false);
   if (auto* store = objectField(*spec, "store")) defaultValue(*store, "type", "memory");
+  // spec.tls itself has no default (no TLS unless asked for); inside it, does.
+  if (auto tls = spec->find("tls"); tls != spec->end() && tls->is_object())
+    defaultValue(*tls, "verifyClients", false);
   return out;
 }
 

@@ -5,4 +5,5 @@ target_sources(natsbus_operator_builder PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/defaults.cpp
   ${CMAKE_CURRENT_LIST_DIR}/quantity.cpp
   ${CMAKE_CURRENT_LIST_DIR}/render.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/secrets.cpp
   ${CMAKE_CURRENT_LIST_DIR}/yaml_json.cpp)

@@ -71,6 +71,9 @@ Controller::Controller(KubeClient& client, EventRecorder& events, MetricsRegistr
                             options_.stats_interval, options_.stats_threshold, &bus_metrics_},
           [this](const std::string& object, const std::string& resource_version) {
             own_writes_.wrote(object, resource_version);
+          },
+          [this](const std::string& ns, const std::string& name) {
+            return secrets_->find(ns, name, options_.secret_sync_timeout);
           }),
       reconciles_(metrics.counter("natsbus_operator_reconciles_total", "Reconcile passes run")),
       echoes_(metrics.counter("natsbus_operator_own_write_echoes_total",
@@ -82,7 +85,9 @@ Controller::Controller(KubeClient& client, EventRecorder& events, MetricsRegistr
                                   {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
       depth_(metrics.gauge("natsbus_operator_queue_depth", "Resources waiting to be reconciled")),
       resources_gauge_(
-          metrics.gauge("natsbus_operator_resources", "NatsStreaming resources in the cache")) {
+          metrics.gauge("natsbus_operator_resources", "NatsStreaming resources in the cache")),
+      secrets_gauge_(metrics.gauge("natsbus_operator_watched_secrets",
+                                   "Secrets watched because a NatsStreaming references them")) {
   InformerOptions resource_options;
   resource_options.ns = options_.ns;
   resource_options.watch_timeout = options_.watch_timeout;
@@ -90,6 +95,12 @@ Controller::Controller(KubeClient& client, EventRecorder& events, MetricsRegistr
   resources_ = std::make_unique<Informer>(
       client_, kinds::natsStreaming(), resource_options,
       [this](const nlohmann::json& object, bool deleted) { onResource(object, deleted); });
+  InformerOptions secret_options = resource_options;
+  secret_options.watch_timeout = options_.secret_watch_timeout;
+  secrets_ = std::make_unique<SecretWatch>(client_, secret_options, [this](const std::string& key) {
+    // A referenced Secret appeared, changed or went away: its buses are due.
+    enqueue(key);
+  });
   InformerOptions child_options = resource_options;
   child_options.label_selector = kManagedBy;
   child_options.trim = trimChild;
@@ -138,6 +149,10 @@ void Controller::enqueue(const std::string& key) {
 
 void Controller::onResource(const nlohmann::json& object, bool deleted) {
   const auto key = objectKey(object);
+  // Before anything else, so the Secrets are watched by the time the pass
+  // that needs them runs.
+  secrets_->reference(key, deleted ? std::vector<std::string>{} : referencedSecrets(object));
+  secrets_gauge_.set(static_cast<std::int64_t>(secrets_->size()));
   const auto resource_version = object["metadata"].value("resourceVersion", "");
   if (own_writes_.needsReconcile(key, kinds::natsStreaming().plural + "/" + key, resource_version,
                                  deleted)) {
@@ -258,13 +273,32 @@ void Controller::stop() {
   for (auto& worker : workers_) worker.join();  // each finishes the reconcile it is in
   workers_.clear();
   client_.cancelWatches();
+  secrets_->stop();
   for (auto* informer : informers_) informer->stop();
 }
 
 std::optional<BusInfo> Controller::find(const std::string& ns, const std::string& name) const {
   const auto resource = resources_->get(objectKey(ns, name));
   if (!resource) return std::nullopt;
-  return BusInfo{clientUrl(*resource), clusterId(*resource)};
+  BusInfo info{clientUrl(*resource), clusterId(*resource)};
+  const auto security = busSecurity(*resource);
+  info.auth_secret = security.auth_secret;
+  info.tls_secret = security.tls_secret;
+  info.tls_client_secret = security.tls_client_secret;
+  return info;
+}
+
+std::optional<std::set<std::string>> Controller::secretKeys(const std::string& ns,
+                                                            const std::string& name) const {
+  try {
+    const auto secret = client_.get(kinds::secret(), ns, name);
+    std::set<std::string> keys;
+    for (const auto& [key, digest] : summarizeSecret(secret).key_digests) keys.insert(key);
+    return keys;
+  } catch (const KubeError& e) {
+    if (e.notFound()) return std::nullopt;
+    throw;
+  }
 }
 
 }  // namespace natsbus::op

@@ -87,7 +87,8 @@ void Informer::apply(const nlohmann::json& raw, bool deleted) {
 }
 
 void Informer::relist() {
-  auto listed = client_.list(kind_, options_.ns, ListOptions{options_.label_selector});
+  auto listed = client_.list(kind_, options_.ns,
+                             ListOptions{options_.label_selector, options_.field_selector});
   relists_++;
   std::set<std::string> seen;
   std::vector<nlohmann::json> gone;
@@ -126,6 +127,7 @@ void Informer::run() {
         watch.resource_version = resource_version_;
       }
       watch.label_selector = options_.label_selector;
+      watch.field_selector = options_.field_selector;
       watch.timeout_seconds = static_cast<int>(options_.watch_timeout.count());
       bool gone = false;
       bool any_event = false;

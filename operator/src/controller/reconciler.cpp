@@ -63,13 +63,26 @@ void KubeEventRecorder::record(const nlohmann::json& object, const std::string& 
 }
 
 Reconciler::Reconciler(KubeClient& client, Lookup lookup, EventRecorder& events, Now now,
-                       ReconcilerOptions options, WriteObserver on_write)
+                       ReconcilerOptions options, WriteObserver on_write, Secrets secrets)
     : client_(client),
       lookup_(std::move(lookup)),
       events_(events),
       now_(std::move(now)),
       options_(std::move(options)),
-      on_write_(std::move(on_write)) {}
+      on_write_(std::move(on_write)),
+      secrets_(std::move(secrets)) {
+  if (!secrets_) {
+    secrets_ = [this](const std::string& ns,
+                      const std::string& name) -> std::optional<SecretSummary> {
+      try {
+        return summarizeSecret(client_.get(kinds::secret(), ns, name));
+      } catch (const KubeError& e) {
+        if (e.notFound()) return std::nullopt;
+        throw;
+      }
+    };
+  }
+}
 
 namespace {
 
@@ -173,12 +186,17 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
 
   // 1. Desired state. A spec the builder refuses is the user's to fix: report it
   //    in status and an Event, and do not retry (the next edit triggers a pass).
+  //    A Secret the spec references that is missing or incomplete is reported
+  //    the same way; the Secret's own watch event triggers the next pass.
   Observation observed;
   std::optional<ChildObjects> children;
   try {
-    children = buildChildren(resource, options_.build);
+    children = buildChildren(
+        resource, [&](const std::string& secret) { return secrets_(ns, secret); }, options_.build);
   } catch (const ValidationError& e) {
     observed.invalid_spec = e.what();
+  } catch (const SecretProblem& e) {
+    observed.secret_problem = Observation::SecretProblem{e.reason(), e.what()};
   }
 
   // 2. Server-side apply: the API server merges our fields and restores any
@@ -209,6 +227,9 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
     outcome.status_written = true;
     if (observed.invalid_spec) {
       events_.record(resource, "Warning", reasons::kInvalidSpec, *observed.invalid_spec);
+    } else if (observed.secret_problem) {
+      events_.record(resource, "Warning", observed.secret_problem->reason,
+                     observed.secret_problem->message);
     }
     spdlog::info("{}: status Ready={} ({})", key, ready.value("status", ""), outcome.ready_reason);
   }
@@ -245,7 +266,7 @@ std::optional<std::chrono::milliseconds> Reconciler::refreshStats(const std::str
     if (options_.bus_metrics != nullptr) options_.bus_metrics->forget(ns, name);
     if (!has_condition) return options_.stats_interval;
   } else {
-    const auto pods = client_.list(kinds::pod(), ns, ListOptions{selectorOf(resource)});
+    const auto pods = client_.list(kinds::pod(), ns, ListOptions{selectorOf(resource), ""});
     observed = pollBus(*options_.monitor, monitorTargets(resource, pods.items));
     if (options_.bus_metrics != nullptr) {
       if (observed.snapshot) {
@@ -368,7 +389,7 @@ void Reconciler::applyCluster(const nlohmann::json& resource, const ChildObjects
   std::vector<ServerPod> pods;
   if (current) {
     for (const auto& pod :
-         client_.list(kinds::pod(), ns, ListOptions{selectorOf(resource)}).items) {
+         client_.list(kinds::pod(), ns, ListOptions{selectorOf(resource), ""}).items) {
       const auto& status = pod.value("status", nlohmann::json::object());
       pods.push_back({nameOf(pod), status.value("podIP", "")});
     }

@@ -14,5 +14,6 @@ target_sources(natsbus_operator_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/reconciler.cpp
   ${CMAKE_CURRENT_LIST_DIR}/run_command.cpp
   ${CMAKE_CURRENT_LIST_DIR}/stats_pass.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/secret_watch.cpp
   ${CMAKE_CURRENT_LIST_DIR}/status.cpp
   ${CMAKE_CURRENT_LIST_DIR}/work_queue.cpp)

@@ -73,6 +73,16 @@ nlohmann::json buildStatus(const nlohmann::json& nats_streaming, const Observati
     reason = reasons::kInvalidSpec;
     message = *observed.invalid_spec;
     status["readyReplicas"] = 0;
+  } else if (observed.secret_problem) {
+    // The spec is fine; the cluster lacks what it references. The existing
+    // server (if any) is left running as it was.
+    status["url"] = clientUrl(nats_streaming);
+    status["monitoringURL"] = monitoringUrl(nats_streaming);
+    status["clusterID"] = clusterId(nats_streaming);
+    condition_status = "False";
+    reason = observed.secret_problem->reason;
+    message = observed.secret_problem->message;
+    status["readyReplicas"] = 0;
   } else {
     // The URLs describe the Service the operator made, so they are only
     // published for a spec it could honour.

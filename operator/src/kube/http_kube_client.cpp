@@ -60,7 +60,12 @@ class HttpKubeClient final : public KubeClient {
   ListResult list(const ResourceKind& kind, const std::string& ns,
                   const ListOptions& options) override {
     std::string path = collectionPath(kind, ns);
-    if (!options.label_selector.empty()) path += "?labelSelector=" + encode(options.label_selector);
+    std::string query;
+    if (!options.label_selector.empty())
+      query += "&labelSelector=" + encode(options.label_selector);
+    if (!options.field_selector.empty())
+      query += "&fieldSelector=" + encode(options.field_selector);
+    if (!query.empty()) path += "?" + query.substr(1);
     auto body = send(methods::GET, path, nullptr, "");
     ListResult result;
     result.resource_version = body["metadata"].value("resourceVersion", "");
@@ -81,6 +86,7 @@ class HttpKubeClient final : public KubeClient {
     if (!options.resource_version.empty())
       path += "&resourceVersion=" + encode(options.resource_version);
     if (!options.label_selector.empty()) path += "&labelSelector=" + encode(options.label_selector);
+    if (!options.field_selector.empty()) path += "&fieldSelector=" + encode(options.field_selector);
     // A client per watch, whose timeout outlasts the server-side timeoutSeconds,
     // so the server always ends the stream first (see HttpKubeClientOptions).
     http_client watch_client(

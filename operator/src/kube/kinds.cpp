@@ -43,4 +43,9 @@ const ResourceKind& event() {
   return kind;
 }
 
+const ResourceKind& secret() {
+  static const ResourceKind kind{"/api/v1", "secrets", "v1", "Secret"};
+  return kind;
+}
+
 }  // namespace natsbus::op::kinds

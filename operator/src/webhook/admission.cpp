@@ -1,8 +1,8 @@
 #include "natsbus/operator/admission.hpp"
 
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
+#include "natsbus/base64.hpp"
 #include "natsbus/operator/injection.hpp"
 #include "natsbus/validation_error.hpp"
 
@@ -140,16 +140,6 @@ HttpAnswer answerAdmissionRequest(std::string_view body, const BusLookup& buses,
   } catch (...) {
     return error(500, "internal error");
   }
-}
-
-std::string base64Encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  if (bytes.empty()) return out;
-  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                      reinterpret_cast<const unsigned char*>(bytes.data()),
-                                      static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(written));
-  return out;
 }
 
 }  // namespace natsbus::op

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <set>
+#include <tuple>
 
 #include "natsbus/operator/builder.hpp"
 #include "natsbus/validation_error.hpp"
@@ -12,11 +14,11 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 6> kKnownAnnotations{
-    kInjectAnnotation,        kBusAnnotation,      kAppPortAnnotation,
-    kSubscriptionsAnnotation, kLogLevelAnnotation, kSidecarImageAnnotation};
-
 namespace contract = sidecar_contract;
+
+// Files of the Secret volumes the sidecar mounts: readable by its non-root
+// user (the volumes are mounted into the sidecar alone).
+constexpr int kSidecarSecretFileMode = 0444;
 
 [[noreturn]] void refuse(std::string_view annotation, std::string_view why) {
   throw ValidationError(std::string(annotation) + ": " + std::string(why));
@@ -106,6 +108,48 @@ std::string parseImage(const std::optional<std::string>& text, const InjectionSe
   return image;
 }
 
+// A Secret's name is a DNS-1123 subdomain.
+std::optional<std::string> parseSecretName(std::string_view annotation_name,
+                                           const std::optional<std::string>& text) {
+  if (!text) return std::nullopt;
+  const bool valid =
+      !text->empty() && text->size() <= 253 &&
+      std::isalnum(static_cast<unsigned char>(text->front())) &&
+      std::isalnum(static_cast<unsigned char>(text->back())) &&
+      std::all_of(text->begin(), text->end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+      });
+  if (!valid) {
+    refuse(annotation_name,
+           "must name a Secret in the pod's namespace (lower-case letters, "
+           "digits, '-' and '.'), not " +
+               quote(*text));
+  }
+  return text;
+}
+
+json secretEnv(std::string_view name, const std::string& secret, std::string_view key) {
+  return json{{"name", name}, {"valueFrom", {{"secretKeyRef", {{"name", secret}, {"key", key}}}}}};
+}
+
+// Keys of a Secret the pod relies on, or a refusal naming the annotation.
+std::set<std::string> secretKeysOrRefuse(const BusLookup& lookup, std::string_view annotation_name,
+                                         const std::string& ns, const std::string& secret,
+                                         const std::string& role) {
+  std::optional<std::set<std::string>> keys;
+  try {
+    keys = lookup.secretKeys(ns, secret);
+  } catch (const std::exception& error) {
+    refuse(annotation_name,
+           "cannot read Secret " + quote(secret) + " (" + role + "): " + error.what());
+  }
+  if (!keys) {
+    refuse(annotation_name,
+           "Secret " + quote(secret) + " (" + role + ") not found in namespace " + quote(ns));
+  }
+  return *keys;
+}
+
 // Kubernetes expands $(VAR) in env values; "$$" keeps a literal "$" (e.g. in a path).
 std::string escapeEnvValue(std::string_view value) {
   std::string out;
@@ -171,9 +215,10 @@ InjectionRequest parseInjectionAnnotations(const json& pod, const InjectionSetti
       if (key.rfind(kAnnotationPrefix, 0) != 0) continue;
       if (std::find(kKnownAnnotations.begin(), kKnownAnnotations.end(), key) ==
           kKnownAnnotations.end()) {
-        refuse(key,
-               "unknown annotation (known: natsbus.io/inject, natsbus.io/bus, natsbus.io/app-port, "
-               "natsbus.io/subscriptions, natsbus.io/log-level, natsbus.io/sidecar-image)");
+        std::string known;
+        for (const auto name : kKnownAnnotations)
+          known += (known.empty() ? "" : ", ") + std::string(name);
+        refuse(key, "unknown annotation (known: " + known + ")");
       }
     }
   }
@@ -189,11 +234,15 @@ InjectionRequest parseInjectionAnnotations(const json& pod, const InjectionSetti
   request.subscriptions = parseSubscriptionsAnnotation(annotation(pod, kSubscriptionsAnnotation));
   request.log_level = parseLogLevel(annotation(pod, kLogLevelAnnotation), settings);
   request.image = parseImage(annotation(pod, kSidecarImageAnnotation), settings);
+  request.api_token_secret =
+      parseSecretName(kApiTokenSecretAnnotation, annotation(pod, kApiTokenSecretAnnotation));
+  request.app_token_secret =
+      parseSecretName(kAppTokenSecretAnnotation, annotation(pod, kAppTokenSecretAnnotation));
   return request;
 }
 
 json buildSidecarContainer(const json& pod, const InjectionRequest& request, const BusInfo& bus,
-                           const InjectionSettings& settings) {
+                           const InjectionSettings& settings, BusAuth auth) {
   json env = json::array();
   env.push_back(
       {{"name", contract::env::kPodName},
@@ -218,6 +267,39 @@ json buildSidecarContainer(const json& pod, const InjectionRequest& request, con
   env.push_back(
       envValue(contract::env::kSubscriptions, escapeEnvValue(json(request.subscriptions).dump())));
   env.push_back(envValue(contract::env::kLogLevel, request.log_level));
+  // SPEC 1.4 and 3.5: secrets reach the sidecar as env from secretKeyRef (the
+  // kubelet resolves them; the pod spec holds names only) and as files from
+  // read-only Secret volumes.
+  if (auth == BusAuth::kToken) {
+    env.push_back(secretEnv(contract::env::kNatsToken, *bus.auth_secret, "token"));
+  } else if (auth == BusAuth::kUserPassword) {
+    env.push_back(secretEnv(contract::env::kNatsUser, *bus.auth_secret, "username"));
+    env.push_back(secretEnv(contract::env::kNatsPassword, *bus.auth_secret, "password"));
+  }
+  json mounts = json::array();
+  if (bus.tls_secret) {
+    env.push_back(envValue(contract::env::kNatsCaFile, std::string(contract::kNatsTlsDir) + "/" +
+                                                           std::string(contract::kCaFileName)));
+    mounts.push_back(
+        {{"name", kNatsTlsVolume}, {"mountPath", contract::kNatsTlsDir}, {"readOnly", true}});
+  }
+  if (bus.tls_client_secret) {
+    env.push_back(envValue(
+        contract::env::kNatsCertFile,
+        std::string(contract::kNatsClientTlsDir) + "/" + std::string(contract::kCertFileName)));
+    env.push_back(envValue(
+        contract::env::kNatsKeyFile,
+        std::string(contract::kNatsClientTlsDir) + "/" + std::string(contract::kKeyFileName)));
+    mounts.push_back({{"name", kNatsClientTlsVolume},
+                      {"mountPath", contract::kNatsClientTlsDir},
+                      {"readOnly", true}});
+  }
+  if (request.api_token_secret) {
+    env.push_back(secretEnv(contract::env::kApiToken, *request.api_token_secret, kTokenSecretKey));
+  }
+  if (request.app_token_secret) {
+    env.push_back(secretEnv(contract::env::kAppToken, *request.app_token_secret, kTokenSecretKey));
+  }
 
   json container = {
       {"name", kSidecarContainerName},
@@ -242,8 +324,29 @@ json buildSidecarContainer(const json& pod, const InjectionRequest& request, con
       // The sidecar's one-line configuration error then shows in the pod status.
       {"terminationMessagePolicy", "FallbackToLogsOnError"},
   };
+  if (!mounts.empty()) container["volumeMounts"] = mounts;
   if (settings.native_sidecar) container["restartPolicy"] = "Always";
   return container;
+}
+
+std::vector<json> sidecarVolumes(const BusInfo& bus) {
+  const auto volume = [](std::string_view name, const std::string& secret,
+                         std::vector<std::string_view> keys) {
+    json items = json::array();
+    for (const auto key : keys) items.push_back({{"key", key}, {"path", key}});
+    return json{
+        {"name", name},
+        {"secret",
+         {{"secretName", secret}, {"items", items}, {"defaultMode", kSidecarSecretFileMode}}}};
+  };
+  std::vector<json> volumes;
+  if (bus.tls_secret)
+    volumes.push_back(volume(kNatsTlsVolume, *bus.tls_secret, {contract::kCaFileName}));
+  if (bus.tls_client_secret) {
+    volumes.push_back(volume(kNatsClientTlsVolume, *bus.tls_client_secret,
+                             {contract::kCertFileName, contract::kKeyFileName}));
+  }
+  return volumes;
 }
 
 json injectSidecar(const json& pod, const std::string& ns, const BusLookup& buses,
@@ -255,9 +358,56 @@ json injectSidecar(const json& pod, const std::string& ns, const BusLookup& buse
            "NatsStreaming " + quote(request.bus) + " not found in namespace " + quote(ns));
   }
 
+  // Each Secret the sidecar's env refers to must exist now: the kubelet would
+  // hold the pod back, and an annotation naming the wrong Secret is a typo best
+  // reported here.
+  for (const auto& [annotation_name, secret, role] :
+       {std::tuple{kApiTokenSecretAnnotation, request.api_token_secret, "API token"},
+        std::tuple{kAppTokenSecretAnnotation, request.app_token_secret, "app token"}}) {
+    if (!secret) continue;
+    const auto keys = secretKeysOrRefuse(buses, annotation_name, ns, *secret, role);
+    if (keys.count(std::string(kTokenSecretKey)) == 0) {
+      refuse(annotation_name, "Secret " + quote(*secret) + " has no key \"token\"");
+    }
+  }
+  BusAuth auth = BusAuth::kNone;
+  if (bus->auth_secret) {
+    // Token or username + password: the Secret's keys say which (as they do
+    // for the server, SPEC 1.4).
+    const auto keys = secretKeysOrRefuse(
+        buses, kBusAnnotation, ns, *bus->auth_secret,
+        "the credentials of NatsStreaming " + quote(request.bus) + ", spec.auth.secretName");
+    if (keys.count("token") != 0) {
+      auth = BusAuth::kToken;
+    } else if (keys.count("username") != 0 && keys.count("password") != 0) {
+      auth = BusAuth::kUserPassword;
+    } else {
+      refuse(kBusAnnotation, "Secret " + quote(*bus->auth_secret) + " (the credentials of " +
+                                 "NatsStreaming " + quote(request.bus) +
+                                 ") has neither key \"token\" nor keys \"username\" and "
+                                 "\"password\"");
+    }
+  }
+
   json mutated = pod;
   json& spec = mutated["spec"];
-  const json container = buildSidecarContainer(pod, request, *bus, settings);
+  const json container = buildSidecarContainer(pod, request, *bus, settings, auth);
+  const auto volumes = sidecarVolumes(*bus);
+  if (!volumes.empty()) {
+    json& pod_volumes = spec["volumes"];
+    if (pod_volumes.is_null()) pod_volumes = json::array();
+    if (!pod_volumes.is_array()) refuse(kBusAnnotation, "the pod's spec.volumes is not a list");
+    for (const auto& volume : volumes) {
+      for (const auto& existing : pod_volumes) {
+        if (existing.is_object() && existing.value("name", json()) == volume["name"]) {
+          refuse(kBusAnnotation, "the pod already has a volume named " +
+                                     quote(volume["name"].get<std::string>()) +
+                                     ", which the sidecar needs for the bus's TLS files");
+        }
+      }
+      pod_volumes.push_back(volume);
+    }
+  }
   if (settings.native_sidecar) {
     // First, so that init containers after it can already use the bus.
     json& init = spec["initContainers"];

@@ -101,7 +101,12 @@ TEST_F(ChartInstall, InstallUpgradeUninstall) {
   EXPECT_FALSE(operatorCan({"delete", "pods", "-n", "default"}));
   EXPECT_FALSE(
       operatorCan({"patch", "natsstreamings.natsbus.io", "-n", "default"}));  // spec is the user's
-  EXPECT_FALSE(operatorCan({"get", "secrets", "-n", kNamespace}));
+  // Secrets: read (the buses' and the token annotations'), never written.
+  EXPECT_TRUE(operatorCan({"watch", "secrets", "-n", "shop"}));
+  EXPECT_TRUE(operatorCan({"get", "secrets", "-n", "default"}));
+  EXPECT_FALSE(operatorCan({"create", "secrets", "-n", "default"}));
+  EXPECT_FALSE(operatorCan({"update", "secrets", "-n", "default"}));
+  EXPECT_FALSE(operatorCan({"delete", "secrets", "-n", "default"}));
   EXPECT_FALSE(operatorCan({"create", "pods", "-n", "default"}));
   EXPECT_FALSE(
       operatorCan({"create", "leases.coordination.k8s.io", "-n", kNamespace}));  // one replica

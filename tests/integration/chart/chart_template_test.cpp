@@ -70,7 +70,7 @@ TEST(ChartTemplate, DefaultsRenderTheOperatorWebhookAndLeastPrivilegeRbac) {
   EXPECT_EQ(pod["serviceAccountName"], "natsbus-operator");
   EXPECT_EQ(pod["volumes"][0]["secret"]["secretName"], "natsbus-webhook-tls");
 
-  // RBAC: exactly the verbs the operator uses; nothing on secrets; the one
+  // RBAC: exactly the verbs the operator uses; Secrets read only; the one
   // delete is of a single server's Deployment when its bus becomes a cluster.
   const auto role = findObject(objects, "ClusterRole", "natsbus-operator");
   nlohmann::json verbs = nlohmann::json::object();
@@ -87,6 +87,7 @@ TEST(ChartTemplate, DefaultsRenderTheOperatorWebhookAndLeastPrivilegeRbac) {
     "pods": ["list"],
     "services": ["get","list","watch","create","patch"],
     "persistentvolumeclaims": ["get","list","watch","create","patch"],
+    "secrets": ["get","list","watch"],
     "events": ["create","patch"]})"));
   EXPECT_TRUE(findObject(objects, "Role", "natsbus-operator-leader-election").is_null())
       << "one replica needs no Lease";
@@ -207,6 +208,55 @@ TEST(ChartTemplate, DefaultBusIsTheTicketingBus) {
             (nlohmann::json{{"interval", "5s"}, {"timeout", "5s"}, {"failCount", 2}}));
 }
 
+// The default bus with credentials and TLS made at install: a token Secret, a
+// CA with a server certificate that names the bus's Service and 127.0.0.1 (the
+// streaming server's own connection), and a client certificate; the bus refers
+// to all three.
+TEST(ChartTemplate, DefaultBusWithGeneratedCredentialsAndTls) {
+  const auto objects =
+      renderChart({"--set", "bus.create=true", "--set", "bus.auth.generateToken=true", "--set",
+                   "bus.tls.generate=true", "--set", "bus.tls.verifyClients=true"});
+  const auto bus = findObject(objects, "NatsStreaming", "nats");
+  ASSERT_FALSE(bus.is_null());
+  EXPECT_EQ(bus["spec"]["auth"], (nlohmann::json{{"secretName", "nats-auth"}}));
+  EXPECT_EQ(bus["spec"]["tls"], (nlohmann::json{{"secretName", "nats-tls"},
+                                                {"verifyClients", true},
+                                                {"clientSecretName", "nats-client-tls"}}));
+  const auto auth = findObject(objects, "Secret", "nats-auth");
+  ASSERT_FALSE(auth.is_null());
+  EXPECT_EQ(base64Decode(auth["data"]["token"]).size(), 32u);
+  // Every render makes a new token: nothing fixed ships in the chart.
+  const auto again =
+      renderChart({"--set", "bus.create=true", "--set", "bus.auth.generateToken=true"});
+  EXPECT_NE(findObject(again, "Secret", "nats-auth")["data"]["token"], auth["data"]["token"]);
+
+  const auto server = findObject(objects, "Secret", "nats-tls");
+  const auto client = findObject(objects, "Secret", "nats-client-tls");
+  ASSERT_FALSE(server.is_null());
+  ASSERT_FALSE(client.is_null());
+  EXPECT_EQ(server["type"], "kubernetes.io/tls");
+  const auto ca = base64Decode(server["data"]["ca.crt"]);
+  for (const auto* secret : {&server, &client}) {
+    std::string openssl;
+    EXPECT_TRUE(certificateVerifies(ca, base64Decode((*secret)["data"]["tls.crt"]), &openssl))
+        << openssl;
+  }
+  const auto san =
+      testing::runCommand({"/usr/bin/openssl", "x509", "-noout", "-ext", "subjectAltName"},
+                          base64Decode(server["data"]["tls.crt"]));
+  EXPECT_NE(san.out.find("DNS:nats-srv.natsbus-system.svc"), std::string::npos) << san.out;
+  EXPECT_NE(san.out.find("IP Address:127.0.0.1"), std::string::npos) << san.out;
+
+  // Existing Secrets are used as they are, and nothing is generated.
+  const auto existing =
+      renderChart({"--set", "bus.create=true", "--set", "bus.auth.secretName=my-auth", "--set",
+                   "bus.tls.secretName=my-tls"});
+  EXPECT_EQ(findObject(existing, "NatsStreaming", "nats")["spec"]["tls"],
+            (nlohmann::json{{"secretName", "my-tls"}, {"verifyClients", false}}));
+  EXPECT_TRUE(findObject(existing, "Secret", "nats-auth").is_null());
+  EXPECT_TRUE(findObject(existing, "Secret", "nats-tls").is_null());
+}
+
 struct BadValues {
   std::vector<std::string> set;
   std::string expected;  // part of helm's message, naming the value
@@ -224,6 +274,8 @@ TEST(ChartTemplate, BadValuesAreRefusedNamingTheValue) {
       {{"webhook.url=http://plain"}, "webhook.url"},
       {{"webhook.tls.mode=vault"}, "webhook.tls.mode"},
       {{"bus.name=Bad_Name"}, "bus.name"},
+      {{"bus.create=true", "bus.tls.verifyClients=true"}, "bus.tls.verifyClients needs"},
+      {{"bus.auth.secretName=Bad_Secret"}, "bus.auth.secretName"},
       {{"oprator.enabled=false"}, "oprator"},
       {{"operator.enabled=false"}, "webhook.url is required when operator.enabled is false"},
       {{"webhook.url=https://x/mutate"}, "webhook.caBundle is required with webhook.url"},

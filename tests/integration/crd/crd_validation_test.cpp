@@ -115,8 +115,25 @@ spec:
   store: { type: file, size: 1Gi, storageClassName: standard }
   limits: { maxChannels: 100, maxSubscriptions: 1000, maxMsgs: 1000000, maxBytes: 1Gi, maxAge: 24h }
   resources: { requests: { cpu: 100m, memory: 64Mi } }
+  auth: { secretName: nats-auth }
+  tls: { secretName: nats-tls, verifyClients: true, clientSecretName: nats-client }
 )");
   EXPECT_EQ(full.exit_code, 0) << full.err;
+  // verifyClients is defaulted as withDefaults does it.
+  const auto secure = server_->kubectl({"apply", "-f", "-"}, R"(apiVersion: natsbus.io/v1alpha1
+kind: NatsStreaming
+metadata: { name: secure, namespace: default }
+spec:
+  tls: { secretName: nats-tls, clientSecretName: "" }
+)");
+  ASSERT_EQ(secure.exit_code, 0) << secure.err;
+  const nlohmann::json secure_sent = {
+      {"apiVersion", "natsbus.io/v1alpha1"},
+      {"kind", "NatsStreaming"},
+      {"metadata", {{"name", "secure"}, {"namespace", "default"}}},
+      {"spec", {{"tls", {{"secretName", "nats-tls"}, {"clientSecretName", ""}}}}}};
+  EXPECT_EQ(op::withDefaults(secure_sent)["spec"],
+            getJson({"get", "stan", "secure", "-n", "default"})["spec"]);
 
   // The shipped example is accepted as written.
   const auto example =
@@ -218,6 +235,20 @@ TEST_F(CrdValidation, InvalidResourcesAreRefusedNamingTheField) {
        "greater than or equal to 0"},
       {"bad resource quantity", "{ resources: { requests: { cpu: fast } } }",
        "spec.resources.requests.cpu", "should match"},
+      {"auth without secret", "{ auth: {} }", "spec.auth.secretName", "Required value"},
+      {"bad auth secret name", "{ auth: { secretName: Nats_Auth } }", "spec.auth.secretName",
+       "should match"},
+      {"tls without secret", "{ tls: { verifyClients: false } }", "spec.tls.secretName",
+       "Required value"},
+      {"verifyClients without client secret",
+       "{ tls: { secretName: nats-tls, verifyClients: true } }", "spec.tls",
+       "clientSecretName is required with verifyClients: true"},
+      {"auth on a cluster",
+       "{ replicas: 3, store: { type: file, size: 1Gi }, auth: { secretName: nats-auth } }",
+       "spec.auth", "not supported yet with replicas > 1"},
+      {"tls on a cluster",
+       "{ replicas: 3, store: { type: file, size: 1Gi }, tls: { secretName: nats-tls } }",
+       "spec.tls", "not supported yet with replicas > 1"},
   };
   int index = 0;
   for (const auto& refusal : cases) {

@@ -64,7 +64,7 @@ HttpClient::HttpClient(int port) : impl_(std::make_unique<Impl>()) {
 HttpClient::~HttpClient() = default;
 
 HttpResult HttpClient::request(const std::string& method, const std::string& target,
-                               const std::string& body) {
+                               const std::string& body, const Headers& headers) {
   auto& impl = *impl_;
   for (int attempt = 0; attempt < 2; ++attempt) {
     beast::error_code ec;
@@ -84,6 +84,7 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
     }
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, "127.0.0.1");
+    for (const auto& [name, value] : headers) req.set(name, value);
     req.body() = body;
     req.prepare_payload();
     http::write(*impl.socket, req, ec);
@@ -108,9 +109,9 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
 }
 
 HttpResult httpCall(int port, const std::string& method, const std::string& target,
-                    const std::string& body) {
+                    const std::string& body, const HttpClient::Headers& headers) {
   HttpClient client(port);
-  return client.request(method, target, body);
+  return client.request(method, target, body, headers);
 }
 
 std::string rawExchange(int port, const std::string& bytes, bool half_close,
@@ -151,9 +152,20 @@ std::string rawExchange(int port, const std::string& bytes, bool half_close,
 SidecarProcess::SidecarProcess(const BusAddress& bus, std::vector<std::string> extra_args,
                                Environment env, std::string binary)
     : dir_("natsbus-sidecar-test") {
-  std::vector<std::string> argv{
-      std::move(binary), "--nats-url",      bus.url, "--cluster-id", bus.cluster_id, "--listen",
-      "127.0.0.1:0",     "--ping-interval", "1s",    "--log-level",  "debug"};
+  const bool own_url =
+      std::find(extra_args.begin(), extra_args.end(), "--nats-url") != extra_args.end();
+  std::vector<std::string> argv{std::move(binary),
+                                "--nats-url",
+                                own_url ? std::string() : bus.url,
+                                "--cluster-id",
+                                bus.cluster_id,
+                                "--listen",
+                                "127.0.0.1:0",
+                                "--ping-interval",
+                                "1s",
+                                "--log-level",
+                                "debug"};
+  if (own_url) argv.erase(argv.begin() + 1, argv.begin() + 3);
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<ChildProcess>(argv, dir_.path() / "sidecar.log", std::move(env));
 }
@@ -208,7 +220,7 @@ struct TestApp::Impl {
   std::mutex mutex;
   std::condition_variable changed;
   std::vector<AppRequest> received;
-  std::function<int(const AppRequest&)> respond;
+  std::function<AppAnswer(const AppRequest&)> respond;
   std::vector<std::shared_ptr<tcp::socket>> sockets;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
@@ -235,17 +247,18 @@ struct TestApp::Impl {
       }
       if (owner.delay_ms_ > 0)
         std::this_thread::sleep_for(std::chrono::milliseconds(owner.delay_ms_.load()));
-      int status = 200;
+      AppAnswer answer;
       {
         std::lock_guard lock(mutex);
-        if (respond) status = respond(request);
+        if (respond) answer = respond(request);
         received.push_back(request);
       }
       --owner.concurrent_;
       changed.notify_all();
-      http::response<http::string_body> res{static_cast<http::status>(status), req.version()};
+      http::response<http::string_body> res{static_cast<http::status>(answer.status),
+                                            req.version()};
       res.keep_alive(req.keep_alive());
-      res.body() = "{}";
+      res.body() = std::move(answer.body);
       res.prepare_payload();
       http::write(*socket, res, ec);
       if (ec || !req.keep_alive()) return;
@@ -296,8 +309,14 @@ TestApp::~TestApp() {
 }
 
 void TestApp::setResponder(std::function<int(const AppRequest&)> respond) {
+  setAnswerer([respond = std::move(respond)](const AppRequest& request) {
+    return AppAnswer{respond(request), "{}"};
+  });
+}
+
+void TestApp::setAnswerer(std::function<AppAnswer(const AppRequest&)> answer) {
   std::lock_guard lock(impl_->mutex);
-  impl_->respond = std::move(respond);
+  impl_->respond = std::move(answer);
 }
 
 bool TestApp::waitFor(std::size_t count, std::chrono::milliseconds timeout) {
@@ -388,6 +407,21 @@ long long storedCount(const StreamingServer& server, const std::string& subject)
     return 0;
   }
   return nlohmann::json::parse(body).value("msgs", 0LL);
+}
+
+long long metricValue(const std::string& metrics_text, const std::string& series) {
+  const std::string line_start = series + " ";
+  std::size_t at = 0;
+  while ((at = metrics_text.find(line_start, at)) != std::string::npos) {
+    if (at == 0 || metrics_text[at - 1] == '\n')
+      return std::stoll(metrics_text.substr(at + line_start.size()));
+    at += line_start.size();
+  }
+  return -1;
+}
+
+long long sidecarMetric(int port, const std::string& series) {
+  return metricValue(httpCall(port, "GET", "/metrics").body, series);
 }
 
 void publishDirect(const BusAddress& bus, const std::string& subject,

@@ -33,8 +33,9 @@ class HttpClient {
  public:
   explicit HttpClient(int port);
   ~HttpClient();
+  using Headers = std::vector<std::pair<std::string, std::string>>;
   HttpResult request(const std::string& method, const std::string& target,
-                     const std::string& body = {});
+                     const std::string& body = {}, const Headers& headers = {});
 
  private:
   struct Impl;
@@ -42,7 +43,7 @@ class HttpClient {
 };
 
 HttpResult httpCall(int port, const std::string& method, const std::string& target,
-                    const std::string& body = {});
+                    const std::string& body = {}, const HttpClient::Headers& headers = {});
 
 // Sends raw bytes, optionally half-closes, and returns whatever came back
 // (empty when the server just closed).
@@ -67,6 +68,7 @@ std::string sidecarWithSuffixesBinary();
 
 // The real natsbus-sidecar binary as a child process. It binds port 0 on
 // loopback (any free port) and port() reads the port it got from its log.
+// It connects to `server`, unless `extra_args` names another --nats-url.
 class SidecarProcess {
  public:
   SidecarProcess(const BusAddress& bus, std::vector<std::string> extra_args = {},
@@ -97,13 +99,22 @@ struct AppRequest {
   std::chrono::steady_clock::time_point at;
 };
 
+// What the app answers: a status and a body.
+struct AppAnswer {
+  int status = 200;
+  std::string body = "{}";
+};
+
 class TestApp {
  public:
   // Answers 200 unless `respond` says otherwise.
   explicit TestApp(int port = 0);
   ~TestApp();
   int port() const { return port_; }
+  // The status of each answer (its body is "{}").
   void setResponder(std::function<int(const AppRequest&)> respond);
+  // The status and body of each answer (a batch's per-message statuses).
+  void setAnswerer(std::function<AppAnswer(const AppRequest&)> answer);
   void setDelay(std::chrono::milliseconds delay) { delay_ms_ = static_cast<int>(delay.count()); }
   bool waitFor(std::size_t count, std::chrono::milliseconds timeout);
   std::vector<AppRequest> received();
@@ -150,6 +161,12 @@ long long storedCount(const StreamingServer& server, const std::string& subject)
 // Publishes with a plain cnats client (synchronous, acked).
 void publishDirect(const BusAddress& bus, const std::string& subject,
                    const std::vector<std::string>& bodies);
+
+// The value of one series in Prometheus text ("name" or "name{labels}",
+// exactly as rendered), or -1 when the series is not there.
+long long metricValue(const std::string& metrics_text, const std::string& series);
+// The same, read from a running sidecar's /metrics.
+long long sidecarMetric(int port, const std::string& series);
 
 template <typename Predicate>
 bool eventually(Predicate predicate, std::chrono::milliseconds timeout,

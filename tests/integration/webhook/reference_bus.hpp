@@ -1,6 +1,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 
 #include "natsbus/operator/bus_lookup.hpp"
@@ -15,6 +16,11 @@ class ReferenceBus final : public BusLookup {
   std::optional<BusInfo> find(const std::string& ns, const std::string& name) const override {
     if (ns == "default" && name == "nats")
       return BusInfo{"nats://nats-srv.default.svc:4222", "ticketing"};
+    return std::nullopt;
+  }
+  // No Secrets: the reference bus has no credentials.
+  std::optional<std::set<std::string>> secretKeys(const std::string&,
+                                                  const std::string&) const override {
     return std::nullopt;
   }
 };

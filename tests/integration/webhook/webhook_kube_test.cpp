@@ -8,7 +8,11 @@
 #include <sstream>
 #include <thread>
 
+#include "natsbus/base64.hpp"
 #include "natsbus/operator/admission.hpp"
+#include "natsbus/operator/controller.hpp"
+#include "natsbus/operator/http_kube_client.hpp"
+#include "natsbus/operator/kube_config.hpp"
 #include "natsbus/operator/webhook_server.hpp"
 #include "natsbus/subscription.hpp"
 #include "natsbus/testing/kube_api_server.hpp"
@@ -65,9 +69,12 @@ class WebhookKubeTest : public ::testing::Test {
   }
 
   void startServer() {
-    server_ = WebhookServer::start({"127.0.0.1:" + std::to_string(port_), cert_, key_, {}}, buses_);
+    server_ =
+        WebhookServer::start({"127.0.0.1:" + std::to_string(port_), cert_, key_, {}}, lookup());
     port_ = server_->port();
   }
+  // What the webhook reads buses and Secrets through.
+  virtual const BusLookup& lookup() const { return buses_; }
 
   // The shipped manifest, pointed at our loopback listener with the test CA.
   void registerWebhook(const std::string& failure_policy) {
@@ -96,14 +103,17 @@ class WebhookKubeTest : public ::testing::Test {
   // probe pods until `done` says the change is in effect.
   template <typename Done>
   bool waitUntil(Done done, const std::string& what) {
+    CommandResult last;
     for (int attempt = 0; attempt < 60; ++attempt) {
       const std::string name = "probe-" + std::to_string(probe_++);
-      const CommandResult result = create(pod(name, kInject));
-      if (result.exit_code == 0) kube_.kubectl({"delete", "pod", name, "--wait=false"});
-      if (done(result)) return true;
+      last = create(pod(name, kInject));
+      if (last.exit_code == 0) kube_.kubectl({"delete", "pod", name, "--wait=false"});
+      if (done(last)) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
-    ADD_FAILURE() << "timed out waiting until " << what;
+    // The last probe says why (a refusal's message, or the pod as stored).
+    ADD_FAILURE() << "timed out waiting until " << what << "; last probe: exit " << last.exit_code
+                  << ", " << (last.exit_code == 0 ? last.out : last.err);
     return false;
   }
 
@@ -286,6 +296,110 @@ TEST_F(WebhookKubeTest, RotatedCertificateIsServedWithoutRestart) {
   const CommandResult created = create(pod("after-rotation", kInject));
   ASSERT_EQ(created.exit_code, 0) << created.err;
   EXPECT_NE(sidecarOf(json::parse(created.out)), nullptr);
+}
+
+// SPEC 2 with SPEC 1.4/3.5: the webhook answering from the operator's own
+// Controller (its watch cache of buses, GETs for Secrets) against the real API
+// server, for a bus with credentials and TLS and pods with token annotations.
+class WebhookSecretsKubeTest : public WebhookKubeTest {
+ protected:
+  void SetUp() override {
+    const auto crd = kube_.kubectl(
+        {"apply", "-f", natsbus::testing::sourcePath("crds/natsbus.io_natsstreamings.yaml")});
+    ASSERT_EQ(crd.exit_code, 0) << crd.err;
+    ASSERT_EQ(kube_
+                  .kubectl({"wait", "--for", "condition=established", "--timeout", "60s",
+                            "crd/natsstreamings.natsbus.io"})
+                  .exit_code,
+              0);
+    client_ = makeHttpKubeClient(loadKubeconfig(kube_.kubeconfigPath()));
+    controller_ = std::make_unique<Controller>(*client_, events_, metrics_, ControllerOptions{});
+    controller_->startInformers();
+    ASSERT_TRUE(controller_->waitForSync(std::chrono::seconds(30)));
+    WebhookKubeTest::SetUp();
+  }
+  void TearDown() override {
+    server_.reset();
+    controller_->stop();
+  }
+  const BusLookup& lookup() const override { return *controller_; }
+
+  struct NoEvents final : EventRecorder {
+    void record(const json&, const std::string&, const std::string&, const std::string&) override {}
+  };
+  KubeClientPtr client_;
+  NoEvents events_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<Controller> controller_;
+};
+
+TEST_F(WebhookSecretsKubeTest,
+       SecureBusGetsSecretKeyRefsAndVolumesAndMissingTokenSecretsAreRefused) {
+  ASSERT_EQ(kube_
+                .kubectl({"apply", "-f", "-"}, R"(apiVersion: natsbus.io/v1alpha1
+kind: NatsStreaming
+metadata: { name: nats, namespace: default }
+spec:
+  clusterID: ticketing
+  auth: { secretName: nats-auth }
+  tls: { secretName: nats-tls, verifyClients: true, clientSecretName: nats-client }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: nats-auth, namespace: default }
+stringData: { username: orders, password: pa55 }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: orders-api-token, namespace: default }
+stringData: { token: t0k3n }
+)")
+                .exit_code,
+            0);
+  registerWebhook("Fail");
+  // The bus reaches the webhook through the Controller's watch cache.
+  ASSERT_TRUE(waitForInjection());
+
+  json annotations = kInject;
+  annotations["natsbus.io/api-token-secret"] = "orders-api-token";
+  const CommandResult created = create(pod("orders", annotations));
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const json stored = json::parse(kube_.kubectl({"get", "pod", "orders", "-o", "json"}).out);
+  const json* sidecar = sidecarOf(stored);
+  ASSERT_NE(sidecar, nullptr);
+  std::map<std::string, json> env;
+  for (const auto& entry : sidecar->at("env")) {
+    env[entry.at("name")] = entry.contains("value") ? entry.at("value") : entry.at("valueFrom");
+  }
+  EXPECT_EQ(env.at("NATSBUS_NATS_USER"),
+            (json{{"secretKeyRef", {{"name", "nats-auth"}, {"key", "username"}}}}));
+  EXPECT_EQ(env.at("NATSBUS_NATS_PASSWORD"),
+            (json{{"secretKeyRef", {{"name", "nats-auth"}, {"key", "password"}}}}));
+  EXPECT_EQ(env.at("NATSBUS_API_TOKEN"),
+            (json{{"secretKeyRef", {{"name", "orders-api-token"}, {"key", "token"}}}}));
+  EXPECT_EQ(env.at("NATSBUS_NATS_CA_FILE"), "/etc/natsbus/nats-tls/ca.crt");
+  EXPECT_EQ(env.at("NATSBUS_NATS_CERT_FILE"), "/etc/natsbus/nats-client-tls/tls.crt");
+  EXPECT_EQ(stored.dump().find("pa55"), std::string::npos) << "a secret value in the pod";
+  EXPECT_EQ(stored.dump().find("t0k3n"), std::string::npos) << "a secret value in the pod";
+  std::map<std::string, json> volumes;
+  for (const auto& volume : stored.at("spec").at("volumes")) volumes[volume.at("name")] = volume;
+  EXPECT_EQ(volumes.at("natsbus-nats-tls").at("secret").at("secretName"), "nats-tls");
+  EXPECT_EQ(volumes.at("natsbus-nats-tls").at("secret").at("items"),
+            json::parse(R"([{"key":"ca.crt","path":"ca.crt"}])"));
+  EXPECT_EQ(volumes.at("natsbus-nats-client-tls").at("secret").at("secretName"), "nats-client");
+  for (const auto& mount : sidecar->at("volumeMounts")) EXPECT_EQ(mount.at("readOnly"), true);
+  // The app's container got nothing.
+  EXPECT_FALSE(stored.at("spec").at("containers").at(0).contains("volumeMounts"));
+
+  // Token annotations naming a Secret that is not there: refused, naming the annotation.
+  annotations["natsbus.io/app-token-secret"] = "no-such-secret";
+  const CommandResult refused = create(pod("orders-2", annotations));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(
+      refused.err.find(
+          R"(natsbus.io/app-token-secret: Secret "no-such-secret" (app token) not found in namespace "default")"),
+      std::string::npos)
+      << refused.err;
 }
 
 }  // namespace

@@ -67,10 +67,10 @@ KubeApiServer::~KubeApiServer() {
 }
 
 std::string KubeApiServer::caCertPath() const {
-  return work_dir_ + "/ca.crt";
+  return ca_->certPath();
 }
 std::string KubeApiServer::caKeyPath() const {
-  return work_dir_ + "/ca.key";
+  return ca_->keyPath();
 }
 std::string KubeApiServer::clientCertPath() const {
   return work_dir_ + "/admin.crt";
@@ -81,32 +81,17 @@ std::string KubeApiServer::clientKeyPath() const {
 
 std::pair<std::string, std::string> KubeApiServer::issueServingCert(
     const std::string& name, const std::vector<std::string>& dns_names) {
-  const std::string key = work_dir_ + "/" + name + ".key";
-  const std::string csr = work_dir_ + "/" + name + ".csr";
-  const std::string cert = work_dir_ + "/" + name + ".crt";
-  const std::string ext = work_dir_ + "/" + name + ".ext";
-  std::string san = "subjectAltName=IP:127.0.0.1,DNS:localhost";
-  for (const auto& dns : dns_names) san += ",DNS:" + dns;
-  writeFile(ext, san + "\nextendedKeyUsage=serverAuth\n");
-  checkCommand({"/usr/bin/openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
-                csr, "-subj", "/CN=" + name});
-  checkCommand({"/usr/bin/openssl", "x509", "-req", "-in", csr, "-CA", caCertPath(), "-CAkey",
-                caKeyPath(), "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext});
-  return {cert, key};
+  std::vector<std::string> dns{"localhost"};
+  dns.insert(dns.end(), dns_names.begin(), dns_names.end());
+  const auto issued = ca_->issue(name, {"/CN=" + name, dns, {"127.0.0.1"}, "serverAuth"});
+  return {issued.cert_path, issued.key_path};
 }
 
 void KubeApiServer::generateCertificates() {
-  checkCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                caKeyPath(), "-out", caCertPath(), "-days", "2", "-subj", "/CN=natsbus-test-ca"});
+  ca_ = std::make_unique<TestCertificateAuthority>(work_dir_);
   issueServingCert("apiserver", {"kubernetes", "kubernetes.default", "kubernetes.default.svc"});
   // Admin client certificate: exercises client-certificate authentication.
-  const std::string csr = work_dir_ + "/admin.csr";
-  writeFile(work_dir_ + "/admin.ext", "extendedKeyUsage=clientAuth\n");
-  checkCommand({"/usr/bin/openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                clientKeyPath(), "-out", csr, "-subj", "/O=system:masters/CN=natsbus-cert-admin"});
-  checkCommand({"/usr/bin/openssl", "x509", "-req", "-in", csr, "-CA", caCertPath(), "-CAkey",
-                caKeyPath(), "-CAcreateserial", "-out", clientCertPath(), "-days", "2", "-extfile",
-                work_dir_ + "/admin.ext"});
+  ca_->issue("admin", {"/O=system:masters/CN=natsbus-cert-admin", {}, {}, "clientAuth"});
   checkCommand({"/usr/bin/openssl", "genrsa", "-out", work_dir_ + "/sa.key", "2048"});
   checkCommand({"/usr/bin/openssl", "rsa", "-in", work_dir_ + "/sa.key", "-pubout", "-out",
                 work_dir_ + "/sa.pub"});

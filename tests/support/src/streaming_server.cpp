@@ -113,8 +113,35 @@ void StreamingServer::stop() {
   process_.reset();
 }
 
+namespace {
+
+// Whether every thread of `pid` is stopped: SIGSTOP is delivered
+// asynchronously, and a busy server's threads may run on for a moment after
+// kill() returns (long enough, on a loaded machine, to answer one more
+// request).
+bool allThreadsStopped(int pid) {
+  const auto tasks = std::filesystem::path("/proc") / std::to_string(pid) / "task";
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // "tid (comm) S ...": the state follows the last ')'.
+    const auto close = line.rfind(')');
+    if (close == std::string::npos || close + 2 >= line.size()) continue;
+    if (line[close + 2] != 'T' && line[close + 2] != 't') return false;
+  }
+  return !ec;
+}
+
+}  // namespace
+
 void StreamingServer::pause() {
-  if (process_ && !paused_ && ::kill(process_->pid(), SIGSTOP) == 0) paused_ = true;
+  if (!process_ || paused_ || ::kill(process_->pid(), SIGSTOP) != 0) return;
+  paused_ = true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!allThreadsStopped(process_->pid()) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void StreamingServer::resume() {

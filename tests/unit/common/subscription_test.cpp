@@ -45,6 +45,57 @@ TEST(Subscriptions, RoundTripsThroughJson) {
   EXPECT_EQ(subscriptionsFromJson(nlohmann::json(with_time)), with_time);
 }
 
+TEST(Subscriptions, ParsesDeadLetterFields) {
+  const auto subs = parseSubscriptions(
+      R"([{"subject":"a","path":"/a","maxDeliveries":5,"deadLetterSubject":"a.dead"},
+          {"subject":"b","path":"/b","deadLetterSubject":"b.dead"}])");
+  ASSERT_EQ(subs.size(), 2u);
+  EXPECT_EQ(subs[0].max_deliveries, 5);
+  EXPECT_EQ(subs[0].dead_letter_subject, "a.dead");
+  // A dead-letter subject alone: permanent failures go there, others are retried for ever.
+  EXPECT_FALSE(subs[1].max_deliveries.has_value());
+  EXPECT_EQ(subs[1].dead_letter_subject, "b.dead");
+  EXPECT_EQ(subscriptionsFromJson(nlohmann::json(subs)), subs);
+  EXPECT_FALSE(parseSubscriptions(R"([{"subject":"a","path":"/a"}])")[0].max_deliveries);
+}
+
+TEST(Subscriptions, ParsesBatchSettings) {
+  const auto subs = parseSubscriptions(
+      R"([{"subject":"a","path":"/a","batch":{"maxMessages":100,"maxWait":"5ms"},"maxInFlight":500},
+          {"subject":"b","path":"/b","batch":{}},
+          {"subject":"c","path":"/c","batch":{"maxMessages":1,"maxWait":"0"}},
+          {"subject":"d","path":"/d"}])");
+  ASSERT_EQ(subs.size(), 4u);
+  ASSERT_TRUE(subs[0].batch.has_value());
+  EXPECT_EQ(subs[0].batch->max_messages, 100);
+  EXPECT_EQ(subs[0].batch->max_wait, 5ms);
+  EXPECT_EQ(subs[0].max_in_flight, 500);
+  // Defaults: 100 messages, 5 ms, and maxInFlight follows maxMessages (one
+  // batch at a time, in order).
+  ASSERT_TRUE(subs[1].batch.has_value());
+  EXPECT_EQ(subs[1].batch->max_messages, 100);
+  EXPECT_EQ(subs[1].batch->max_wait, 5ms);
+  EXPECT_EQ(subs[1].max_in_flight, 100);
+  EXPECT_EQ(subs[2].batch->max_messages, 1);
+  EXPECT_EQ(subs[2].batch->max_wait, 0ms);
+  EXPECT_EQ(subs[2].max_in_flight, 1);
+  EXPECT_FALSE(subs[3].batch.has_value());
+  EXPECT_EQ(subscriptionsFromJson(nlohmann::json(subs)), subs);
+  EXPECT_EQ(nlohmann::json(subs[0]).at("batch"),
+            (nlohmann::json{{"maxMessages", 100}, {"maxWait", "5ms"}}));
+}
+
+TEST(Subscriptions, MaxDeliveriesWithoutDeadLetterSubjectNamesBoth) {
+  try {
+    parseSubscriptions(R"([{"subject":"a","path":"/a","maxDeliveries":1}])");
+    FAIL() << "accepted";
+  } catch (const ValidationError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("maxDeliveries"), std::string::npos) << message;
+    EXPECT_NE(message.find("deadLetterSubject"), std::string::npos) << message;
+  }
+}
+
 struct RefusalCase {
   const char* name;
   const char* json;
@@ -111,6 +162,68 @@ INSTANTIATE_TEST_SUITE_P(
         RefusalCase{"SecondEntry",
                     R"([{"subject":"a","path":"/a"},{"subject":"b","path":"/b","maxInFlight":-2}])",
                     "subscriptions[1].maxInFlight: ", "at least 1"},
+        RefusalCase{"MaxDeliveriesWithoutDeadLetterSubject",
+                    R"([{"subject":"a","path":"/a","maxDeliveries":3}])",
+                    "subscriptions[0].maxDeliveries: ", "requires deadLetterSubject"},
+        RefusalCase{"MaxDeliveriesZero",
+                    R"([{"subject":"a","path":"/a","maxDeliveries":0,"deadLetterSubject":"d"}])",
+                    "subscriptions[0].maxDeliveries: ", "from 1 to 2147483647"},
+        RefusalCase{"MaxDeliveriesNegative",
+                    R"([{"subject":"a","path":"/a","maxDeliveries":-3,"deadLetterSubject":"d"}])",
+                    "subscriptions[0].maxDeliveries: ", "from 1 to"},
+        RefusalCase{
+            "MaxDeliveriesTooLarge",
+            R"([{"subject":"a","path":"/a","maxDeliveries":2147483648,"deadLetterSubject":"d"}])",
+            "subscriptions[0].maxDeliveries: ", "from 1 to"},
+        RefusalCase{"MaxDeliveriesFloat",
+                    R"([{"subject":"a","path":"/a","maxDeliveries":2.5,"deadLetterSubject":"d"}])",
+                    "subscriptions[0].maxDeliveries: ", "integer"},
+        RefusalCase{"MaxDeliveriesString",
+                    R"([{"subject":"a","path":"/a","maxDeliveries":"3","deadLetterSubject":"d"}])",
+                    "subscriptions[0].maxDeliveries: ", "integer"},
+        RefusalCase{"DeadLetterSubjectWildcard",
+                    R"([{"subject":"a","path":"/a","deadLetterSubject":"dead.>"}])",
+                    "subscriptions[0].deadLetterSubject: ", "wildcards"},
+        RefusalCase{"DeadLetterSubjectEmpty",
+                    R"([{"subject":"a","path":"/a","deadLetterSubject":""}])",
+                    "subscriptions[0].deadLetterSubject: ", "empty"},
+        RefusalCase{"DeadLetterSubjectIsTheSubject",
+                    R"([{"subject":"a","path":"/a","deadLetterSubject":"a"}])",
+                    "subscriptions[0].deadLetterSubject: ", "must differ from subject"},
+        RefusalCase{"DeadLetterSubjectNotString",
+                    R"([{"subject":"a","path":"/a","deadLetterSubject":5}])",
+                    "subscriptions[0].deadLetterSubject: ", "must be a string"},
+        RefusalCase{"BatchNotObject", R"([{"subject":"a","path":"/a","batch":true}])",
+                    "subscriptions[0].batch: ", "must be an object"},
+        RefusalCase{"BatchUnknownField",
+                    R"([{"subject":"a","path":"/a","batch":{"maxMessage":10}}])",
+                    "subscriptions[0].batch.maxMessage: ", "unknown field"},
+        RefusalCase{"BatchMaxMessagesZero",
+                    R"([{"subject":"a","path":"/a","batch":{"maxMessages":0}}])",
+                    "subscriptions[0].batch.maxMessages: ", "from 1 to 10000"},
+        RefusalCase{"BatchMaxMessagesTooLarge",
+                    R"([{"subject":"a","path":"/a","batch":{"maxMessages":10001}}])",
+                    "subscriptions[0].batch.maxMessages: ", "from 1 to 10000"},
+        RefusalCase{"BatchMaxMessagesHuge",
+                    R"([{"subject":"a","path":"/a","batch":{"maxMessages":18446744073709551615}}])",
+                    "subscriptions[0].batch.maxMessages: ", "from 1 to 10000"},
+        RefusalCase{"BatchMaxMessagesString",
+                    R"([{"subject":"a","path":"/a","batch":{"maxMessages":"10"}}])",
+                    "subscriptions[0].batch.maxMessages: ", "integer"},
+        RefusalCase{"BatchMaxMessagesAboveMaxInFlight",
+                    R"([{"subject":"a","path":"/a","maxInFlight":50,"batch":{"maxMessages":100}}])",
+                    "subscriptions[0].batch.maxMessages: ", "must not exceed maxInFlight (50)"},
+        RefusalCase{"BatchMaxWaitNotDuration",
+                    R"([{"subject":"a","path":"/a","batch":{"maxWait":"soon"}}])",
+                    "subscriptions[0].batch.maxWait: ", "invalid duration"},
+        RefusalCase{"BatchMaxWaitNumber", R"([{"subject":"a","path":"/a","batch":{"maxWait":5}}])",
+                    "subscriptions[0].batch.maxWait: ", "must be a string"},
+        RefusalCase{"BatchMaxWaitNegative",
+                    R"([{"subject":"a","path":"/a","batch":{"maxWait":"-5ms"}}])",
+                    "subscriptions[0].batch.maxWait: ", "negative"},
+        RefusalCase{"BatchMaxWaitNotBelowAckWait",
+                    R"([{"subject":"a","path":"/a","ackWait":"2s","batch":{"maxWait":"2s"}}])",
+                    "subscriptions[0].batch.maxWait: ", "shorter than ackWait (2s)"},
         RefusalCase{
             "DuplicateDurable",
             R"([{"subject":"a","path":"/a","durableName":"d"},{"subject":"a","path":"/b","durableName":"d"}])",

@@ -23,7 +23,9 @@ class ScopedEnv {
     for (const char* name :
          {"NATSBUS_NATS_URL", "NATSBUS_CLUSTER_ID", "NATSBUS_CLIENT_ID", "NATSBUS_LISTEN",
           "NATSBUS_APP_URL", "NATSBUS_SUBSCRIPTIONS", "NATSBUS_LOG_LEVEL", "NATSBUS_LOG_FORMAT",
-          "NATSBUS_PUBLISH_TIMEOUT", "POD_NAME"}) {
+          "NATSBUS_PUBLISH_TIMEOUT", "POD_NAME", "NATSBUS_NATS_USER", "NATSBUS_NATS_PASSWORD",
+          "NATSBUS_NATS_TOKEN", "NATSBUS_NATS_CA_FILE", "NATSBUS_NATS_CERT_FILE",
+          "NATSBUS_NATS_KEY_FILE", "NATSBUS_API_TOKEN", "NATSBUS_APP_TOKEN"}) {
       remember(name);
       ::unsetenv(name);
     }
@@ -165,7 +167,63 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{{"--http-threads", "0"}, kCluster, "--http-threads"},
         BadConfig{{"--http-threads", "4abc"}, kCluster, "--http-threads"},
         BadConfig{{"--frobnicate", "1"}, kCluster, "--frobnicate"},
-        BadConfig{{"--nats-url"}, kCluster, "--nats-url"}));
+        BadConfig{{"--nats-url"}, kCluster, "--nats-url"},
+        // Credentials and TLS come in pairs, and one kind of credentials at a time.
+        BadConfig{{"--nats-user", "orders"},
+                  kCluster,
+                  "--nats-password (NATSBUS_NATS_PASSWORD): required with --nats-user"},
+        BadConfig{{},
+                  {{"NATSBUS_CLUSTER_ID", "c"}, {"NATSBUS_NATS_PASSWORD", "pw"}},
+                  "--nats-user (NATSBUS_NATS_USER): required with NATSBUS_NATS_PASSWORD"},
+        BadConfig{{},
+                  {{"NATSBUS_CLUSTER_ID", "c"},
+                   {"NATSBUS_NATS_TOKEN", "t"},
+                   {"NATSBUS_NATS_USER", "u"},
+                   {"NATSBUS_NATS_PASSWORD", "p"}},
+                  "NATSBUS_NATS_TOKEN: set a token or a user and password (NATSBUS_NATS_USER)"},
+        BadConfig{{},
+                  {{"NATSBUS_CLUSTER_ID", "c"}, {"NATSBUS_NATS_TOKEN", ""}},
+                  "NATSBUS_NATS_TOKEN: must not be empty"},
+        BadConfig{{},
+                  {{"NATSBUS_CLUSTER_ID", "c"}, {"NATSBUS_API_TOKEN", ""}},
+                  "NATSBUS_API_TOKEN: must not be empty"},
+        BadConfig{{"--app-token", ""}, kCluster, "--app-token: must not be empty"},
+        BadConfig{{},
+                  {{"NATSBUS_CLUSTER_ID", "c"}, {"NATSBUS_NATS_CA_FILE", "/nonexistent/ca.crt"}},
+                  "NATSBUS_NATS_CA_FILE: cannot read \"/nonexistent/ca.crt\""},
+        BadConfig{{"--nats-cert-file", "/etc/hostname"},
+                  kCluster,
+                  "--nats-key-file (NATSBUS_NATS_KEY_FILE): required with --nats-cert-file"}));
+
+TEST(SidecarCommandLine, CredentialsTokensAndTlsFiles) {
+  const auto config =
+      parse({"--nats-ca-file", "/etc/hostname"}, {{"NATSBUS_CLUSTER_ID", "c"},
+                                                  {"NATSBUS_NATS_USER", "orders"},
+                                                  {"NATSBUS_NATS_PASSWORD", "pw"},
+                                                  {"NATSBUS_NATS_CERT_FILE", "/etc/hostname"},
+                                                  {"NATSBUS_NATS_KEY_FILE", "/etc/hostname"},
+                                                  {"NATSBUS_API_TOKEN", "api"},
+                                                  {"NATSBUS_APP_TOKEN", "app"}});
+  EXPECT_EQ(config.nats_user, "orders");
+  EXPECT_EQ(config.nats_password, "pw");
+  EXPECT_TRUE(config.nats_token.empty());
+  EXPECT_EQ(config.nats_ca_file, "/etc/hostname");
+  EXPECT_EQ(config.nats_cert_file, "/etc/hostname");
+  EXPECT_EQ(config.api_token, "api");
+  EXPECT_EQ(config.app_token, "app");
+}
+
+TEST(SidecarCommandLine, SecretsGivenAsFlagsAreWarnedAbout) {
+  ScopedEnv scoped(std::map<std::string, std::string>{{"NATSBUS_API_TOKEN", "from-env"}});
+  const auto from_env = parseCommandLine({"--cluster-id", "c"});
+  EXPECT_TRUE(from_env.warnings.empty());
+  const auto from_flag =
+      parseCommandLine({"--cluster-id", "c", "--nats-token", "t", "--app-token", "a"});
+  ASSERT_EQ(from_flag.warnings.size(), 2u);
+  EXPECT_NE(from_flag.warnings[0].find("NATSBUS_NATS_TOKEN"), std::string::npos)
+      << from_flag.warnings[0];
+  EXPECT_EQ(from_flag.config.api_token, "from-env");
+}
 
 TEST(SidecarCommandLine, HelpListsEverySettingWithItsVariableAndDefault) {
   ScopedEnv scoped(Env{});

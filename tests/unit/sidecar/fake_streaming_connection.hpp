@@ -1,6 +1,7 @@
 #pragma once
 
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,8 +20,14 @@ class FakeStreamingConnection final : public StreamingConnection {
 
   void publishAsync(std::string_view subject, std::string_view data,
                     PublishCallback done) override {
-    std::lock_guard lock(mutex);
-    publishes.push_back({std::string(subject), std::string(data), std::move(done)});
+    std::optional<PublishResult> answer;
+    {
+      std::lock_guard lock(mutex);
+      answer = answer_inline;
+      publishes.push_back({std::string(subject), std::string(data), answer ? nullptr : done});
+    }
+    // As the real connection does for immediate refusals (not connected, overloaded).
+    if (answer) done(*answer);
   }
   bool connected() const override { return is_connected; }
   bool subscriptionActive(std::size_t index) const override {
@@ -28,11 +35,21 @@ class FakeStreamingConnection final : public StreamingConnection {
   }
   std::uint64_t reconnects() const override { return 0; }
 
-  void complete(std::size_t i, PublishResult result) { publishes.at(i).done(std::move(result)); }
+  // The callback may publish again (and so grow `publishes`): taken out first.
+  void complete(std::size_t i, PublishResult result) {
+    PublishCallback done;
+    {
+      std::lock_guard lock(mutex);
+      done = std::move(publishes.at(i).done);
+    }
+    done(std::move(result));
+  }
 
   std::mutex mutex;
   std::vector<Publish> publishes;
   bool is_connected = true;
+  // Set: every publish is answered with it at once, inside publishAsync.
+  std::optional<PublishResult> answer_inline;
   std::vector<bool> active;
 };
 

@@ -1,11 +1,11 @@
 // The raft-readiness verdict as a table of what the two looks found, and its flags.
-#include "natsbus/sidecar/command_line.hpp"
 #include "natsbus/sidecar/raft_readiness.hpp"
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include "natsbus/sidecar/command_line.hpp"
 #include "natsbus/validation_error.hpp"
 
 namespace natsbus::sidecar {
@@ -71,9 +71,9 @@ TEST(RaftReadiness, NoAnswerFromTheLocalServerIsNotReadyAndSaysWhy) {
 }
 
 TEST(RaftReadiness, TheSubcommandsFlagsAreParsedAndBadOnesNamed) {
-  const auto parsed = parseCommandLine(
-      {"raft-readiness", "--listen", "0.0.0.0:9000", "--monitoring-url", "http://127.0.0.1:9222",
-       "--nats-url", "nats://127.0.0.1:5222", "--cluster-id", "ticketing"});
+  const auto parsed = parseCommandLine({"raft-readiness", "--listen", "0.0.0.0:9000",
+                                        "--monitoring-url", "http://127.0.0.1:9222", "--nats-url",
+                                        "nats://127.0.0.1:5222", "--cluster-id", "ticketing"});
   ASSERT_EQ(parsed.action, CliAction::kRaftReadiness);
   const auto& config = parsed.raft_readiness;
   EXPECT_EQ(config.listen, (HostPort{"0.0.0.0", 9000}));
@@ -103,7 +103,8 @@ TEST(RaftReadiness, TheSubcommandsFlagsAreParsedAndBadOnesNamed) {
   EXPECT_EQ(message({"raft-readiness", "--cluster-id", "x", "--nats-url", "nats://a:1,nats://b:2"})
                 .rfind("raft-readiness --nats-url:", 0),
             0u);
-  EXPECT_EQ(message({"raft-readiness", "--cluster-id", "bad id"}).rfind("raft-readiness --cluster-id:", 0),
+  EXPECT_EQ(message({"raft-readiness", "--cluster-id", "bad id"})
+                .rfind("raft-readiness --cluster-id:", 0),
             0u);
   EXPECT_NE(message({"raft-readiness", "--cluster-id", "x", "--bogus"}).find("--bogus"),
             std::string::npos);

@@ -46,7 +46,4 @@ struct HttpAnswer {
 HttpAnswer answerAdmissionRequest(std::string_view body, const BusLookup& buses,
                                   const InjectionSettings& settings) noexcept;
 
-// Standard base64 (RFC 4648, with padding), as Kubernetes expects for the patch.
-std::string base64Encode(std::string_view bytes);
-
 }  // namespace natsbus::op

@@ -1,8 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,13 +38,70 @@ struct ChildObjects {
   std::vector<nlohmann::json> all() const;
 };
 
+// What the operator keeps of a Secret a bus references (SPEC 1.4): its keys and
+// a SHA-256 of each value, never the values. Enough to check the keys, to choose
+// --auth or --user/--pass, and to roll the server when the data changes.
+struct SecretSummary {
+  std::map<std::string, std::string> key_digests;  // key -> hex SHA-256 of its value
+  bool operator==(const SecretSummary&) const = default;
+};
+
+// The summary of a Secret object (its data and stringData).
+SecretSummary summarizeSecret(const nlohmann::json& secret);
+
+// Answers for Secrets in the bus's namespace: nullopt when there is no such Secret.
+using SecretFinder = std::function<std::optional<SecretSummary>(const std::string& name)>;
+
+// Reasons for a referenced Secret the server cannot run with (Ready=False).
+namespace secret_reasons {
+inline constexpr const char* kSecretNotFound = "SecretNotFound";
+inline constexpr const char* kSecretKeyMissing = "SecretKeyMissing";
+// The keys are there but cannot be used together (token and username both set).
+inline constexpr const char* kSecretInvalid = "SecretInvalid";
+}  // namespace secret_reasons
+
+// A Secret the spec references is missing, lacks a key, or is ambiguous. The
+// message names the field, the Secret and the key.
+class SecretProblem : public std::runtime_error {
+ public:
+  SecretProblem(std::string reason, const std::string& message)
+      : std::runtime_error(message), reason_(std::move(reason)) {}
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::string reason_;
+};
+
+// The names of the Secrets (in the bus's namespace) that spec.auth and spec.tls
+// reference, sorted. Lenient: a spec that does not parse references none.
+std::vector<std::string> referencedSecrets(const nlohmann::json& nats_streaming);
+
+// spec.auth and spec.tls, as the sidecars of the bus must mirror them. Lenient:
+// nothing for a spec that does not parse (such a bus has no server to talk to).
+struct BusSecurity {
+  std::optional<std::string> auth_secret;
+  std::optional<std::string> tls_secret;
+  std::optional<std::string> tls_client_secret;
+};
+BusSecurity busSecurity(const nlohmann::json& nats_streaming);
+
+// The pod template annotation holding a digest of the referenced Secrets' data:
+// when a Secret changes, the template changes, and the Deployment rolls.
+inline constexpr std::string_view kSecretsHashAnnotation = "natsbus.io/secrets-hash";
+
 // Fills in every default the CRD schema declares, so `render` (no API server to
 // default the resource) and the reconciler see the same spec.
 nlohmann::json withDefaults(const nlohmann::json& nats_streaming);
 
 // Builds the children of a NatsStreaming resource (defaults applied first).
 // Throws ValidationError, naming the field (e.g. "spec.replicas: ..."), when the
-// spec cannot be honoured.
+// spec cannot be honoured, and SecretProblem when a Secret it references (looked
+// up through `secrets`) is missing or incomplete. Secret values never enter the
+// objects: the server reads them from env (secretKeyRef) and read-only volumes.
+ChildObjects buildChildren(const nlohmann::json& nats_streaming, const SecretFinder& secrets,
+                           const BuildOptions& options = {});
+// The same for a resource that references no Secret (a reference is a
+// SecretProblem, SecretNotFound).
 ChildObjects buildChildren(const nlohmann::json& nats_streaming, const BuildOptions& options = {});
 
 // The security context of every container of ours (the injected sidecar, the

@@ -13,6 +13,7 @@
 #include "natsbus/operator/own_writes.hpp"
 #include "natsbus/operator/raft_cluster.hpp"
 #include "natsbus/operator/reconciler.hpp"
+#include "natsbus/operator/secret_watch.hpp"
 #include "natsbus/operator/work_queue.hpp"
 
 namespace natsbus::op {
@@ -21,6 +22,11 @@ struct ControllerOptions {
   std::string ns;   // "" = all namespaces
   int workers = 4;  // concurrent reconciles (never two for the same key)
   std::chrono::seconds watch_timeout{290};
+  // Watches of referenced Secrets end (and are re-made) this often, which
+  // bounds how long letting go of one takes.
+  std::chrono::seconds secret_watch_timeout{60};
+  // How long a reconcile waits for a newly watched Secret to be listed.
+  std::chrono::milliseconds secret_sync_timeout{5000};
   RateLimiter rate_limiter{};
   BuildOptions build;  // e.g. the sidecar image for clustered buses' readiness helper
   std::chrono::milliseconds cluster_resync{std::chrono::seconds(10)};
@@ -36,9 +42,10 @@ struct ControllerOptions {
   std::shared_ptr<RaftMembership> membership;
 };
 
-// Watches NatsStreaming resources and the children they own (Deployments,
-// StatefulSets, Services, PVCs, PodDisruptionBudgets), and
-// reconciles each resource through a de-duplicating, rate-limited work queue.
+// Watches NatsStreaming resources, the children they own (Deployments,
+// StatefulSets, Services, PVCs, PodDisruptionBudgets) and the Secrets they
+// reference, and reconciles each resource through a de-duplicating,
+// rate-limited work queue.
 // Informers run on every replica (the webhook's BusLookup needs the cache);
 // reconcile workers run only once startWorkers() is called (on the leader).
 class Controller final : public BusLookup {
@@ -56,6 +63,11 @@ class Controller final : public BusLookup {
   void stop();
 
   std::optional<BusInfo> find(const std::string& ns, const std::string& name) const override;
+  // A GET, not a cache: see BusLookup.
+  std::optional<std::set<std::string>> secretKeys(const std::string& ns,
+                                                  const std::string& name) const override;
+  // Secrets watched because a bus references them.
+  std::size_t watchedSecrets() const { return secrets_->size(); }
 
   WorkQueue& queue() { return queue_; }
 
@@ -80,6 +92,7 @@ class Controller final : public BusLookup {
   std::unique_ptr<Informer> budgets_;
   std::vector<Informer*> informers_;  // every one of the above
   BusMetrics bus_metrics_;
+  std::unique_ptr<SecretWatch> secrets_;
   Reconciler reconciler_;
   std::mutex workers_mutex_;
   std::vector<std::thread> workers_;
@@ -91,6 +104,7 @@ class Controller final : public BusLookup {
   Histogram& duration_;
   Gauge& depth_;
   Gauge& resources_gauge_;
+  Gauge& secrets_gauge_;
 };
 
 }  // namespace natsbus::op

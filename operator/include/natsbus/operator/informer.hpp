@@ -22,6 +22,7 @@ std::string objectKey(const std::string& ns, const std::string& name);
 struct InformerOptions {
   std::string ns;                           // "" = all namespaces
   std::string label_selector;               // server-side filter
+  std::string field_selector;               // server-side filter (e.g. one object by name)
   std::chrono::seconds watch_timeout{290};  // the server ends each watch after this
   std::chrono::milliseconds initial_backoff{250};
   std::chrono::milliseconds max_backoff{30000};

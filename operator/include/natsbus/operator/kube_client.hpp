@@ -27,6 +27,7 @@ const ResourceKind& service();
 const ResourceKind& persistentVolumeClaim();
 const ResourceKind& lease();
 const ResourceKind& event();
+const ResourceKind& secret();
 }  // namespace kinds
 
 // A refused or failed API request. `status` is the HTTP status (0 when no answer
@@ -49,6 +50,7 @@ class KubeError : public std::runtime_error {
 
 struct ListOptions {
   std::string label_selector;  // empty: everything
+  std::string field_selector;  // e.g. "metadata.name=nats-auth"; empty: everything
 };
 
 struct ListResult {
@@ -64,6 +66,7 @@ struct WatchEvent {
 struct WatchOptions {
   std::string resource_version;
   std::string label_selector;
+  std::string field_selector;
   int timeout_seconds = 300;  // the server ends the watch after this (see HttpKubeClient)
 };
 

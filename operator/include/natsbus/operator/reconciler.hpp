@@ -86,8 +86,16 @@ class Reconciler {
   using WriteObserver =
       std::function<void(const std::string& object, const std::string& resource_version)>;
 
+  // The Secret `name` in `ns` as a SecretSummary (keys and digests, never the
+  // values), nullopt when it does not exist. Throws (e.g. KubeError) when that
+  // cannot be known yet; the pass is then retried.
+  using Secrets =
+      std::function<std::optional<SecretSummary>(const std::string& ns, const std::string& name)>;
+
+  // Without `secrets`, Secrets are read from the API server on each pass that
+  // needs one (and not kept).
   Reconciler(KubeClient& client, Lookup lookup, EventRecorder& events, Now now,
-             ReconcilerOptions options = {}, WriteObserver on_write = {});
+             ReconcilerOptions options = {}, WriteObserver on_write = {}, Secrets secrets = {});
 
   // `key` is "namespace/name". A key whose resource is gone needs nothing: its
   // children carry ownerReferences, so the garbage collector removes them.
@@ -148,6 +156,7 @@ class Reconciler {
   Now now_;
   ReconcilerOptions options_;
   WriteObserver on_write_;
+  Secrets secrets_;
 };
 
 }  // namespace natsbus::op

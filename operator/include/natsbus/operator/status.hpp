@@ -16,6 +16,9 @@ inline constexpr const char* kReconciling = "Reconciling";  // rollout not yet o
 inline constexpr const char* kDeploymentUnavailable =
     "DeploymentUnavailable";                                // observed, not available
 inline constexpr const char* kInvalidSpec = "InvalidSpec";  // buildChildren refused it
+// A referenced Secret is missing or incomplete (SPEC 1.4): SecretNotFound,
+// SecretKeyMissing, SecretInvalid (secret_reasons in builder.hpp).
+
 // Clustered buses (SPEC 1.3).
 inline constexpr const char* kNoLeader = "NoLeader";  // no server reports the leader role
 inline constexpr const char* kQuorumNotReady =
@@ -38,6 +41,13 @@ inline constexpr const char* kBusNotReady = "BusNotReady";  // Unknown: not poll
 struct Observation {
   std::optional<nlohmann::json> deployment;  // as stored after apply
   std::optional<std::string> invalid_spec;   // ValidationError message
+  // A referenced Secret the server cannot run with: the reason
+  // (SecretNotFound, SecretKeyMissing, SecretInvalid) and a message naming it.
+  struct SecretProblem {
+    std::string reason;
+    std::string message;
+  };
+  std::optional<SecretProblem> secret_problem;
   // Clustered buses: the StatefulSet as stored after apply, what its servers
   // said about the Raft group, and a membership change that could not be made
   // yet (why, for the condition message).

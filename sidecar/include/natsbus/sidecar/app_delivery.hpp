@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -17,14 +18,29 @@ struct DeliveryRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds timeout{10000};
+  std::string_view content_type = "application/octet-stream";  // a literal
+  // Keep the whole body of a 2xx answer in DeliveryResult::body (a batch's
+  // answer carries the per-message statuses).
+  bool keep_answer = false;
 };
 
 struct DeliveryResult {
+  DeliveryResult() = default;
+  DeliveryResult(int status_code, bool refused, std::string why, bool timeout = false)
+      : status(status_code), connect_failed(refused), error(std::move(why)), timed_out(timeout) {}
+
   int status = 0;               // HTTP status, 0 when there was no answer
   bool connect_failed = false;  // nothing listens (the app is not up yet)
   std::string error;            // why there was no answer
+  bool timed_out = false;       // no answer within the delivery's timeout
+  // The start of the app's answer to a non-2xx (for logs and dead letters), or
+  // the whole answer to a 2xx when the request asked to keep it.
+  std::string body;
   bool ok() const { return status >= 200 && status < 300; }
 };
+
+// How much of a failed answer's body DeliveryResult::body keeps.
+inline constexpr std::size_t kKeptAnswerBytes = 512;
 
 // Called exactly once per delivery, never inline from deliverAsync (so the
 // caller may hold its own locks while starting a delivery).

@@ -20,10 +20,12 @@ struct ProbeTarget {
 
 struct ParsedCli {
   CliAction action = CliAction::kRun;
-  SidecarConfig config;  // kRun
-  ProbeTarget probe;     // kProbe
+  SidecarConfig config;                // kRun
+  ProbeTarget probe;                   // kProbe
   RaftReadinessConfig raft_readiness;  // kRaftReadiness
-  std::string output;    // kHelp, kVersion: what to print
+  std::string output;                  // kHelp, kVersion: what to print
+  // kRun: things to log once logging is set up (a secret given as a flag).
+  std::vector<std::string> warnings;
 };
 
 // The sidecar's command line (CLI11). Each setting is declared once, in one

@@ -50,6 +50,18 @@ struct SidecarConfig {
   HostPort listen = parseHostPort(sidecar_contract::kDefaultListen, "--listen");
   AppUrl app_url = parseAppUrl(sidecar_contract::kDefaultAppUrl, "--app-url");
   std::vector<Subscription> subscriptions;
+  // SPEC 1.4 / 3.1: credentials (a token, or a user and password) and TLS for
+  // the streaming connection. A CA or a client certificate turns TLS on.
+  std::string nats_user;
+  std::string nats_password;
+  std::string nats_token;
+  std::string nats_ca_file;
+  std::string nats_cert_file;
+  std::string nats_key_file;
+  // SPEC 3.5: required from callers of the API ("": none), and sent to the app
+  // with every delivery ("": none).
+  std::string api_token;
+  std::string app_token;
   std::string log_level = "info";
   LogFormat log_format = LogFormat::kText;
 

@@ -19,7 +19,7 @@ namespace natsbus::sidecar {
 // through this server's client port reaches a leader, as a client's would.
 struct RaftReadinessConfig {
   HostPort listen{"0.0.0.0", sidecar_contract::kRaftReadinessPort};
-  HostPort monitoring{"127.0.0.1", 8222};  // the server's -m
+  HostPort monitoring{"127.0.0.1", 8222};          // the server's -m
   std::string nats_url = "nats://127.0.0.1:4222";  // the server's -p, one URL
   std::string cluster_id;                          // its -cid (required)
   std::string log_level = "info";

@@ -50,9 +50,27 @@ std::vector<std::string> argsOf(const ChildObjects& children) {
 
 class BuilderGolden : public ::testing::TestWithParam<std::string> {};
 
+// golden/<case>.secrets.json, when there is one: Secret name -> key -> value,
+// in place of the cluster's Secrets.
+nlohmann::json secretsOf(const std::string& name) {
+  std::ifstream in(goldenPath(name + ".secrets.json"));
+  if (!in) return nlohmann::json::object();
+  return nlohmann::json::parse(in);
+}
+
+SecretFinder finderFor(const nlohmann::json& secrets) {
+  return [secrets](const std::string& name) -> std::optional<SecretSummary> {
+    if (!secrets.contains(name)) return std::nullopt;
+    return summarizeSecret({{"stringData", secrets[name]}});
+  };
+}
+
+ChildObjects buildCase(const std::string& name) {
+  return buildChildren(readJson(goldenPath(name + ".input.json")), finderFor(secretsOf(name)));
+}
+
 TEST_P(BuilderGolden, MatchesGoldenFile) {
-  const auto input = readJson(goldenPath(GetParam() + ".input.json"));
-  const auto actual = childrenJson(buildChildren(input));
+  const auto actual = childrenJson(buildCase(GetParam()));
   const auto golden_path = goldenPath(GetParam() + ".golden.json");
   if (const char* update = std::getenv("NATSBUS_UPDATE_GOLDEN");
       update != nullptr && *update == '1') {
@@ -66,7 +84,185 @@ TEST_P(BuilderGolden, MatchesGoldenFile) {
 INSTANTIATE_TEST_SUITE_P(Cases, BuilderGolden,
                          ::testing::Values("reference", "defaults", "file-store-claim",
                                            "file-store-empty-dir", "limits", "trace", "resources",
-                                           "clustered-3", "clustered-5"));
+                                           "auth-token", "auth-user-password", "tls",
+                                           "tls-verify-clients", "clustered-3", "clustered-5"));
+
+// SPEC 1.4: credentials and TLS files reach the server through env from
+// secretKeyRef and read-only Secret volumes; no value is in any object.
+class BuilderSecrets : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BuilderSecrets, NoSecretValueEntersTheObjects) {
+  const auto children = buildCase(GetParam());
+  const auto text = childrenJson(children).dump();
+  const auto secrets = secretsOf(GetParam());  // items() of a temporary would dangle
+  for (const auto& [secret, data] : secrets.items()) {
+    for (const auto& [key, value] : data.items()) {
+      EXPECT_EQ(text.find(value.get<std::string>()), std::string::npos)
+          << secret << "/" << key << " leaked into the objects";
+    }
+  }
+  const auto& pod = (*children.deployment)["spec"]["template"]["spec"];
+  for (const auto& env : pod["containers"][0].value("env", nlohmann::json::array())) {
+    EXPECT_FALSE(env.contains("value")) << env.dump();
+    EXPECT_TRUE(env["valueFrom"].contains("secretKeyRef")) << env.dump();
+  }
+  // A const json has no operator[] for a missing key: a token-only bus mounts nothing.
+  for (const auto& mount : pod["containers"][0].value("volumeMounts", nlohmann::json::array()))
+    EXPECT_EQ(mount["readOnly"], true);
+  EXPECT_EQ((*children.deployment)["spec"]["template"]["metadata"]["annotations"]
+                                  [std::string(kSecretsHashAnnotation)]
+                                      .get<std::string>()
+                                      .rfind("sha256:", 0),
+            0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, BuilderSecrets,
+                         ::testing::Values("auth-token", "auth-user-password", "tls",
+                                           "tls-verify-clients"));
+
+std::vector<std::string> securityArgs(const ChildObjects& children) {
+  const auto args = argsOf(children);
+  const auto cid = std::find(args.begin(), args.end(), "-cid");
+  return {cid + 2, args.end()};
+}
+
+TEST(BuilderSecrets, TokenAndUserPasswordBecomeVariablesInTheArgs) {
+  const auto token = buildCase("auth-token");
+  EXPECT_EQ(securityArgs(token), (std::vector<std::string>{"--auth", "$(NATSBUS_AUTH_TOKEN)"}));
+  EXPECT_EQ((*token.deployment)["spec"]["template"]["spec"]["containers"][0]["env"],
+            nlohmann::json::parse(R"([{"name":"NATSBUS_AUTH_TOKEN",
+              "valueFrom":{"secretKeyRef":{"name":"nats-auth","key":"token"}}}])"));
+  const auto user = buildCase("auth-user-password");
+  EXPECT_EQ(securityArgs(user), (std::vector<std::string>{"--user", "$(NATSBUS_AUTH_USERNAME)",
+                                                          "--pass", "$(NATSBUS_AUTH_PASSWORD)"}));
+}
+
+TEST(BuilderSecrets, TlsMountsTheSecretReadOnlyAndPointsTheServerAndItsOwnConnectionAtIt) {
+  EXPECT_EQ(
+      securityArgs(buildCase("tls")),
+      (std::vector<std::string>{"-tls", "-tlscert", "/etc/natsbus/tls/tls.crt", "-tlskey",
+                                "/etc/natsbus/tls/tls.key", "-tlscacert", "/etc/natsbus/tls/ca.crt",
+                                "-tls_client_cacert", "/etc/natsbus/tls/ca.crt"}));
+  const auto verified = buildCase("tls-verify-clients");
+  EXPECT_EQ(securityArgs(verified),
+            (std::vector<std::string>{
+                "--auth", "$(NATSBUS_AUTH_TOKEN)", "-tls", "-tlscert", "/etc/natsbus/tls/tls.crt",
+                "-tlskey", "/etc/natsbus/tls/tls.key", "-tlscacert", "/etc/natsbus/tls/ca.crt",
+                "-tlsverify", "-tls_client_cacert", "/etc/natsbus/tls/ca.crt", "-tls_client_cert",
+                "/etc/natsbus/client-tls/tls.crt", "-tls_client_key",
+                "/etc/natsbus/client-tls/tls.key"}));
+  const auto& volumes = (*verified.deployment)["spec"]["template"]["spec"]["volumes"];
+  ASSERT_EQ(volumes.size(), 2u);
+  EXPECT_EQ(volumes[0]["secret"]["secretName"], "nats-tls");
+  EXPECT_EQ(volumes[0]["secret"]["defaultMode"], 0440);
+  EXPECT_EQ(volumes[1]["secret"]["secretName"], "nats-client");
+  EXPECT_EQ(volumes[1]["secret"]["items"].size(), 2u) << "the client's key and certificate only";
+}
+
+TEST(BuilderSecrets, HashFollowsExactlyTheDataThePodUses) {
+  const auto input = readJson(goldenPath("tls-verify-clients.input.json"));
+  const auto secrets = secretsOf("tls-verify-clients");
+  const auto hashWith = [&](const nlohmann::json& data) {
+    return (*buildChildren(input, finderFor(data))
+                 .deployment)["spec"]["template"]["metadata"]["annotations"]
+                             [std::string(kSecretsHashAnnotation)]
+                                 .get<std::string>();
+  };
+  const auto original = hashWith(secrets);
+  auto changed = secrets;
+  changed["nats-auth"]["token"] = "another-token";
+  EXPECT_NE(hashWith(changed), original);
+  changed = secrets;
+  changed["nats-client"]["tls.key"] = "another key";
+  EXPECT_NE(hashWith(changed), original);
+  // A key the pod does not read changes nothing.
+  changed = secrets;
+  changed["nats-client"]["ca.crt"] = "not used by the server";
+  changed["nats-auth"]["note"] = "unrelated";
+  EXPECT_EQ(hashWith(changed), original);
+  // No Secret referenced: no annotation at all.
+  EXPECT_FALSE(
+      (*buildCase("reference").deployment)["spec"]["template"]["metadata"].contains("annotations"));
+}
+
+struct SecretProblemCase {
+  std::string what;
+  std::string input;  // golden case
+  nlohmann::json secrets;
+  std::string reason;
+  std::string message;  // the start of the message
+};
+
+class BuilderSecretProblems : public ::testing::TestWithParam<SecretProblemCase> {};
+
+TEST_P(BuilderSecretProblems, NameTheFieldTheSecretAndTheKey) {
+  const auto& c = GetParam();
+  try {
+    buildChildren(readJson(goldenPath(c.input + ".input.json")), finderFor(c.secrets));
+    FAIL() << "built";
+  } catch (const SecretProblem& problem) {
+    EXPECT_EQ(problem.reason(), c.reason);
+    EXPECT_EQ(std::string(problem.what()).rfind(c.message, 0), 0u) << problem.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BuilderSecretProblems,
+    ::testing::Values(
+        SecretProblemCase{
+            "authMissing", "auth-token", nlohmann::json::object(), "SecretNotFound",
+            R"(spec.auth.secretName: Secret "nats-auth" not found in namespace "default")"},
+        SecretProblemCase{"authEmpty",
+                          "auth-token",
+                          {{"nats-auth", nlohmann::json::object()}},
+                          "SecretKeyMissing",
+                          R"(spec.auth.secretName: Secret "nats-auth" has no key "token")"},
+        SecretProblemCase{"passwordWithoutUser",
+                          "auth-token",
+                          {{"nats-auth", {{"password", "p"}}}},
+                          "SecretKeyMissing",
+                          R"(spec.auth.secretName: Secret "nats-auth" has no key "username")"},
+        SecretProblemCase{"tokenAndUser",
+                          "auth-token",
+                          {{"nats-auth", {{"token", "t"}, {"username", "u"}, {"password", "p"}}}},
+                          "SecretInvalid",
+                          R"(spec.auth.secretName: Secret "nats-auth" has both key "token")"},
+        SecretProblemCase{"tlsWithoutCa",
+                          "tls",
+                          {{"nats-tls", {{"tls.crt", "c"}, {"tls.key", "k"}}}},
+                          "SecretKeyMissing",
+                          R"(spec.tls.secretName: Secret "nats-tls" has no key "ca.crt")"},
+        SecretProblemCase{"clientMissing",
+                          "tls-verify-clients",
+                          {{"nats-auth", {{"token", "t"}}},
+                           {"nats-tls", {{"tls.crt", "c"}, {"tls.key", "k"}, {"ca.crt", "a"}}}},
+                          "SecretNotFound",
+                          R"(spec.tls.clientSecretName: Secret "nats-client" not found)"}),
+    [](const auto& info) { return info.param.what; });
+
+TEST(BuilderSecrets, SummaryKeepsKeysAndDigestsNeverValues) {
+  const auto stored = summarizeSecret(nlohmann::json::parse(
+      R"({"apiVersion":"v1","kind":"Secret","data":{"token":"czNjcmV0","other":"eA=="}})"));
+  const auto written =
+      summarizeSecret(nlohmann::json::parse(R"({"stringData":{"token":"s3cret","other":"x"}})"));
+  EXPECT_EQ(stored, written) << "data and stringData of the same bytes digest the same";
+  ASSERT_EQ(stored.key_digests.size(), 2u);
+  for (const auto& [key, digest] : stored.key_digests) {
+    EXPECT_EQ(digest.size(), 64u);
+    EXPECT_EQ(digest.find("s3cret"), std::string::npos);
+    EXPECT_EQ(digest.find("czNjcmV0"), std::string::npos);
+  }
+  EXPECT_TRUE(summarizeSecret(nlohmann::json("x")).key_digests.empty());
+}
+
+TEST(BuilderSecrets, ReferencedSecretsAreTheNamesInAuthAndTls) {
+  EXPECT_EQ(referencedSecrets(readJson(goldenPath("tls-verify-clients.input.json"))),
+            (std::vector<std::string>{"nats-auth", "nats-client", "nats-tls"}));
+  EXPECT_TRUE(referencedSecrets(readJson(goldenPath("reference.input.json"))).empty());
+  EXPECT_TRUE(referencedSecrets(nlohmann::json("not a resource")).empty());
+  // Without a finder, a bus with Secrets cannot be built (and says why).
+  EXPECT_THROW(buildChildren(readJson(goldenPath("auth-token.input.json"))), SecretProblem);
+}
 
 // The cases the SPEC spells out, asserted directly so they do not rest on a
 // golden file being right.
@@ -298,7 +494,8 @@ TEST(Builder, FiveReplicasListFivePeersAndRoutesOnTheClusterPort) {
   const auto clustered = std::find(args.begin(), args.end(), "-clustered");
   const auto max_age = std::find(args.begin(), args.end(), "-ma");
   EXPECT_LT(max_age, clustered);
-  EXPECT_EQ(set["spec"]["template"]["spec"]["containers"][1]["image"], sidecar_contract::defaultSidecarImage());
+  EXPECT_EQ(set["spec"]["template"]["spec"]["containers"][1]["image"],
+            sidecar_contract::defaultSidecarImage());
   EXPECT_EQ(set["spec"]["template"]["spec"]["containers"][1]["args"],
             nlohmann::json::parse(R"(["raft-readiness","--listen","0.0.0.0:8223",
               "--monitoring-url","http://127.0.0.1:9222","--nats-url","nats://127.0.0.1:5222",

@@ -1,6 +1,7 @@
 // `render`: YAML in (or JSON), YAML documents out, read back as the same objects.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -106,6 +107,47 @@ TEST(Render, ErrorsNameFileDocumentAndField) {
   EXPECT_EQ(message("spec: [unclosed\n").rfind("bus.yaml: line ", 0), 0u);
   EXPECT_EQ(message("- a\n- b\n").rfind("bus.yaml: document 1: expected a NatsStreaming object", 0),
             0u);
+}
+
+// SPEC 1.4 without a cluster: the Secrets in the same file say which keys the
+// bus's Secret has; their values are digested, never printed.
+TEST(Render, BusWithCredentialsAndTlsReadsItsSecretsFromTheFile) {
+  const std::string input = R"(apiVersion: natsbus.io/v1alpha1
+kind: NatsStreaming
+metadata: {name: nats, namespace: shop}
+spec:
+  auth: {secretName: nats-auth}
+  tls: {secretName: nats-tls}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: nats-auth, namespace: shop}
+stringData: {username: orders, password: very-secret-password}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: nats-tls, namespace: shop}
+type: kubernetes.io/tls
+data: {tls.crt: Q0VSVA==, tls.key: S0VZLXNlY3JldA==, ca.crt: Q0E=}
+)";
+  const auto out = renderYaml(input, "bus.yaml");
+  const auto documents = parseYamlDocuments(out, "out");
+  ASSERT_EQ(documents.size(), 2u) << "Secrets are inputs, not output";
+  const auto args = documents[0]["spec"]["template"]["spec"]["containers"][0]["args"];
+  EXPECT_NE(std::find(args.begin(), args.end(), "$(NATSBUS_AUTH_PASSWORD)"), args.end());
+  EXPECT_NE(std::find(args.begin(), args.end(), "-tls"), args.end());
+  for (const char* value : {"very-secret-password", "S0VZLXNlY3JldA==", "KEY-secret"})
+    EXPECT_EQ(out.find(value), std::string::npos) << value;
+
+  // Without the Secret, the message says where render looks for it.
+  try {
+    renderYaml(input.substr(0, input.find("---")), "bus.yaml");
+    FAIL() << "rendered without its Secrets";
+  } catch (const ValidationError& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "bus.yaml: document 1 (nats): spec.auth.secretName: Secret \"nats-auth\" not "
+              "found in namespace \"shop\" (render reads the Secrets it needs from the same file)");
+  }
 }
 
 TEST(YamlJson, ScalarsAreTypedAsKubectlReadsThem) {

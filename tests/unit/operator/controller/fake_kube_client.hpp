@@ -39,16 +39,23 @@ class FakeKubeClient : public KubeClient {
     return it->second;
   }
 
-  ListResult list(const ResourceKind& kind, const std::string& ns, const ListOptions&) override {
+  ListResult list(const ResourceKind& kind, const std::string& ns,
+                  const ListOptions& options) override {
     std::lock_guard lock(mutex_);
-    record("list", kind, ns, "", {});
+    record("list", kind, ns, "", {{"fieldSelector", options.field_selector}});
     failIfAsked("list");
     ListResult result;
     result.resource_version = std::to_string(revision_);
     const auto prefix = kind.plural + "/";
+    // The one field selector the operator uses: metadata.name=<name>.
+    const std::string by_name = "metadata.name=";
+    const auto name = options.field_selector.rfind(by_name, 0) == 0
+                          ? options.field_selector.substr(by_name.size())
+                          : std::string();
     for (const auto& [k, object] : objects_) {
       if (k.rfind(prefix, 0) != 0) continue;
       if (!ns.empty() && object["metadata"].value("namespace", "") != ns) continue;
+      if (!name.empty() && object["metadata"].value("name", "") != name) continue;
       result.items.push_back(object);
     }
     return result;

@@ -74,6 +74,54 @@ TEST_F(ReconcilerTest, AppliesDeploymentAndServiceOwnedByTheResourceAndWritesSta
   EXPECT_TRUE(events_.recorded.empty());
 }
 
+// SPEC 1.4: without a Secrets source of its own the reconciler reads the
+// referenced Secrets from the API server on the pass that needs them.
+TEST_F(ReconcilerTest, MissingSecretIsReportedAndTheSecretLetsItApply) {
+  auto secure = ticketing();
+  secure["spec"]["auth"] = {{"secretName", "nats-auth"}};
+  client_.put(kinds::natsStreaming(), secure);
+  auto r = reconciler();
+  auto outcome = r.reconcile("default/nats");
+  EXPECT_FALSE(outcome.applied);
+  EXPECT_TRUE(client_.calls("apply").empty()) << "nothing is built without the Secret";
+  EXPECT_EQ(outcome.ready_reason, "SecretNotFound");
+  const auto stored = client_.stored(kinds::natsStreaming(), "default", "nats");
+  EXPECT_EQ((*stored)["status"]["conditions"][0]["status"], "False");
+  EXPECT_NE((*stored)["status"]["conditions"][0]["message"].get<std::string>().find(
+                R"(spec.auth.secretName: Secret "nats-auth" not found)"),
+            std::string::npos);
+  ASSERT_EQ(events_.recorded.size(), 1u);
+  EXPECT_EQ(events_.recorded[0].reason, "SecretNotFound");
+  EXPECT_EQ(events_.recorded[0].type, "Warning");
+
+  client_.put(kinds::secret(), nlohmann::json::parse(R"({"apiVersion":"v1","kind":"Secret",
+      "metadata":{"name":"nats-auth","namespace":"default"},"data":{"token":"dDBrZW4="}})"));
+  outcome = r.reconcile("default/nats");
+  EXPECT_TRUE(outcome.applied);
+  const auto deployment = *client_.stored(kinds::deployment(), "default", "nats-depl");
+  EXPECT_EQ(deployment.dump().find("dDBrZW4="), std::string::npos);
+  EXPECT_EQ(deployment.dump().find("t0ken"), std::string::npos);
+  EXPECT_TRUE(deployment["spec"]["template"]["metadata"]["annotations"].contains(
+      "natsbus.io/secrets-hash"));
+}
+
+// With a Secrets source (the Controller's watch cache), its answers are used
+// and an error from it is the pass's error, so the pass is retried.
+TEST_F(ReconcilerTest, SecretsSourceErrorsAreRetriedNotReported) {
+  auto secure = ticketing();
+  secure["spec"]["auth"] = {{"secretName", "nats-auth"}};
+  client_.put(kinds::natsStreaming(), secure);
+  Reconciler r(
+      client_, [this](const std::string& key) { return lookup(key); }, events_,
+      [] { return "2026-01-01T00:00:00Z"; }, ReconcilerOptions{}, Reconciler::WriteObserver{},
+      [](const std::string&, const std::string&) -> std::optional<SecretSummary> {
+        throw KubeError(0, "", "Secret default/nats-auth has not been listed yet; retrying");
+      });
+  EXPECT_THROW(r.reconcile("default/nats"), KubeError);
+  EXPECT_TRUE(events_.recorded.empty());
+  EXPECT_TRUE(client_.calls("applyStatus").empty());
+}
+
 TEST_F(ReconcilerTest, AnUnchangedWorldWritesNoStatus) {
   auto r = reconciler();
   r.reconcile("default/nats");

@@ -70,6 +70,21 @@ TEST(Status, InvalidSpecCarriesTheMessageAndNoUrls) {
   EXPECT_FALSE(status.contains("url"));
 }
 
+TEST(Status, SecretProblemIsNotReadyWithItsReasonAndKeepsTheUrls) {
+  // SPEC 1.4: the spec is fine, the cluster lacks a Secret it names; a server
+  // already running keeps running, so the URLs stay published.
+  auto seen = observed(deployment(1, 1), std::nullopt);
+  seen.secret_problem = Observation::SecretProblem{
+      "SecretNotFound", "spec.auth.secretName: Secret \"nats-auth\" not found"};
+  const auto status = buildStatus(resource(), seen, "t");
+  EXPECT_EQ(status["conditions"][0]["status"], "False");
+  EXPECT_EQ(status["conditions"][0]["reason"], "SecretNotFound");
+  EXPECT_EQ(status["conditions"][0]["message"],
+            "spec.auth.secretName: Secret \"nats-auth\" not found");
+  EXPECT_EQ(status["readyReplicas"], 0);
+  EXPECT_EQ(status["url"], "nats://nats-srv.default.svc:4222");
+}
+
 TEST(Status, TransitionTimeIsKeptUntilTheConditionFlips) {
   auto current = resource();
   current["status"] =

@@ -13,6 +13,7 @@
 
 #include "natsbus/operator/injection.hpp"
 #include "natsbus/testing/tools.hpp"
+#include "natsbus/validation_error.hpp"
 #include "webhook_test_support.hpp"
 
 namespace natsbus::op {
@@ -102,6 +103,18 @@ std::vector<PatchCase> patchCases() {
     pod["metadata"].erase("namespace");  // the API server sends it in request.namespace
     cases.push_back({"other_namespace", pod, "shop"});
   }
+  // SPEC 1.4 and 3.5: a bus with a token and TLS with client certificates, and
+  // both token annotations; the app's pod spec has nothing but annotations.
+  cases.push_back({"secure_bus_and_tokens",
+                   annotatedPod({{"natsbus.io/inject", "true"},
+                                 {"natsbus.io/bus", "secure"},
+                                 {"natsbus.io/api-token-secret", "orders-api-token"},
+                                 {"natsbus.io/app-token-secret", "orders-app-token"}})});
+  {
+    json pod = annotatedPod({{"natsbus.io/inject", "true"}, {"natsbus.io/bus", "userpass"}});
+    pod["spec"]["volumes"] = {{{"name", "config"}, {"configMap", {{"name", "orders"}}}}};
+    cases.push_back({"user_password_bus", pod});
+  }
   return cases;
 }
 
@@ -187,6 +200,67 @@ TEST(Injection, ReferencePodGetsANativeSidecarWithTheBusAndSubscriptions) {
   EXPECT_EQ(security.at("capabilities").at("drop"), json::array({"ALL"}));
   EXPECT_TRUE(sidecar.at("resources").at("requests").contains("memory"));
   EXPECT_TRUE(sidecar.at("resources").at("limits").contains("memory"));
+}
+
+// No secret value is ever written into the pod: credentials and tokens are
+// secretKeyRefs, TLS files come from read-only volumes holding only what the
+// sidecar needs (the CA, never the server's key).
+TEST(Injection, SecureBusGetsSecretKeyRefsAndReadOnlyVolumesOnly) {
+  const json pod = annotatedPod({{"natsbus.io/inject", "true"},
+                                 {"natsbus.io/bus", "secure"},
+                                 {"natsbus.io/api-token-secret", "orders-api-token"},
+                                 {"natsbus.io/app-token-secret", "orders-app-token"}});
+  const auto buses = testing::referenceBuses();
+  const json injected = injectSidecar(pod, "default", buses, {});
+  const json& sidecar = injected.at("spec").at("initContainers").at(0);
+  const auto env = envOf(sidecar);
+  const auto ref = [](const char* name, const char* key) {
+    return json{{"secretKeyRef", {{"name", name}, {"key", key}}}};
+  };
+  EXPECT_EQ(env.at("NATSBUS_NATS_TOKEN"), ref("secure-auth", "token"));
+  EXPECT_EQ(env.at("NATSBUS_API_TOKEN"), ref("orders-api-token", "token"));
+  EXPECT_EQ(env.at("NATSBUS_APP_TOKEN"), ref("orders-app-token", "token"));
+  EXPECT_EQ(env.count("NATSBUS_NATS_USER"), 0u);
+  EXPECT_EQ(env.at("NATSBUS_NATS_CA_FILE"), "/etc/natsbus/nats-tls/ca.crt");
+  EXPECT_EQ(env.at("NATSBUS_NATS_CERT_FILE"), "/etc/natsbus/nats-client-tls/tls.crt");
+  EXPECT_EQ(env.at("NATSBUS_NATS_KEY_FILE"), "/etc/natsbus/nats-client-tls/tls.key");
+  for (const auto& mount : sidecar.at("volumeMounts")) EXPECT_EQ(mount.at("readOnly"), true);
+  const json& volumes = injected.at("spec").at("volumes");
+  ASSERT_EQ(volumes.size(), 2u);
+  EXPECT_EQ(volumes[0].at("secret").at("secretName"), "secure-tls");
+  EXPECT_EQ(volumes[0].at("secret").at("items"),
+            json::parse(R"([{"key":"ca.crt","path":"ca.crt"}])"));
+  EXPECT_EQ(volumes[1].at("secret").at("secretName"), "secure-client");
+  // The app container is untouched: it mounts none of it.
+  EXPECT_EQ(injected.at("spec").at("containers"), pod.at("spec").at("containers"));
+}
+
+TEST(Injection, UserPasswordBusGetsBothKeys) {
+  const auto buses = testing::referenceBuses();
+  const json injected =
+      injectSidecar(annotatedPod({{"natsbus.io/inject", "true"}, {"natsbus.io/bus", "userpass"}}),
+                    "default", buses, {});
+  const auto env = envOf(injected.at("spec").at("initContainers").at(0));
+  EXPECT_EQ(env.at("NATSBUS_NATS_USER").at("secretKeyRef").at("key"), "username");
+  EXPECT_EQ(env.at("NATSBUS_NATS_PASSWORD").at("secretKeyRef").at("key"), "password");
+  EXPECT_EQ(env.count("NATSBUS_NATS_TOKEN"), 0u);
+  EXPECT_FALSE(injected.at("spec").contains("volumes")) << "no TLS, no volume";
+}
+
+TEST(Injection, SecretThatCannotBeReadIsARefusalNamingTheAnnotation) {
+  auto buses = testing::referenceBuses();
+  buses.failing_secrets = true;
+  try {
+    injectSidecar(annotatedPod({{"natsbus.io/inject", "true"},
+                                {"natsbus.io/bus", "nats"},
+                                {"natsbus.io/api-token-secret", "orders-api-token"}}),
+                  "default", buses, {});
+    FAIL() << "injected";
+  } catch (const ValidationError& error) {
+    EXPECT_EQ(std::string(error.what()).rfind("natsbus.io/api-token-secret: cannot read Secret", 0),
+              0u)
+        << error.what();
+  }
 }
 
 TEST(Injection, PlainContainerModeAppendsToContainers) {
@@ -330,6 +404,19 @@ std::vector<RefusalCase> refusalCases() {
        "natsbus.io/subscription: unknown annotation"},
       {"annotation_not_string", with(ok, "natsbus.io/app-port", 3000),
        "natsbus.io/app-port: must be a string, not number"},
+      {"api_token_secret_missing", with(ok, "natsbus.io/api-token-secret", "nope"),
+       R"(natsbus.io/api-token-secret: Secret "nope" (API token) not found in namespace "default")"},
+      {"app_token_secret_missing", with(ok, "natsbus.io/app-token-secret", "nope"),
+       R"(natsbus.io/app-token-secret: Secret "nope" (app token) not found in namespace "default")"},
+      {"api_token_secret_without_token_key",
+       with(ok, "natsbus.io/api-token-secret", "no-token-key"),
+       R"(natsbus.io/api-token-secret: Secret "no-token-key" has no key "token")"},
+      {"app_token_secret_bad_name", with(ok, "natsbus.io/app-token-secret", "Orders_Token"),
+       "natsbus.io/app-token-secret: must name a Secret in the pod's namespace"},
+      {"api_token_secret_empty", with(ok, "natsbus.io/api-token-secret", ""),
+       "natsbus.io/api-token-secret: must name a Secret"},
+      {"bus_credentials_secret_missing", with(ok, "natsbus.io/bus", "no-secret"),
+       R"(natsbus.io/bus: Secret "missing-auth" (the credentials of NatsStreaming "no-secret", spec.auth.secretName) not found in namespace "default")"},
   };
 }
 
@@ -426,15 +513,6 @@ TEST(Admission, HttpAnswerForAGoodReviewIsTheReviewResponse) {
   const HttpAnswer answer = answerAdmissionRequest(review.dump(), buses, {});
   ASSERT_EQ(answer.status, 200);
   EXPECT_EQ(json::parse(answer.body), reviewPodAdmission(review, buses, {}));
-}
-
-TEST(Admission, Base64MatchesRfc4648Vectors) {
-  EXPECT_EQ(base64Encode(""), "");
-  EXPECT_EQ(base64Encode("f"), "Zg==");
-  EXPECT_EQ(base64Encode("fo"), "Zm8=");
-  EXPECT_EQ(base64Encode("foo"), "Zm9v");
-  EXPECT_EQ(base64Encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(base64Decode(base64Encode(std::string("\0\xff\x10", 3))), std::string("\0\xff\x10", 3));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "natsbus/operator/admission.hpp"
 #include "natsbus/operator/injection.hpp"
+#include "natsbus/subject.hpp"
 #include "natsbus/subscription.hpp"
 #include "natsbus/validation_error.hpp"
 #include "webhook_test_support.hpp"
@@ -23,6 +24,7 @@ const std::vector<std::string> kSubscriptionSeeds = {
     R"([{"subject":"ticket:created","queueGroup":"orders-service-queue-group","durableName":"orders-service","path":"/events/ticket-created","deliverAllAvailable":true,"ackWait":"30s","maxInFlight":1}])",
     R"([{"subject":"a","path":"/a"},{"subject":"b","path":"/b","startAtSequence":5,"ackWait":"1m30s"}])",
     R"([{"subject":"c","path":"/c","startAtTime":"2024-05-01T10:00:00.5+02:00","maxInFlight":65535}])",
+    R"([{"subject":"d","path":"/d","maxInFlight":500,"batch":{"maxMessages":100,"maxWait":"5ms"}}])",
     R"([])",
 };
 
@@ -97,12 +99,11 @@ std::string randomBytes(std::mt19937& rng) {
 TEST(Fuzz, SubscriptionsParserEitherParsesOrRefuses) {
   std::mt19937 rng(kSeed);
   int parsed = 0, refused = 0;
+  std::size_t mutated = 0;  // counts the mutations alone, so every seed takes its turn
   for (int i = 0; i < kIterations; ++i) {
     const std::string input =
-        i % 5 == 0
-            ? randomBytes(rng)
-            : mutateText(
-                  kSubscriptionSeeds[static_cast<std::size_t>(i) % kSubscriptionSeeds.size()], rng);
+        i % 5 == 0 ? randomBytes(rng)
+                   : mutateText(kSubscriptionSeeds[mutated++ % kSubscriptionSeeds.size()], rng);
     try {
       const auto subscriptions = parseSubscriptions(input);
       ++parsed;
@@ -118,6 +119,146 @@ TEST(Fuzz, SubscriptionsParserEitherParsesOrRefuses) {
     }
   }
   // The loop must exercise both outcomes to mean anything.
+  EXPECT_GT(parsed, kIterations / 100);
+  EXPECT_GT(refused, kIterations / 100);
+}
+
+// Every new dead-letter field, set alone or together, to values in and out of
+// range: each outcome is either a subscription that keeps the rules (maxDeliveries
+// only with a deadLetterSubject, that subject valid and not the subscription's
+// own) or a refusal that names the field it is about.
+TEST(Fuzz, DeadLetterFieldsAreAcceptedOnlyInRange) {
+  std::mt19937 rng(kSeed);
+  const std::vector<json> values = {nullptr,
+                                    0,
+                                    1,
+                                    -1,
+                                    2,
+                                    2147483647,
+                                    2147483648LL,
+                                    -2147483649LL,
+                                    9223372036854775807LL,
+                                    18446744073709551615ULL,
+                                    1.5,
+                                    1e300,
+                                    true,
+                                    "3",
+                                    "",
+                                    " ",
+                                    "d",
+                                    "a",
+                                    "d.*",
+                                    "d.>",
+                                    "d..e",
+                                    ".d",
+                                    "d\tx",
+                                    json::array(),
+                                    json::object()};
+  const auto pick = [&] {
+    return values[std::uniform_int_distribution<std::size_t>(0, values.size() - 1)(rng)];
+  };
+  int parsed = 0, refused = 0;
+  for (int i = 0; i < kIterations; ++i) {
+    json entry = {{"subject", "a"}, {"path", "/a"}};
+    const int which = std::uniform_int_distribution<int>(0, 2)(rng);
+    if (which != 1) entry["maxDeliveries"] = pick();
+    if (which != 0) entry["deadLetterSubject"] = pick();
+    const std::string text = json::array({entry}).dump();
+    try {
+      const auto subscriptions = parseSubscriptions(text);
+      ++parsed;
+      const auto& s = subscriptions.at(0);
+      if (s.max_deliveries) {
+        EXPECT_GE(*s.max_deliveries, 1) << text;
+        EXPECT_TRUE(s.dead_letter_subject.has_value()) << text;
+      }
+      if (s.dead_letter_subject) {
+        EXPECT_NE(*s.dead_letter_subject, "a") << text;
+        EXPECT_FALSE(subjectProblem(*s.dead_letter_subject).has_value()) << text;
+      }
+      EXPECT_EQ(parseSubscriptions(json(subscriptions).dump()), subscriptions) << text;
+    } catch (const ValidationError& error) {
+      ++refused;
+      const std::string message = error.what();
+      const bool names_field = message.rfind("subscriptions[0].maxDeliveries: ", 0) == 0 ||
+                               message.rfind("subscriptions[0].deadLetterSubject: ", 0) == 0;
+      EXPECT_TRUE(names_field) << message << " for " << text;
+    } catch (const std::exception& error) {
+      ADD_FAILURE() << "unexpected " << error.what() << " for " << text;
+    }
+  }
+  EXPECT_GT(parsed, kIterations / 100);
+  EXPECT_GT(refused, kIterations / 100);
+}
+
+// The batch object (SPEC 3.6), its fields and maxInFlight set to values in and
+// out of range: what parses keeps the rules (1 <= maxMessages <= maxInFlight,
+// maxWait shorter than ackWait), and every refusal names the field it is about.
+TEST(Fuzz, BatchFieldsAreAcceptedOnlyInRange) {
+  std::mt19937 rng(kSeed);
+  const std::vector<json> values = {nullptr,
+                                    0,
+                                    1,
+                                    -1,
+                                    2,
+                                    100,
+                                    10000,
+                                    10001,
+                                    65535,
+                                    2147483648LL,
+                                    18446744073709551615ULL,
+                                    1.5,
+                                    true,
+                                    "100",
+                                    "",
+                                    "0",
+                                    "5ms",
+                                    "29s",
+                                    "30s",
+                                    "1h",
+                                    "-1ms",
+                                    "soon",
+                                    json::array(),
+                                    json::object()};
+  const auto pick = [&] {
+    return values[std::uniform_int_distribution<std::size_t>(0, values.size() - 1)(rng)];
+  };
+  int parsed = 0, refused = 0;
+  for (int i = 0; i < kIterations; ++i) {
+    json entry = {{"subject", "a"}, {"path", "/a"}};
+    json batch = json::object();
+    if (rng() % 4 == 0) {
+      batch = pick();  // not necessarily an object
+    } else {
+      if (rng() % 2) batch["maxMessages"] = pick();
+      if (rng() % 2) batch["maxWait"] = pick();
+      if (rng() % 8 == 0) batch["maxMessage"] = 5;
+    }
+    entry["batch"] = batch;
+    if (rng() % 2) entry["maxInFlight"] = pick();
+    const std::string text = json::array({entry}).dump();
+    try {
+      const auto subscriptions = parseSubscriptions(text);
+      ++parsed;
+      const auto& s = subscriptions.at(0);
+      if (s.batch) {
+        EXPECT_GE(s.batch->max_messages, 1) << text;
+        EXPECT_LE(s.batch->max_messages, BatchSettings::kMaxMaxMessages) << text;
+        EXPECT_LE(s.batch->max_messages, s.max_in_flight) << text;
+        EXPECT_LT(s.batch->max_wait, s.ack_wait) << text;
+        EXPECT_GE(s.batch->max_wait.count(), 0) << text;
+      }
+      EXPECT_EQ(parseSubscriptions(json(subscriptions).dump()), subscriptions) << text;
+    } catch (const ValidationError& error) {
+      ++refused;
+      const std::string message = error.what();
+      const bool names_field = message.rfind("subscriptions[0].batch", 0) == 0 ||
+                               message.rfind("subscriptions[0].maxInFlight: ", 0) == 0;
+      EXPECT_TRUE(names_field) << message << " for " << text;
+    } catch (const std::exception& error) {
+      ADD_FAILURE() << "unexpected " << error.what() << " for " << text;
+    }
+  }
   EXPECT_GT(parsed, kIterations / 100);
   EXPECT_GT(refused, kIterations / 100);
 }

@@ -1,8 +1,8 @@
 #include "webhook_test_support.hpp"
 
-#include <openssl/evp.h>
-
 #include <stdexcept>
+
+#include "natsbus/base64.hpp"
 
 namespace natsbus::op::testing {
 
@@ -10,6 +10,20 @@ FakeBusLookup referenceBuses() {
   FakeBusLookup buses;
   buses.add("default", "nats", {"nats://nats-srv.default.svc:4222", "ticketing"});
   buses.add("shop", "orders-bus", {"nats://orders-bus-srv.shop.svc:4222", "orders"});
+  buses.add("default", "secure",
+            {"nats://secure-srv.default.svc:4222", "secure", "secure-auth", "secure-tls",
+             "secure-client"});
+  buses.add("default", "userpass",
+            {"nats://userpass-srv.default.svc:4222", "userpass", "userpass-auth"});
+  buses.add("default", "no-secret",
+            {"nats://no-secret-srv.default.svc:4222", "no-secret", "missing-auth"});
+  buses.addSecret("default", "secure-auth", {"token"});
+  buses.addSecret("default", "secure-tls", {"ca.crt", "tls.crt", "tls.key"});
+  buses.addSecret("default", "secure-client", {"ca.crt", "tls.crt", "tls.key"});
+  buses.addSecret("default", "userpass-auth", {"username", "password"});
+  buses.addSecret("default", "orders-api-token", {"token"});
+  buses.addSecret("default", "orders-app-token", {"token"});
+  buses.addSecret("default", "no-token-key", {"password"});
   return buses;
 }
 
@@ -35,16 +49,9 @@ nlohmann::json annotatedPod(const nlohmann::json& annotations, const std::string
 }
 
 std::string base64Decode(const std::string& text) {
-  if (text.size() % 4 != 0) throw std::invalid_argument("base64 length is not a multiple of 4");
-  std::string out(text.size() / 4 * 3, '\0');
-  const int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                      reinterpret_cast<const unsigned char*>(text.data()),
-                                      static_cast<int>(text.size()));
-  if (written < 0) throw std::invalid_argument("not base64");
-  std::size_t padding = 0;
-  for (auto it = text.rbegin(); it != text.rend() && *it == '=' && padding < 2; ++it) ++padding;
-  out.resize(static_cast<std::size_t>(written) - padding);
-  return out;
+  auto bytes = natsbus::base64Decode(text);
+  if (!bytes) throw std::invalid_argument("not base64: " + text);
+  return *bytes;
 }
 
 }  // namespace natsbus::op::testing

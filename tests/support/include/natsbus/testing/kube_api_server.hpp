@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "natsbus/testing/process.hpp"
+#include "natsbus/testing/test_ca.hpp"
 
 namespace natsbus::testing {
 
@@ -57,6 +58,7 @@ class KubeApiServer {
 
   TempDir dir_;
   std::string work_dir_;
+  std::unique_ptr<TestCertificateAuthority> ca_;
   std::string apiserver_binary_;
   std::string etcd_binary_;
   int etcd_client_port_;

@@ -34,8 +34,8 @@ class StreamingServer {
   void stop();     // SIGTERM, clean shutdown
   void restart();  // start again on the same ports and store
   // SIGSTOP / SIGCONT: the process keeps its sockets open but answers nothing
-  // while paused, as a hung server would. Stopping or destroying a paused
-  // server resumes it first.
+  // while paused, as a hung server would. pause() returns once every thread
+  // has stopped. Stopping or destroying a paused server resumes it first.
   void pause();
   void resume();
   bool running() const { return process_ != nullptr; }

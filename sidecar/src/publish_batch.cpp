@@ -1,0 +1,149 @@
+#include "natsbus/sidecar/publish_batch.hpp"
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "natsbus/base64.hpp"
+#include "natsbus/json_text.hpp"
+
+namespace natsbus::sidecar::publish_batch {
+namespace {
+
+constexpr std::string_view kShape =
+    R"(the body must be a JSON array of events, each {"data":"<base64>"} or {"text":"<string>"})";
+
+// SAX reader: depth 0 is the body, 1 the array's elements, 2 an event's fields.
+// Every callback returns false to stop at the first problem.
+class EventsReader {
+ public:
+  using json = nlohmann::json;
+
+  bool null() { return scalar("null"); }
+  bool boolean(bool) { return scalar("a boolean"); }
+  bool number_integer(json::number_integer_t) { return scalar("a number"); }
+  bool number_unsigned(json::number_unsigned_t) { return scalar("a number"); }
+  bool number_float(json::number_float_t, const json::string_t&) { return scalar("a number"); }
+  bool binary(json::binary_t&) { return scalar("binary"); }
+  bool string(json::string_t& value) {
+    if (depth_ != 2) return scalar("a string");
+    if (field_ == Field::kData) {
+      auto bytes = base64Decode(value);
+      if (!bytes) return refuse(event() + ".data: is not base64 (RFC 4648, with '=' padding)");
+      events.push_back(std::move(*bytes));
+    } else {
+      events.push_back(std::move(value));
+    }
+    return true;
+  }
+  bool start_object(std::size_t) {
+    if (depth_ == 0) return refuse(std::string(kShape) + ", not an object");
+    if (depth_ == 2)
+      return refuse(event() + "." + fieldName() + ": must be a string, not an object");
+    ++depth_;
+    has_data_ = has_text_ = false;
+    return true;
+  }
+  bool end_object() {
+    --depth_;
+    if (!has_data_ && !has_text_) return refuse(event() + R"(: needs "data" (base64) or "text")");
+    ++index_;
+    return true;
+  }
+  bool start_array(std::size_t) {
+    if (depth_ == 1) return refuse(event() + ": must be an object, not an array");
+    if (depth_ == 2)
+      return refuse(event() + "." + fieldName() + ": must be a string, not an array");
+    ++depth_;
+    return true;
+  }
+  bool end_array() {
+    --depth_;
+    if (index_ == 0) return refuse("the array is empty; give at least one event");
+    return true;
+  }
+  bool key(json::string_t& name) {
+    if (name == "data") {
+      field_ = Field::kData;
+    } else if (name == "text") {
+      field_ = Field::kText;
+    } else {
+      return refuse(event() + "." + name + R"(: unknown field (an event has "data" or "text"))");
+    }
+    bool& seen = field_ == Field::kData ? has_data_ : has_text_;
+    if (seen) return refuse(event() + ": " + name + " is given twice");
+    seen = true;
+    if (has_data_ && has_text_)
+      return refuse(event() + R"(: has both "data" and "text"; give one of them)");
+    return true;
+  }
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) {
+    if (refusal.empty()) {
+      refusal = (depth_ >= 1 ? event() + ": " : std::string()) + "invalid JSON at byte " +
+                std::to_string(position) + ": " + e.what();
+    }
+    return false;
+  }
+
+  std::vector<std::string> events;
+  std::string refusal;
+
+ private:
+  enum class Field { kData, kText };
+
+  bool scalar(std::string_view what) {
+    if (depth_ == 0) return refuse(std::string(kShape) + ", not " + std::string(what));
+    if (depth_ == 1) return refuse(event() + ": must be an object, not " + std::string(what));
+    return refuse(event() + "." + fieldName() + ": must be a string, not " + std::string(what));
+  }
+  bool refuse(std::string why) {
+    if (refusal.empty()) refusal = std::move(why);
+    return false;
+  }
+  std::string event() const { return "events[" + std::to_string(index_) + "]"; }
+  std::string fieldName() const { return field_ == Field::kData ? "data" : "text"; }
+
+  int depth_ = 0;
+  std::size_t index_ = 0;
+  Field field_ = Field::kData;
+  bool has_data_ = false;
+  bool has_text_ = false;
+};
+
+}  // namespace
+
+std::variant<std::vector<std::string>, Refusal> parseEvents(std::string_view body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return Refusal{"the body is empty; " + std::string(kShape)};
+  EventsReader reader;
+  if (!nlohmann::json::sax_parse(body.begin(), body.end(), &reader) || !reader.refusal.empty()) {
+    return Refusal{reader.refusal.empty() ? std::string(kShape) : reader.refusal};
+  }
+  return std::move(reader.events);
+}
+
+std::string resultsBody(std::string_view subject, const std::vector<PublishResult>& results) {
+  std::string body;
+  body.reserve(32 + subject.size() + results.size() * 48);
+  body += R"({"subject":)";
+  appendJsonString(body, subject);
+  body += R"(,"results":[)";
+  char number[24];
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (i > 0) body += ',';
+    body += R"({"index":)";
+    body.append(number, std::to_chars(number, number + sizeof number, i).ptr);
+    if (results[i].outcome == PublishOutcome::kAcked) {
+      body += R"(,"guid":)";
+      appendJsonString(body, results[i].guid);
+    } else {
+      body += R"(,"error":)";
+      appendJsonString(body, results[i].error);
+    }
+    body += '}';
+  }
+  body += "]}";
+  return body;
+}
+
+}  // namespace natsbus::sidecar::publish_batch
