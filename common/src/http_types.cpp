@@ -22,4 +22,14 @@ HttpResponse jsonError(int status, const std::string& message) {
   return response;
 }
 
+HttpResponse methodNotAllowed(const std::string& allowed) {
+  auto response = jsonError(405, "method not allowed; use " + allowed);
+  response.headers.emplace_back("Allow", allowed);
+  return response;
+}
+
+std::string_view requestPath(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
 }  // namespace natsbus

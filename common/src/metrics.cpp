@@ -32,6 +32,14 @@ void Histogram::observe(double seconds) {
   histogram_.Observe(seconds);
 }
 
+std::uint64_t Histogram::count() const {
+  return histogram_.Collect().histogram.sample_count;
+}
+
+double Histogram::sum() const {
+  return histogram_.Collect().histogram.sample_sum;
+}
+
 MetricsRegistry::MetricsRegistry() : registry_(std::make_shared<prometheus::Registry>()) {}
 
 MetricsRegistry::~MetricsRegistry() = default;

@@ -114,6 +114,19 @@ const std::vector<Setting<SidecarConfig>>& settings() {
       {"--listen", contract::env::kListen, "HOST:PORT", "the HTTP API (loopback only by default)",
        [](const SidecarConfig& c) { return formatHostPort(c.listen); },
        [](SidecarConfig& c, const Value& v) { c.listen = parseHostPort(v.text, v.source); }},
+      {"--metrics-listen", contract::env::kMetricsListen, "HOST:PORT",
+       "a second listener serving GET /metrics only, without the API token (it carries "
+       "counters, never events); off by default, the webhook sets 0.0.0.0:9195",
+       [](const SidecarConfig& c) {
+         return c.metrics_listen ? formatHostPort(*c.metrics_listen) : std::string();
+       },
+       [](SidecarConfig& c, const Value& v) {
+         if (v.text.empty()) {
+           c.metrics_listen.reset();
+           return;
+         }
+         c.metrics_listen = parseHostPort(v.text, v.source);
+       }},
       {"--app-url", contract::env::kAppUrl, "URL", "where the app takes deliveries",
        [](const SidecarConfig& c) { return c.app_url.text; },
        [](SidecarConfig& c, const Value& v) { c.app_url = parseAppUrl(v.text, v.source); }},
@@ -214,6 +227,30 @@ void checkCombinations(const std::map<std::string, std::string>& given) {
     throw ValidationError(name("--nats-token") + ": set a token or a user and password (" +
                           name("--nats-user") + "), not both");
   }
+}
+
+// Two listeners on one port cannot both bind; say which setting is wrong now,
+// rather than as a bind error. A wildcard host overlaps every address.
+void checkMetricsListen(const SidecarConfig& config,
+                        const std::map<std::string, std::string>& given) {
+  if (!config.metrics_listen || config.metrics_listen->port == 0) return;
+  const auto& metrics = *config.metrics_listen;
+  const auto wildcard = [](const std::string& host) {
+    return host == "0.0.0.0" || host == "::" || host.empty();
+  };
+  if (metrics.port != config.listen.port ||
+      !(metrics.host == config.listen.host || wildcard(metrics.host) ||
+        wildcard(config.listen.host))) {
+    return;
+  }
+  const auto name = [&](const char* flag, const char* env) {
+    const auto found = given.find(flag);
+    return found != given.end() ? found->second : std::string(flag) + " (" + env + ")";
+  };
+  throw ValidationError(name("--metrics-listen", contract::env::kMetricsListen) +
+                        ": must not be the API's address (" +
+                        name("--listen", contract::env::kListen) + " is " +
+                        formatHostPort(config.listen) + "); use another port");
 }
 
 void generateClientId(SidecarConfig& config, std::function<std::string()> suffix) {
@@ -372,6 +409,7 @@ ParsedCli parseCommandLine(const std::vector<std::string>& args,
     }
   }
   checkCombinations(given);
+  checkMetricsListen(config, given);
   if (config.cluster_id.empty()) {
     throw ValidationError(std::string("--cluster-id (") + contract::env::kClusterId +
                           "): required, the streaming server's cluster ID");

@@ -35,6 +35,19 @@ std::chrono::milliseconds deliveryTimeout(const Subscription& subscription,
   return std::max(std::chrono::milliseconds(1), std::min(configured, ack_wait * 4 / 5));
 }
 
+namespace {
+
+// An exchange the app answered (any status): its answer time. One without an
+// answer (refused, timed out) says nothing about the app's speed.
+void observeAnswer(SubscriptionStats& stats, const DeliveryResult& result,
+                   std::chrono::steady_clock::time_point sent) {
+  if (result.status == 0) return;
+  stats.answer_time->observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count());
+}
+
+}  // namespace
+
 DeliveryManager::DeliveryManager(const SidecarConfig& config, Stats& stats, AppDelivery& app,
                                  StreamingConnection& publisher)
     : config_(config),
@@ -253,10 +266,11 @@ void DeliveryManager::launch(std::size_t index, ReceivedMessage message) {
   auto request = makeDeliveryRequest(config_.subscriptions[index], message, lanes_[index].timeout,
                                      config_.app_token);
   request.body = std::move(data);
-  app_.deliverAsync(std::move(request),
-                    [this, index, message = std::move(message)](DeliveryResult result) mutable {
-                      complete(index, std::move(message), std::move(result));
-                    });
+  const auto sent = std::chrono::steady_clock::now();
+  app_.deliverAsync(std::move(request), [this, index, sent, message = std::move(message)](
+                                            DeliveryResult result) mutable {
+    complete(index, std::move(message), std::move(result), sent);
+  });
 }
 
 void DeliveryManager::launchBatch(std::size_t index, std::vector<ReceivedMessage> messages) {
@@ -278,17 +292,24 @@ void DeliveryManager::launchBatch(std::size_t index, std::vector<ReceivedMessage
   if (!lanes_[index].dead_letters) {
     for (auto& message : messages) std::string().swap(message.data);
   }
-  app_.deliverAsync(std::move(request),
-                    [this, index, messages = std::move(messages)](DeliveryResult result) mutable {
-                      completeBatch(index, std::move(messages), std::move(result));
-                    });
+  const auto sent = std::chrono::steady_clock::now();
+  app_.deliverAsync(std::move(request), [this, index, sent, messages = std::move(messages)](
+                                            DeliveryResult result) mutable {
+    completeBatch(index, std::move(messages), std::move(result), sent);
+  });
 }
 
-void DeliveryManager::complete(std::size_t index, ReceivedMessage message, DeliveryResult result) {
+void DeliveryManager::complete(std::size_t index, ReceivedMessage message, DeliveryResult result,
+                               std::chrono::steady_clock::time_point sent) {
   const auto& subscription = config_.subscriptions[index];
   auto& sub_stats = stats_.subscriptions[index];
   stats_.delivery_in_flight.add(-1);
   sub_stats.in_flight->add(-1);
+  observeAnswer(sub_stats, result, sent);
+  if (result.ok()) {
+    sub_stats.delivery_latency->observe(
+        deliveryLatencySeconds(message.timestamp_nanos, std::chrono::system_clock::now()));
+  }
   const bool acked = result.ok() && message.ack && message.ack();
   if (acked) {
     stats_.acked.increment();
@@ -344,12 +365,14 @@ void DeliveryManager::complete(std::size_t index, ReceivedMessage message, Deliv
 }
 
 void DeliveryManager::completeBatch(std::size_t index, std::vector<ReceivedMessage> messages,
-                                    DeliveryResult result) {
+                                    DeliveryResult result,
+                                    std::chrono::steady_clock::time_point sent) {
   const auto& subscription = config_.subscriptions[index];
   auto& sub_stats = stats_.subscriptions[index];
   const auto count = messages.size();
   stats_.delivery_in_flight.add(-static_cast<std::int64_t>(count));
   sub_stats.in_flight->add(-static_cast<std::int64_t>(count));
+  observeAnswer(sub_stats, result, sent);
 
   std::vector<batch::Verdict> verdicts(count, batch::Verdict::kRetry);
   std::string problem;
@@ -365,8 +388,12 @@ void DeliveryManager::completeBatch(std::size_t index, std::vector<ReceivedMessa
   std::vector<bool> acked(count, false);
   std::size_t acks = 0;
   std::size_t drops = 0;
+  const auto answered = std::chrono::system_clock::now();
   for (std::size_t i = 0; i < count; ++i) {
     if (verdicts[i] == batch::Verdict::kSuccess) {
+      // The app accepted this one: its latency ends here, ack or not.
+      sub_stats.delivery_latency->observe(
+          deliveryLatencySeconds(messages[i].timestamp_nanos, answered));
       acked[i] = messages[i].ack && messages[i].ack();
       acks += acked[i] ? 1 : 0;
     } else if (verdicts[i] == batch::Verdict::kDrop) {

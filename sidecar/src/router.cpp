@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "natsbus/json_text.hpp"
+#include "natsbus/sidecar/metrics_listener.hpp"
 #include "natsbus/sidecar/publish_batch.hpp"
 #include "natsbus/subject.hpp"
 
@@ -53,12 +54,6 @@ namespace {
 constexpr std::string_view kPublishPrefix = "/v1/publish/";
 constexpr std::string_view kPublishBatchPrefix = "/v1/publish-batch/";
 
-HttpResponse methodNotAllowed(const char* allowed) {
-  auto response = jsonError(405, std::string("method not allowed; use ") + allowed);
-  response.headers.emplace_back("Allow", allowed);
-  return response;
-}
-
 HttpResponse unavailable(const std::string& message) {
   auto response = jsonError(503, message);
   // Reconnects start at 100 ms and back off; one second is a fair first retry.
@@ -93,9 +88,7 @@ bool Router::ready() const {
 }
 
 void Router::handle(HttpRequest request, Responder respond) {
-  std::string_view path = request.target;
-  if (const auto query = path.find('?'); query != std::string_view::npos)
-    path = path.substr(0, query);
+  const std::string_view path = requestPath(request.target);
 
   const bool get = request.method == "GET" || request.method == "HEAD";
   // The probes stay open: the kubelet's readiness check carries no token.
@@ -126,10 +119,7 @@ void Router::handle(HttpRequest request, Responder respond) {
     return respond(unavailable(connection_.connected() ? "not every subscription is active yet"
                                                        : "not connected to the streaming server"));
   }
-  if (path == "/metrics") {
-    if (!get) return respond(methodNotAllowed("GET"));
-    return respond(HttpResponse{200, MetricsRegistry::kContentType, stats_.registry.render(), {}});
-  }
+  if (path == kMetricsPath) return respond(answerMetricsListener(request, stats_.registry));
   if (path == "/v1/subscriptions") {
     if (!get) return respond(methodNotAllowed("GET"));
     return respond(subscriptions());

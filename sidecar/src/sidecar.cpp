@@ -4,12 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <optional>
 
 #include "natsbus/host_port.hpp"
 #include "natsbus/http_server.hpp"
 #include "natsbus/io_loop.hpp"
 #include "natsbus/sidecar/cnats_connection.hpp"
 #include "natsbus/sidecar/delivery.hpp"
+#include "natsbus/sidecar/metrics_listener.hpp"
 #include "natsbus/sidecar/nats_security.hpp"
 #include "natsbus/sidecar/router.hpp"
 #include "natsbus/version.hpp"
@@ -53,8 +55,29 @@ int runSidecar(const SidecarConfig& config) {
   HttpServer server(loop, options, [&router](HttpRequest request, Responder respond) {
     router.handle(std::move(request), std::move(respond));
   });
+  // SPEC 3.7: the same server component on a second address, answering
+  // GET /metrics only (never the API), for a scraper outside the pod.
+  std::optional<HttpServer> metrics_server;
+  if (config.metrics_listen) {
+    HttpServerOptions metrics_options;
+    metrics_options.setting = "--metrics-listen";
+    metrics_options.host = config.metrics_listen->host;
+    metrics_options.port = config.metrics_listen->port;
+    // Scrapes are bodiless GETs; a body is refused early, whoever sends it.
+    metrics_options.max_body_bytes = 4 * 1024;
+    metrics_options.server_header = options.server_header;
+    // A scraper keeps its connection between scrapes (every 15-60 s), so allow
+    // more than that; a handful of scrapers at most.
+    metrics_options.idle_timeout = std::chrono::seconds(120);
+    metrics_options.max_connections = 16;
+    metrics_server.emplace(loop, metrics_options,
+                           [&stats](const HttpRequest& request, const Responder& respond) {
+                             respond(answerMetricsListener(request, stats.registry));
+                           });
+  }
   try {
     server.start();
+    if (metrics_server) metrics_server->start();
     loop.start();
   } catch (const std::exception& e) {
     std::cerr << "natsbus-sidecar: " << e.what() << "\n";
@@ -64,6 +87,10 @@ int runSidecar(const SidecarConfig& config) {
   spdlog::info("natsbus-sidecar {} listening on {}; {} subscription(s); delivering to {}", kVersion,
                formatHostPort({config.listen.host, server.port()}), config.subscriptions.size(),
                config.app_url.text);
+  if (metrics_server) {
+    spdlog::info("metrics listener on {} (GET /metrics only)",
+                 formatHostPort({config.metrics_listen->host, metrics_server->port()}));
+  }
   deliveries.start();
   connection.start();
 
@@ -81,6 +108,7 @@ int runSidecar(const SidecarConfig& config) {
   // streaming connection so the server forgets the client at once.
   router.startDraining();
   server.stopAccepting();
+  // Scrapes go on while the sidecar drains: the last counters are worth reading.
   if (!router.waitForPublishes(std::chrono::steady_clock::now() + config.shutdown_timeout)) {
     spdlog::warn("{} publish(es) still without ack after {} ms; answering them 503",
                  router.publishesInFlight(), config.shutdown_timeout.count());
@@ -92,6 +120,7 @@ int runSidecar(const SidecarConfig& config) {
   // answers be written: stop() closes idle connections and waits for the rest.
   router.waitForPublishes(std::chrono::steady_clock::now() + std::chrono::seconds(2));
   server.stop(std::chrono::seconds(2));
+  if (metrics_server) metrics_server->stop();
   loop.stop();
   spdlog::info("stopped");
   return 0;

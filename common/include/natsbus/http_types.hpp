@@ -34,4 +34,10 @@ using RequestHandler = std::function<void(HttpRequest, Responder)>;
 // {"error":"..."} with the message JSON-escaped (invalid UTF-8 replaced).
 HttpResponse jsonError(int status, const std::string& message);
 
+// 405 {"error":"method not allowed; use <allowed>"} with an Allow header.
+HttpResponse methodNotAllowed(const std::string& allowed);
+
+// The path of a request target: what comes before any '?'.
+std::string_view requestPath(std::string_view target);
+
 }  // namespace natsbus

@@ -51,6 +51,9 @@ class Histogram {
  public:
   explicit Histogram(prometheus::Histogram& histogram) : histogram_(histogram) {}
   void observe(double seconds);
+  // Observations so far and their sum (a snapshot under prometheus-cpp's lock).
+  std::uint64_t count() const;
+  double sum() const;
 
  private:
   prometheus::Histogram& histogram_;

@@ -21,6 +21,14 @@ inline constexpr std::string_view kDefaultNatsUrl = "nats://127.0.0.1:4222";
 inline constexpr std::string_view kDefaultAppUrl = "http://127.0.0.1:3000";
 inline constexpr int kDefaultAppPort = 3000;
 
+// SPEC 3.7: the metrics-only listener the webhook turns on in every injected
+// sidecar, on every address of the pod (a PodMonitor scrapes the pod IP), and
+// the name of the container port it declares for it. The chart's PodMonitor
+// selects the port by this name. The sidecar binary's own default is off.
+inline constexpr std::uint16_t kMetricsPort = 9195;
+inline constexpr std::string_view kMetricsPortName = "metrics";
+inline constexpr std::string_view kInjectedMetricsListen = "0.0.0.0:9195";
+
 // The sidecar's settings as environment variables (SPEC 3.1).
 namespace env {
 inline constexpr const char* kNatsUrl = "NATSBUS_NATS_URL";
@@ -29,6 +37,7 @@ inline constexpr const char* kClientId = "NATSBUS_CLIENT_ID";
 inline constexpr const char* kListen = "NATSBUS_LISTEN";
 inline constexpr const char* kAppUrl = "NATSBUS_APP_URL";
 inline constexpr const char* kSubscriptions = "NATSBUS_SUBSCRIPTIONS";
+inline constexpr const char* kMetricsListen = "NATSBUS_METRICS_LISTEN";
 inline constexpr const char* kLogLevel = "NATSBUS_LOG_LEVEL";
 inline constexpr const char* kLogFormat = "NATSBUS_LOG_FORMAT";
 // Set by the webhook from the downward API; the sidecar derives a client ID from it.

@@ -47,6 +47,8 @@ TEST(Metrics, HistogramIsCumulative) {
   EXPECT_NE(text.find("d_seconds_bucket{le=\"1\"} 2\n"), std::string::npos) << text;
   EXPECT_NE(text.find("d_seconds_bucket{le=\"+Inf\"} 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("d_seconds_count 3\n"), std::string::npos) << text;
+  EXPECT_EQ(h.count(), 3u);
+  EXPECT_DOUBLE_EQ(h.sum(), 5.55);
 }
 
 TEST(Metrics, ARemovedGaugeSeriesIsNoLongerRendered) {

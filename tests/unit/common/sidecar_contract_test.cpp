@@ -12,6 +12,11 @@ TEST(SidecarContract, DefaultListenIsTheApiPortOnLoopback) {
   EXPECT_EQ(parseHostPort(kDefaultListen, "x"), (HostPort{std::string(kApiHost), kApiPort}));
 }
 
+TEST(SidecarContract, InjectedMetricsListenIsTheMetricsPortOnEveryAddress) {
+  EXPECT_EQ(parseHostPort(kInjectedMetricsListen, "x"), (HostPort{"0.0.0.0", kMetricsPort}));
+  EXPECT_NE(kMetricsPort, kApiPort);
+}
+
 TEST(SidecarContract, DefaultImageIsTheReleaseOfThisBuild) {
   EXPECT_EQ(defaultSidecarImage(), std::string("natsbus/sidecar:") + kVersion);
 }

@@ -25,7 +25,8 @@ class ScopedEnv {
           "NATSBUS_APP_URL", "NATSBUS_SUBSCRIPTIONS", "NATSBUS_LOG_LEVEL", "NATSBUS_LOG_FORMAT",
           "NATSBUS_PUBLISH_TIMEOUT", "POD_NAME", "NATSBUS_NATS_USER", "NATSBUS_NATS_PASSWORD",
           "NATSBUS_NATS_TOKEN", "NATSBUS_NATS_CA_FILE", "NATSBUS_NATS_CERT_FILE",
-          "NATSBUS_NATS_KEY_FILE", "NATSBUS_API_TOKEN", "NATSBUS_APP_TOKEN"}) {
+          "NATSBUS_NATS_KEY_FILE", "NATSBUS_API_TOKEN", "NATSBUS_APP_TOKEN",
+          "NATSBUS_METRICS_LISTEN"}) {
       remember(name);
       ::unsetenv(name);
     }
@@ -72,6 +73,24 @@ TEST(SidecarCommandLine, DefaultsFollowTheSpec) {
   EXPECT_TRUE(config.subscriptions.empty());
   EXPECT_EQ(config.publish_timeout, 5s);
   EXPECT_EQ(config.max_body_bytes, 1024u * 1024u);
+  EXPECT_FALSE(config.metrics_listen) << "the metrics listener is off by default (SPEC 3.1)";
+}
+
+TEST(SidecarCommandLine, MetricsListenFromFlagOrEnvironment) {
+  EXPECT_EQ(parse({"--cluster-id", "c", "--metrics-listen", "0.0.0.0:9195"}).metrics_listen,
+            (HostPort{"0.0.0.0", 9195}));
+  EXPECT_EQ(parse({}, {{"NATSBUS_CLUSTER_ID", "c"}, {"NATSBUS_METRICS_LISTEN", "[::]:9195"}})
+                .metrics_listen,
+            (HostPort{"::", 9195}));
+  // The flag wins over the variable.
+  EXPECT_EQ(parse({"--metrics-listen=127.0.0.1:0"},
+                  {{"NATSBUS_CLUSTER_ID", "c"}, {"NATSBUS_METRICS_LISTEN", "0.0.0.0:9195"}})
+                .metrics_listen,
+            (HostPort{"127.0.0.1", 0}));
+  // Empty means off, from either source.
+  EXPECT_FALSE(parse({"--cluster-id", "c", "--metrics-listen", ""}).metrics_listen);
+  EXPECT_FALSE(
+      parse({}, {{"NATSBUS_CLUSTER_ID", "c"}, {"NATSBUS_METRICS_LISTEN", ""}}).metrics_listen);
 }
 
 TEST(SidecarCommandLine, EnvironmentIsReadAndFlagsWin) {
@@ -142,6 +161,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{{"--listen", "4195"}, kCluster, "--listen"},
         BadConfig{{"--listen", "127.0.0.1:70000"}, kCluster, "--listen"},
         BadConfig{{}, {{"NATSBUS_CLUSTER_ID", "c"}, {"NATSBUS_LISTEN", "x:"}}, "NATSBUS_LISTEN"},
+        BadConfig{{"--metrics-listen", "9195"}, kCluster, "--metrics-listen: "},
+        BadConfig{{"--metrics-listen", "0.0.0.0:99999"}, kCluster, "--metrics-listen: "},
+        BadConfig{{},
+                  {{"NATSBUS_CLUSTER_ID", "c"}, {"NATSBUS_METRICS_LISTEN", "host:"}},
+                  "NATSBUS_METRICS_LISTEN: "},
+        BadConfig{{"--metrics-listen", "127.0.0.1:4195"},
+                  kCluster,
+                  "--metrics-listen: must not be the API's address (--listen"},
+        BadConfig{{"--listen", "127.0.0.1:9195"},
+                  {{"NATSBUS_CLUSTER_ID", "c"}, {"NATSBUS_METRICS_LISTEN", "0.0.0.0:9195"}},
+                  "NATSBUS_METRICS_LISTEN: must not be the API's address (--listen"},
         BadConfig{{"--app-url", "https://app:3000"}, kCluster, "--app-url"},
         BadConfig{{"--app-url", "http://:3000"}, kCluster, "--app-url"},
         BadConfig{{"--app-url", "http://app:x"}, kCluster, "--app-url"},
@@ -229,9 +259,10 @@ TEST(SidecarCommandLine, HelpListsEverySettingWithItsVariableAndDefault) {
   ScopedEnv scoped(Env{});
   const auto help = parseCommandLine({"--help"});
   ASSERT_EQ(help.action, CliAction::kHelp);
-  for (const char* expected : {"--nats-url", "NATSBUS_NATS_URL", "nats://127.0.0.1:4222",
-                               "--listen", "NATSBUS_LISTEN", "127.0.0.1:4195", "--publish-timeout",
-                               "NATSBUS_PUBLISH_TIMEOUT", "5s", "--http-threads", "probe"}) {
+  for (const char* expected :
+       {"--nats-url", "NATSBUS_NATS_URL", "nats://127.0.0.1:4222", "--listen", "NATSBUS_LISTEN",
+        "127.0.0.1:4195", "--publish-timeout", "NATSBUS_PUBLISH_TIMEOUT", "5s", "--http-threads",
+        "probe", "--metrics-listen", "NATSBUS_METRICS_LISTEN"}) {
     EXPECT_NE(help.output.find(expected), std::string::npos) << expected << "\n" << help.output;
   }
   EXPECT_EQ(help.output.find("TEST"), std::string::npos)

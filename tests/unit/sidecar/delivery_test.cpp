@@ -98,7 +98,7 @@ struct Harness {
     message.subscription_index = 0;
     message.subject = "ticket:created";
     message.sequence = sequence;
-    message.timestamp_nanos = 1714557600000000001;
+    message.timestamp_nanos = timestamp_nanos;
     message.redelivered = redelivered;
     message.data = data.value_or("payload-" + std::to_string(sequence));
     message.ack = [this, sequence] {
@@ -141,7 +141,8 @@ struct Harness {
   std::unique_ptr<DeliveryManager> manager;
   std::mutex mutex;
   std::vector<std::uint64_t> acked;
-  int failing_acks = 0;  // this many acks fail first (under `mutex`)
+  int failing_acks = 0;                                // this many acks fail first (under `mutex`)
+  std::int64_t timestamp_nanos = 1714557600000000001;  // of every message pushed
 };
 
 TEST(DeliveryRequestShape, CarriesBodyPathAndNatsbusHeaders) {
@@ -611,6 +612,73 @@ TEST(DeliveryManagerBatch, RetriesCountTowardsMaxDeliveries) {
   EXPECT_NE(envelope.at("lastError").get<std::string>().find("SUCCESS"), std::string::npos);
   h.publisher.complete(0, {PublishOutcome::kAcked, "g", ""});
   EXPECT_EQ(h.ackedCopy(), (std::vector<std::uint64_t>{5}));
+}
+
+std::int64_t nanosAgo(std::chrono::milliseconds ago) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             (std::chrono::system_clock::now() - ago).time_since_epoch())
+      .count();
+}
+
+TEST(DeliveryManagerHistograms, LatencyPerAcceptedMessageAnswerTimePerAnsweredExchange) {
+  Harness h(subscription(1));
+  h.timestamp_nanos = nanosAgo(2s);
+  h.app.delay = 20ms;
+  h.app.answer = [](const DeliveryRequest& r) {
+    if (r.body == "payload-2") return DeliveryResult{500, false, ""};
+    if (r.body == "payload-3") return DeliveryResult{404, false, ""};
+    if (r.body == "payload-4") return DeliveryResult{0, true, "refused"};
+    if (r.body == "payload-5") return DeliveryResult{0, false, "no answer in time", true};
+    return DeliveryResult{r.body == "payload-6" ? 204 : 200, false, ""};
+  };
+  for (std::uint64_t s = 1; s <= 6; ++s) h.push(s);
+  ASSERT_TRUE(h.app.waitFor(6, 10s));
+  h.manager->stop();
+  const auto& latency = *h.stats->subscriptions[0].delivery_latency;
+  const auto& answer = *h.stats->subscriptions[0].answer_time;
+  // 2xx only (1 and 6); each once.
+  EXPECT_EQ(latency.count(), 2u);
+  EXPECT_GE(latency.sum(), 2 * 2.0);
+  EXPECT_LT(latency.sum(), 2 * 30.0);
+  // Every answer, whatever its status (1, 2, 3, 6); no answer, no observation.
+  EXPECT_EQ(answer.count(), 4u);
+  EXPECT_GE(answer.sum(), 4 * 0.02);
+}
+
+TEST(DeliveryManagerHistograms, LatencyCountsTheAppsAnswerEvenWhenTheAckFails) {
+  Harness h(subscription(1));
+  h.failing_acks = 1;
+  h.push(1);
+  ASSERT_TRUE(h.app.waitFor(1));
+  h.manager->stop();
+  EXPECT_TRUE(h.ackedCopy().empty());
+  EXPECT_EQ(h.stats->subscriptions[0].delivery_latency->count(), 1u);
+}
+
+TEST(DeliveryManagerHistograms, ABatchIsOneAnswerAndEachSuccessOneLatency) {
+  Harness h(batched(4, 4));
+  h.timestamp_nanos = nanosAgo(1s);
+  h.app.answer = [](const DeliveryRequest&) {
+    return answered(200, statusesFor({{1, "SUCCESS"}, {2, "RETRY"}, {3, "DROP"}, {4, "SUCCESS"}}));
+  };
+  for (std::uint64_t s = 1; s <= 4; ++s) h.push(s);
+  ASSERT_TRUE(h.app.waitFor(1));
+  h.manager->stop();
+  ASSERT_EQ(h.app.count(), 1u);
+  EXPECT_EQ(h.stats->subscriptions[0].answer_time->count(), 1u);
+  EXPECT_EQ(h.stats->subscriptions[0].delivery_latency->count(), 2u);
+  EXPECT_GE(h.stats->subscriptions[0].delivery_latency->sum(), 2 * 1.0);
+}
+
+TEST(DeliveryManagerHistograms, AFailedBatchIsAnAnswerButNoLatency) {
+  Harness h(batched(2, 2));
+  h.app.answer = [](const DeliveryRequest&) { return answered(503); };
+  h.push(1);
+  h.push(2);
+  ASSERT_TRUE(h.app.waitFor(1));
+  h.manager->stop();
+  EXPECT_EQ(h.stats->subscriptions[0].answer_time->count(), 1u);
+  EXPECT_EQ(h.stats->subscriptions[0].delivery_latency->count(), 0u);
 }
 
 TEST(DeliveryManager, StopDropsQueuedMessagesUnacked) {

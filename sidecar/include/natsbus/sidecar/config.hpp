@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,9 @@ struct SidecarConfig {
   // Fresh suffixes for a generated ID that the server already has.
   std::function<std::string()> client_id_suffix = randomHex8;
   HostPort listen = parseHostPort(sidecar_contract::kDefaultListen, "--listen");
+  // SPEC 3.7: the metrics-only listener (GET /metrics, no API token: it
+  // carries counters, never events); off when unset.
+  std::optional<HostPort> metrics_listen;
   AppUrl app_url = parseAppUrl(sidecar_contract::kDefaultAppUrl, "--app-url");
   std::vector<Subscription> subscriptions;
   // SPEC 1.4 / 3.1: credentials (a token, or a user and password) and TLS for

@@ -127,9 +127,11 @@ class DeliveryManager final : public MessageSink {
   std::size_t nextBatchSize(Lane& lane, std::chrono::steady_clock::time_point now);
   void launch(std::size_t index, ReceivedMessage message);
   void launchBatch(std::size_t index, std::vector<ReceivedMessage> messages);
-  void complete(std::size_t index, ReceivedMessage message, DeliveryResult result);
+  // `sent`: when the request went to the app (its answer time ends now).
+  void complete(std::size_t index, ReceivedMessage message, DeliveryResult result,
+                std::chrono::steady_clock::time_point sent);
   void completeBatch(std::size_t index, std::vector<ReceivedMessage> messages,
-                     DeliveryResult result);
+                     DeliveryResult result, std::chrono::steady_clock::time_point sent);
   void deadLetter(std::size_t index, ReceivedMessage message, int deliveries,
                   const DeliveryResult& last, SlotShare share = nullptr);
   void deadLettered(std::size_t index, const ReceivedMessage& message, int deliveries,
