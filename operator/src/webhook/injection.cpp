@@ -66,6 +66,11 @@ int parseAppPort(const std::optional<std::string>& text) {
     refuse(kAppPortAnnotation, std::to_string(contract::kApiPort) + " is the sidecar's own port (" +
                                    contract::env::kListen + "); the app must listen on another");
   }
+  if (port == contract::kMetricsPort) {
+    refuse(kAppPortAnnotation,
+           std::to_string(contract::kMetricsPort) + " is the sidecar's metrics port (" +
+               contract::env::kMetricsListen + "); the app must listen on another");
+  }
   return port;
 }
 
@@ -261,6 +266,8 @@ json buildSidecarContainer(const json& pod, const InjectionRequest& request, con
   env.push_back(envValue(contract::env::kNatsUrl, escapeEnvValue(bus.nats_url)));
   env.push_back(envValue(contract::env::kClusterId, escapeEnvValue(bus.cluster_id)));
   env.push_back(envValue(contract::env::kListen, contract::kDefaultListen));
+  // SPEC 3.7: the metrics-only listener, on the pod IP for a PodMonitor.
+  env.push_back(envValue(contract::env::kMetricsListen, contract::kInjectedMetricsListen));
   env.push_back(envValue(contract::env::kAppUrl, "http://" + std::string(contract::kApiHost) + ":" +
                                                      std::to_string(request.app_port)));
   // The canonical form of what was validated, so the sidecar parses exactly that.
@@ -306,6 +313,11 @@ json buildSidecarContainer(const json& pod, const InjectionRequest& request, con
       {"image", request.image},
       {"imagePullPolicy", "IfNotPresent"},
       {"env", env},
+      // Declared so that a PodMonitor can select it by name (and for the
+      // reader of the pod spec); it serves GET /metrics only.
+      {"ports", json::array({{{"name", contract::kMetricsPortName},
+                              {"containerPort", contract::kMetricsPort},
+                              {"protocol", "TCP"}}})},
       // An exec probe: the sidecar's API listens on loopback only, which the
       // kubelet's httpGet probes (sent to the pod IP) cannot reach, while a
       // command runs inside the pod's network namespace. Readiness only: a

@@ -183,6 +183,11 @@ TEST(Injection, ReferencePodGetsANativeSidecarWithTheBusAndSubscriptions) {
   EXPECT_EQ(env.at("NATSBUS_APP_URL"), "http://127.0.0.1:3000");
   EXPECT_EQ(env.at("NATSBUS_LISTEN"), "127.0.0.1:4195");
   EXPECT_EQ(env.at("NATSBUS_LOG_LEVEL"), "info");
+  // SPEC 3.7: the metrics-only listener on the pod IP, and its port declared
+  // by name for a PodMonitor.
+  EXPECT_EQ(env.at("NATSBUS_METRICS_LISTEN"), "0.0.0.0:9195");
+  EXPECT_EQ(sidecar.at("ports"),
+            json::parse(R"([{"name":"metrics","containerPort":9195,"protocol":"TCP"}])"));
   // What the sidecar will parse is what the webhook validated.
   EXPECT_EQ(parseSubscriptions(env.at("NATSBUS_SUBSCRIPTIONS").get<std::string>()),
             parseSubscriptions(kReferenceSubscriptions));
@@ -373,6 +378,8 @@ std::vector<RefusalCase> refusalCases() {
       {"port_space", port("3000 "), "natsbus.io/app-port: must be an integer from 1 to 65535"},
       {"port_empty", port(""), "natsbus.io/app-port: must be an integer from 1 to 65535"},
       {"port_is_sidecar_port", port("4195"), "natsbus.io/app-port: 4195 is the sidecar's own port"},
+      {"port_is_sidecar_metrics_port", port("9195"),
+       "natsbus.io/app-port: 9195 is the sidecar's metrics port (NATSBUS_METRICS_LISTEN)"},
       {"subscriptions_invalid_json", subs(R"([{"subject":"a",)"),
        "natsbus.io/subscriptions: invalid JSON at byte 17"},
       // nlohmann throws out_of_range, not parse_error, for this; still a refusal.
