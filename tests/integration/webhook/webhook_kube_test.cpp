@@ -157,6 +157,10 @@ TEST_F(WebhookKubeTest, AnnotatedPodIsStoredWithTheSidecarAndOthersAreUnchanged)
   EXPECT_EQ(env.at("POD_NAME").at("fieldRef").at("fieldPath"), "metadata.name");
   EXPECT_EQ(env.at("NATSBUS_APP_URL"), "http://127.0.0.1:3000");
   EXPECT_EQ(env.at("NATSBUS_LISTEN"), "127.0.0.1:4195");
+  // SPEC 3.7: the metrics listener, and its port as the API server stored it.
+  EXPECT_EQ(env.at("NATSBUS_METRICS_LISTEN"), "0.0.0.0:9195");
+  EXPECT_EQ(sidecar->at("ports"),
+            json::parse(R"([{"name":"metrics","containerPort":9195,"protocol":"TCP"}])"));
   EXPECT_EQ(parseSubscriptions(env.at("NATSBUS_SUBSCRIPTIONS").get<std::string>()),
             parseSubscriptions(kInject.at("natsbus.io/subscriptions").get<std::string>()));
   EXPECT_EQ(sidecar->at("readinessProbe").at("exec").at("command").at(2), "/readyz");
