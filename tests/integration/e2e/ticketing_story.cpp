@@ -290,6 +290,10 @@ TicketingStory::PodProcesses TicketingStory::startPod(const std::string& pod_nam
   // Service DNS does not resolve here: the bus URL's host becomes loopback.
   env["NATSBUS_NATS_URL"] = "nats://127.0.0.1:" + std::to_string(nats_port_);
   env["NATSBUS_LISTEN"] = "127.0.0.1:" + std::to_string(processes.sidecar_port);
+  // The webhook's metrics listener is on 0.0.0.0:9195 in each pod's own network;
+  // here every "pod" shares the host's, so each gets a free loopback port.
+  if (env.count("NATSBUS_METRICS_LISTEN") != 0)
+    env["NATSBUS_METRICS_LISTEN"] = "127.0.0.1:" + std::to_string(testing::freeLoopbackPort());
   env["NATSBUS_APP_URL"] = "http://127.0.0.1:" + std::to_string(processes.app_port);
   say_("Starting " + pod_name + "'s sidecar (env from the stored pod; listen " +
        env["NATSBUS_LISTEN"] + ", bus " + env["NATSBUS_NATS_URL"] + ") and its app on port " +
