@@ -18,6 +18,8 @@ APT_PACKAGES=(
   cmake ninja-build g++ make pkg-config git openssl unzip curl
   libcpprest-dev nlohmann-json3-dev libnats-dev libspdlog-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev libboost-dev libssl-dev libcli11-dev libhowardhinnant-date-dev prometheus-cpp-dev clang-format wrk ccache
+  # the benchmark charts (scripts/bench/plot.py, run by `make bench` and a unit test)
+  python3-matplotlib
   # the local cluster and its images (scripts/cluster/, `make e2e`)
   containerd runc containernetworking-plugins iptables conntrack podman buildah debootstrap libc6-dev
 )
