@@ -10,6 +10,7 @@ stan_bin="${NATS_STREAMING_SERVER:-$root/.tools/bin/nats-streaming-server}"
 seconds="${BENCH_SECONDS:-5}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/natsbus-bench.XXXXXX")"
 pids=()
+# results_open, record (the machine-readable result file) and ratio.
 source "$root/scripts/bench/results_lib.bash"
 
 cleanup() {
@@ -54,7 +55,6 @@ parse_wrk() {
     /Non-2xx/ { bad = $NF }
     END { printf "%.0f %.0f %.0f %d\n", rps, p50, p99, bad + 0 }'
 }
-
 
 # start_app PORT COUNT [latency]: the no-op bench app in the background (sets
 # app_pid; its output in $work/app.out), back once it is listening.
