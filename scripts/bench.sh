@@ -23,6 +23,11 @@ for script in "${scripts[@]}"; do
   bash "$script"
 done
 echo "=== charts"
+results=("$BENCH_RESULTS_DIR"/*.tsv)
+if [ ${#results[@]} -eq 0 ]; then
+  echo "make bench: no result files in $BENCH_RESULTS_DIR, no charts drawn" >&2
+  exit 1
+fi
 mkdir -p "$root/docs/bench/results"
-cp "$BENCH_RESULTS_DIR"/*.tsv "$root/docs/bench/results/"
+cp "${results[@]}" "$root/docs/bench/results/"
 "$root/scripts/bench/plot.py" "$root/docs/bench/results" "$root/docs/bench"
