@@ -8,7 +8,7 @@ TOOLS_BIN := $(ROOT)/.tools/bin
 export PATH := $(TOOLS_BIN):$(PATH)
 HELM ?= $(TOOLS_BIN)/helm
 
-.PHONY: all deps configure build test unit integration e2e chart-lint bench demo asan format format-check clean \
+.PHONY: all deps configure build test unit integration e2e chart-lint bench bench-plots demo asan format format-check clean \
 	images cluster-up cluster-down
 
 all: build
@@ -55,6 +55,10 @@ cluster-down:
 
 bench: build
 	@scripts/bench.sh
+
+# Redraws docs/bench/*.png from docs/bench/results/ (what the last `make bench` wrote).
+bench-plots:
+	@scripts/bench/plot.py docs/bench/results docs/bench
 
 demo: build
 	@if [ -x scripts/demo.sh ]; then scripts/demo.sh; else \

@@ -20,6 +20,8 @@ APT_PACKAGES=(
   libyaml-cpp-dev libboost-dev libssl-dev libcli11-dev libhowardhinnant-date-dev prometheus-cpp-dev clang-format wrk ccache
   # promtool (checks every /metrics exposition we produce)
   prometheus
+  # the benchmark charts (scripts/bench/plot.py, run by `make bench` and a unit test)
+  python3-matplotlib
   # the local cluster and its images (scripts/cluster/, `make e2e`)
   containerd runc containernetworking-plugins iptables conntrack podman buildah debootstrap libc6-dev
 )

@@ -7,6 +7,7 @@
 # through the sidecar (p50 over KILLS kills, default 10).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/sidecar_lib.bash"
+results_open cluster_publish
 cluster_bin="$build/tests/bench/cluster/natsbus-bench-cluster"
 [ -x "$cluster_bin" ] || { echo "missing $cluster_bin (build first)" >&2; exit 1; }
 kills="${KILLS:-10}"
@@ -57,6 +58,10 @@ for conc in 1 32; do
   read -r c_rps c_p50 c_p99 <<<"${res[cluster_$conc]}"
   read -r s_rps s_p50 s_p99 <<<"${res[single_$conc]}"
   read -r d_rps d_p50 d_p99 <<<"${res[direct_$conc]}"
+  record publish concurrency "$conc" "sidecar POST /v1/publish -> 3-node Raft cluster" "$c_rps" "$d_rps" \
+    "direct cnats async publish -> the same cluster" req/s
+  record publish-cluster-vs-single concurrency "$conc" "sidecar -> 3-node Raft cluster" "$c_rps" "$s_rps" \
+    "sidecar -> single file-store server" req/s
   echo "conc $conc: sidecar cluster/single throughput $(ratio "$c_rps" "$s_rps"), sidecar/direct on the cluster $(ratio "$c_rps" "$d_rps");" \
     "p50 cluster ${c_p50} us vs single ${s_p50} us vs direct ${d_p50} us; p99 ${c_p99} / ${s_p99} / ${d_p99} us"
 done

@@ -11,6 +11,7 @@
 #     async publisher with 800 publishes in flight.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/sidecar_lib.bash"
+results_open sidecar_batch
 
 messages="${BENCH_MESSAGES:-50000}"
 clk_tck=$(getconf CLK_TCK)
@@ -53,6 +54,8 @@ deliver batch.100 '"maxInFlight":500,"batch":{"maxMessages":100,"maxWait":"5ms"}
 batch_rate=$rate batch_cpu=$cpu_us
 batch_ratio=$(ratio "$batch_rate" "$direct500")
 printf '%-58s %12s %8s %10s\n' "sidecar batch maxMessages 100, maxInFlight 500" "$batch_rate" "$batch_ratio" "$batch_cpu"
+record delivery maxInFlight 500 "sidecar -> app, batch.maxMessages 100" "$batch_rate" "$direct500" \
+  "direct cnats manual-ack subscriber" msgs/s
 
 direct64=$(direct_sub direct.64 64)
 printf '%-58s %12s %8s %10s\n' "direct cnats manual-ack, maxInFlight 64" "$direct64" "1.00" "-"
@@ -60,9 +63,13 @@ deliver single.64 '"maxInFlight":64'
 single_rate=$rate single_cpu=$cpu_us
 single_ratio=$(ratio "$single_rate" "$direct64")
 printf '%-58s %12s %8s %10s\n' "sidecar per message, maxInFlight 64" "$single_rate" "$single_ratio" "$single_cpu"
+record delivery maxInFlight 64 "sidecar -> app, per message" "$single_rate" "$direct64" \
+  "direct cnats manual-ack subscriber" msgs/s
 
 ceiling=$(http_ceiling)
 printf '%-58s %12s %8s %10s\n' "wrk -> no-op app, 64 conns (HTTP only, no NATS)" "$ceiling" "$(ratio "$ceiling" "$direct64")" "-"
+record delivery maxInFlight 64 "HTTP only: wrk -> no-op app, 64 conns (no NATS)" "$ceiling" "$direct64" \
+  "direct cnats manual-ack subscriber" msgs/s
 
 # Bulk publish: one body of 100 events of 256 random bytes each, base64.
 python3 - "$work/batch.lua" <<'PY'
@@ -90,6 +97,8 @@ bulk_cpu=$(awk -v t="$((after - before))" -v hz="$clk_tck" -v n="$bulk_rate" -v 
   'BEGIN { printf "%.2f", t / hz * 1e6 / (n * s) }')
 bulk_ratio=$(ratio "$bulk_rate" "$d_rps")
 printf '%-58s %12s %8s %10s\n' "sidecar POST /v1/publish-batch, 100 events, 8 conns" "$bulk_rate" "$bulk_ratio" "$bulk_cpu"
+record publish concurrency 8 "sidecar POST /v1/publish-batch, 100 events a request" "$bulk_rate" "$d_rps" \
+  "direct cnats async publish, 800 in flight" events/s
 if [ "$b_bad" -ne 0 ]; then echo "WARNING: $b_bad bulk publishes were not answered 200" >&2; fi
 
 echo

@@ -5,6 +5,7 @@
 # messages, and p50/p99 publish-to-receive latency at a low rate (200 msg/s).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/sidecar_lib.bash"
+results_open sidecar_delivery
 
 messages="${BENCH_MESSAGES:-20000}"
 latency_messages=400
@@ -36,6 +37,7 @@ for mif in 1 64; do
   kill "$sc_pid"; wait "$sc_pid" || true
   sidecar=$(sed -E 's/msgs_per_s=//' "$work/app.out" | tail -1)
   ratio_at[$mif]=$(ratio "$sidecar" "$direct")
+  record delivery maxInFlight "$mif" "sidecar -> app, per message" "$sidecar" "$direct" "direct cnats manual-ack subscriber" msgs/s
   printf '%-40s %12s %12s\n' "direct cnats manual-ack, maxInFlight $mif" "$direct" "1.00"
   printf '%-40s %12s %12s\n' "sidecar -> app, maxInFlight $mif" "$sidecar" "${ratio_at[$mif]}"
 done
@@ -44,6 +46,8 @@ done
 # reach for the sidecar whatever its own overhead.
 ceiling=$(http_ceiling)
 ceiling_ratio=$(ratio "$ceiling" "$direct")
+record delivery maxInFlight 64 "HTTP only: wrk -> no-op app, 64 conns (no NATS)" "$ceiling" "$direct" \
+  "direct cnats manual-ack subscriber" msgs/s
 printf '%-40s %12s %12s\n' "wrk -> no-op app, 64 conns (HTTP only)" "$ceiling" "$ceiling_ratio"
 
 echo

@@ -10,6 +10,8 @@ stan_bin="${NATS_STREAMING_SERVER:-$root/.tools/bin/nats-streaming-server}"
 seconds="${BENCH_SECONDS:-5}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/natsbus-bench.XXXXXX")"
 pids=()
+# results_open, record (the machine-readable result file) and ratio.
+source "$root/scripts/bench/results_lib.bash"
 
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -53,8 +55,6 @@ parse_wrk() {
     /Non-2xx/ { bad = $NF }
     END { printf "%.0f %.0f %.0f %d\n", rps, p50, p99, bad + 0 }'
 }
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
 # start_app PORT COUNT [latency]: the no-op bench app in the background (sets
 # app_pid; its output in $work/app.out), back once it is listening.

@@ -4,6 +4,7 @@
 # the HTTP layer alone (Beast no-op vs cpprestsdk no-op), and idle RSS.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/sidecar_lib.bash"
+results_open sidecar_publish
 
 start_stan
 port=$(free_port)
@@ -39,6 +40,8 @@ for conc in 1 32; do
   read -r c_rps c_p50 c_p99 c_bad < <(wrk -t"$threads" -c"$conc" -d"${seconds}s" --latency \
     "http://127.0.0.1:$cp_port/" | parse_wrk)
   printf '%-34s %6s %10s %9s %9s %8s\n' "  HTTP only: cpprestsdk no-op" "$conc" "$c_rps" "$c_p50" "$c_p99" "$c_bad"
+  record publish concurrency "$conc" "sidecar POST /v1/publish" "$s_rps" "$d_rps" "direct cnats async publish" req/s
+  record http-noop concurrency "$conc" "Boost.Beast no-op (/healthz)" "$b_rps" "$c_rps" "cpprestsdk no-op" req/s
   rps[$conc]="$s_rps/$d_rps"
   p50[$conc]="$s_p50 $d_p50"
   if [ "$s_bad" -ne 0 ]; then echo "WARNING: $s_bad sidecar publishes were not answered 200" >&2; fi
@@ -84,6 +87,8 @@ for conc in 1 32; do
   printf '%-34s %6s %s\n' "  per round req/s (token)" "$conc" "${token_rps[*]}"
   printf '%-34s %6s %s\n' "  per round ratio token/no token" "$conc" "${pair_ratio[*]}"
   token_ratio[$conc]=$(median "${pair_ratio[@]}")
+  record publish-token concurrency "$conc" "sidecar, API token checked (ratio: median of per-round ratios)" \
+    "$(median "${token_rps[@]}")" "$(median "${plain_rps[@]}")" "sidecar, no API token" req/s "${token_ratio[$conc]}"
   if [ "$bad_total" -ne 0 ]; then echo "WARNING: $bad_total publishes were not answered 200" >&2; fi
 done
 

@@ -7,8 +7,13 @@
 //  2. operator: the real natsbus-operator binary; the driver creates each
 //               resource and waits (on a watch) until its status is written; the
 //               operator writes status only after both children were applied.
-//  3. converge: 1,000 resources created back to back; time until every one has
-//               status, the same through the direct client, and the operator's RSS.
+//  3. converge: N resources created back to back, for each N of the scales given
+//               (default 10, 100, 500, 1,000); time until every one has status, the
+//               same requests through the direct client, and the operator's RSS with
+//               the largest N cached (measured before the smaller scales run).
+// With BENCH_POINTS_FILE set, the figures are also written there, one tab-separated
+// line per point ("reconcile-p50|reconcile-p99|converge", x, operator ms, direct ms),
+// for scripts/bench/operator_reconcile.sh to turn into its results file.
 #include <signal.h>
 
 #include <algorithm>
@@ -20,6 +25,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "natsbus/operator/builder.hpp"
@@ -155,7 +161,31 @@ void createNamespace(KubeClient& client, const std::string& name) {
                 {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}});
 }
 
-int run(int samples, int scale) {
+// Converges `count` resources created back to back in `ns`; returns the ms from
+// the first create to the last status written.
+double converge(KubeClient& client, const KubeConfig& config, const std::string& ns, int count) {
+  StatusWatcher watcher(config, ns);
+  const auto start = Clock::now();
+  for (int i = 0; i < count; ++i) {
+    client.create(kinds::natsStreaming(), ns, makeBus(ns, "bus-" + std::to_string(i)));
+  }
+  const auto created_ms = Millis(Clock::now() - start).count();
+  if (!watcher.waitForCount(static_cast<std::size_t>(count), std::chrono::seconds(600))) {
+    throw std::runtime_error("not all " + std::to_string(count) + " resources converged");
+  }
+  const double converge_ms = Millis(watcher.lastAt() - start).count();
+  std::cout << "  (creating the " << count << " resources took " << std::fixed
+            << std::setprecision(0) << created_ms << " ms of that)\n";
+  return converge_ms;
+}
+
+int run(int samples, const std::vector<int>& scales) {
+  // The largest scale is measured first, as it always was: the memory and
+  // reconcile-pass figures are read right after it.
+  const int scale = scales.back();
+  const std::vector<int> smaller(scales.begin(), scales.end() - 1);
+  const auto scaleNs = [](int count) { return "scale-" + std::to_string(count); };
+  const auto directScaleNs = [](int count) { return "direct-scale-" + std::to_string(count); };
   testing::KubeApiServer server;
   if (const auto failed = server.applyCrd(
           testing::sourcePath("crds/natsbus.io_natsstreamings.yaml"), "natsstreamings.natsbus.io");
@@ -164,8 +194,11 @@ int run(int samples, int scale) {
   }
   const auto config = loadKubeconfig(server.kubeconfigPath());
   auto client = makeHttpKubeClient(config);
-  for (const auto* ns : {"warmup", "direct", "operated", "direct-scale", "scale"})
-    createNamespace(*client, ns);
+  for (const auto* ns : {"warmup", "direct", "operated"}) createNamespace(*client, ns);
+  for (const int count : scales) {
+    createNamespace(*client, scaleNs(count));
+    createNamespace(*client, directScaleNs(count));
+  }
   // Warm the API server's paths (first SSA of a kind, CRD handler) outside the figures.
   for (int i = 0; i < 5; ++i) directPass(*client, "warmup", "w" + std::to_string(i));
 
@@ -210,21 +243,8 @@ int run(int samples, int scale) {
 
   // 3. Converge `scale` resources.
   const long rss_before = rssKiB(op.pid(), "VmRSS");
-  double converge_ms = 0;
-  {
-    StatusWatcher watcher(config, "scale");
-    const auto start = Clock::now();
-    for (int i = 0; i < scale; ++i) {
-      client->create(kinds::natsStreaming(), "scale", makeBus("scale", "bus-" + std::to_string(i)));
-    }
-    const auto created_ms = Millis(Clock::now() - start).count();
-    if (!watcher.waitForCount(static_cast<std::size_t>(scale), std::chrono::seconds(600))) {
-      throw std::runtime_error("not all resources converged");
-    }
-    converge_ms = Millis(watcher.lastAt() - start).count();
-    std::cout << "  (creating the " << scale << " resources took " << std::fixed
-              << std::setprecision(0) << created_ms << " ms of that)\n";
-  }
+  std::map<int, double> converge_ms;
+  converge_ms[scale] = converge(*client, config, scaleNs(scale), scale);
   std::this_thread::sleep_for(std::chrono::seconds(2));
   // Passes the operator ran for everything above (the samples and the scale
   // run): one per resource when the echoes of its own writes cause none.
@@ -239,13 +259,20 @@ int run(int samples, int scale) {
     std::ifstream in("/proc/" + std::to_string(op.pid()) + "/smaps");
     std::ofstream(smaps) << in.rdbuf();
   }
+  // The smaller scales, with the largest one's resources still cached.
+  for (const int count : smaller)
+    converge_ms[count] = converge(*client, config, scaleNs(count), count);
   op.stop(SIGTERM);
   if (std::getenv("BENCH_OPERATOR_LOG") != nullptr)
     std::ofstream(std::getenv("BENCH_OPERATOR_LOG")) << op.log();
 
-  const auto direct_start = Clock::now();
-  for (int i = 0; i < scale; ++i) directPass(*client, "direct-scale", "bus-" + std::to_string(i));
-  const double direct_scale_ms = Millis(Clock::now() - direct_start).count();
+  std::map<int, double> direct_scale_ms;
+  for (const int count : scales) {
+    const auto direct_start = Clock::now();
+    for (int i = 0; i < count; ++i)
+      directPass(*client, directScaleNs(count), "bus-" + std::to_string(i));
+    direct_scale_ms[count] = Millis(Clock::now() - direct_start).count();
+  }
 
   const double d50 = percentile(direct, 0.5), d99 = percentile(direct, 0.99);
   const double o50 = percentile(operated, 0.5), o99 = percentile(operated, 0.99);
@@ -256,11 +283,17 @@ int run(int samples, int scale) {
             << "  natsbus-operator:         p50 " << o50 << " ms, p99 " << o99 << " ms\n"
             << std::setprecision(2) << "  ratio operator/direct:    p50 " << o50 / d50 << "x, p99 "
             << o99 / d99 << "x   (target <= 1.5x)\n";
-  std::cout << std::setprecision(1) << "converge " << scale << " resources created back to back\n"
-            << "  natsbus-operator: " << converge_ms / 1000 << " s (last status written)\n"
-            << "  direct client, same requests sequentially: " << direct_scale_ms / 1000 << " s\n"
-            << std::setprecision(2) << "  ratio operator/direct: " << converge_ms / direct_scale_ms
-            << "x\n";
+  for (const int count : scales) {
+    std::cout << std::setprecision(1) << "converge " << count << " resources created back to back"
+              << (count == scale ? "" : " (after the " + std::to_string(scale) + ", still cached)")
+              << "\n"
+              << "  natsbus-operator: " << converge_ms[count] / 1000 << " s (last status written)\n"
+              << "  direct client, same requests sequentially: " << direct_scale_ms[count] / 1000
+              << " s\n"
+              << std::setprecision(2)
+              << "  ratio operator/direct: " << converge_ms[count] / direct_scale_ms[count]
+              << "x\n";
+  }
   std::cout << std::setprecision(2) << "reconcile passes: " << passes << " for " << samples + scale
             << " resources created (" << passes / (samples + scale) << " per resource, " << failed
             << " of them failed and retried); own-write echoes recognised: " << echoes << "\n";
@@ -270,17 +303,47 @@ int run(int samples, int scale) {
             << ")   (target <= 40 MB)\n"
             << "  of which anonymous (heap, stacks) " << anon / 1024.0
             << " MiB, file-backed (shared libraries) " << file / 1024.0 << " MiB\n";
+  if (const char* path = std::getenv("BENCH_POINTS_FILE"); path != nullptr) {
+    std::ofstream points(path);
+    points << std::fixed << std::setprecision(3) << "reconcile-p50\t50\t" << o50 << "\t" << d50
+           << "\n"
+           << "reconcile-p99\t99\t" << o99 << "\t" << d99 << "\n";
+    for (const int count : scales)
+      points << "converge\t" << count << "\t" << converge_ms[count] << "\t"
+             << direct_scale_ms[count] << "\n";
+    if (!points) throw std::runtime_error(std::string("cannot write ") + path);
+  }
   return 0;
 }
 
 }  // namespace
 }  // namespace natsbus::op::bench
 
+// Usage: operator_reconcile_bench [SAMPLES] [SCALES], SCALES a list of
+// resource counts separated by commas or spaces (default "10,100,500,1000").
 int main(int argc, char** argv) {
   const int samples = argc > 1 ? std::atoi(argv[1]) : 100;
-  const int scale = argc > 2 ? std::atoi(argv[2]) : 1000;
+  std::string scales_arg = argc > 2 ? argv[2] : "10,100,500,1000";
+  std::replace(scales_arg.begin(), scales_arg.end(), ',', ' ');
+  std::vector<int> scales;
+  std::istringstream in(scales_arg);
+  for (std::string word; in >> word;) {
+    const int count = std::atoi(word.c_str());
+    if (count <= 0 || std::to_string(count) != word) {
+      std::cerr << "operator_reconcile_bench: scale '" << word
+                << "' is not a positive whole number (SCALES: counts separated by commas)\n";
+      return 2;
+    }
+    scales.push_back(count);
+  }
+  std::sort(scales.begin(), scales.end());
+  scales.erase(std::unique(scales.begin(), scales.end()), scales.end());
+  if (samples <= 0 || scales.empty()) {
+    std::cerr << "operator_reconcile_bench: SAMPLES must be positive and SCALES non-empty\n";
+    return 2;
+  }
   try {
-    return natsbus::op::bench::run(samples, scale);
+    return natsbus::op::bench::run(samples, scales);
   } catch (const std::exception& e) {
     std::cerr << "operator_reconcile_bench: " << e.what() << "\n";
     return 1;
