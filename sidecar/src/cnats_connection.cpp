@@ -235,6 +235,11 @@ void CnatsConnection::onLinkChange(std::uint64_t generation, bool up) {
   // "disconnected" for a connect attempt that never got a link.
   switch (state_.linkChanged(generation, up)) {
     case ConnectionState::LinkNews::kUp:
+      // A reconnect too, though the streaming session survived it: with
+      // several servers (a clustered bus) the link may now be to another one,
+      // and a failover that no counter shows would be invisible to users.
+      reconnects_.fetch_add(1);
+      stats_.reconnects.increment();
       spdlog::info("NATS link re-established");
       break;
     case ConnectionState::LinkNews::kDown:
