@@ -19,6 +19,7 @@ using namespace std::chrono_literals;
 using sidecar::testing::BusAddress;
 using sidecar::testing::eventually;
 using sidecar::testing::readChannel;
+using sidecar::testing::sidecarMetric;
 using sidecar::testing::SidecarProcess;
 using sidecar::testing::TestApp;
 using testing::StreamingCluster;
@@ -159,6 +160,84 @@ TEST(RaftCluster, KillingTheLeaderLosesNoPublishAnswered200) {
   std::cout << "[ measured ] " << acked.size() << " answered 200, " << stored.size()
             << " stored, 0 of the 200s lost; answers {" << describe(publisher)
             << "}; new leader after " << elected_ms << " ms\n";
+}
+
+// The node whose embedded NATS server holds the client connection named `name`
+// (cnats names a streaming client's connection after its client ID), by its
+// /connz; nullopt when no running node lists it.
+std::optional<int> nodeHoldingConnection(const StreamingCluster& cluster, const std::string& name) {
+  for (int i = 0; i < cluster.capacity(); ++i) {
+    if (!cluster.running(i)) continue;
+    std::string body;
+    if (testing::httpGetAt(cluster.host(i), cluster.monitoringPort(i), "/connz?limit=1024",
+                           &body) != 200)
+      continue;
+    const auto connz = nlohmann::json::parse(body, nullptr, false);
+    if (connz.is_discarded()) continue;
+    for (const auto& connection : connz.value("connections", nlohmann::json::array()))
+      if (connection.value("name", "") == name) return i;
+  }
+  return std::nullopt;
+}
+
+// SPEC 1.3 / issue 14 item 5, "reconnects go to the others": kill -9 exactly the
+// node the sidecar is connected to; it moves to one of the other two and no
+// publish answered 200 is lost. The servers run with --no_advertise: otherwise
+// they tell clients each other's addresses and cnats would find the others
+// even from a single URL, and this would test that gossip rather than the
+// sidecar's own list (with only the killed node's URL it then never comes back).
+TEST(RaftCluster, KillingTheNodeTheSidecarIsOnMovesItToAnotherOfItsUrlsLosingNothing) {
+  auto args = serverArgs(3);
+  args.push_back("--no_advertise");
+  StreamingCluster cluster(args);
+  cluster.startAll(3);
+  ASSERT_TRUE(cluster.waitForLeader(kElection).has_value());
+  std::string varz;
+  ASSERT_EQ(testing::httpGetAt(cluster.host(0), cluster.monitoringPort(0), "/varz", &varz), 200);
+  EXPECT_FALSE(nlohmann::json::parse(varz).contains("connect_urls"))
+      << "the servers still advertise each other to clients: " << varz;
+
+  const std::string client_id = "tickets-failover";
+  SidecarProcess sidecar(BusAddress{cluster.urls(3), cluster.clusterId()},
+                         {"--client-id", client_id});
+  ASSERT_TRUE(sidecar.waitReady(30s));
+  Publisher publisher(sidecar.port(), "ticket:created", "f");
+  ASSERT_TRUE(publisher.waitForMoreAcks(200, 60s)) << describe(publisher);
+  const auto on = nodeHoldingConnection(cluster, client_id);
+  ASSERT_TRUE(on.has_value()) << "no node's /connz lists the sidecar's connection " << client_id;
+  const auto reconnects = sidecarMetric(sidecar.port(), "natsbus_sidecar_reconnects_total");
+  ASSERT_EQ(reconnects, 0);
+
+  cluster.kill(*on);
+  std::optional<int> moved_to;
+  EXPECT_TRUE(eventually(
+      [&] {
+        moved_to = nodeHoldingConnection(cluster, client_id);
+        return moved_to.has_value();
+      },
+      60s, 200ms))
+      << "the sidecar never reconnected to a node other than " << cluster.name(*on)
+      << "; its log:\n"
+      << sidecar.log().substr(sidecar.log().size() > 3000 ? sidecar.log().size() - 3000 : 0);
+  ASSERT_TRUE(moved_to.has_value());
+  EXPECT_NE(*moved_to, *on);
+  ASSERT_TRUE(publisher.waitForMoreAcks(200, 60s))
+      << "no publish answered 200 after the kill: " << describe(publisher);
+  EXPECT_GT(sidecarMetric(sidecar.port(), "natsbus_sidecar_reconnects_total"), reconnects);
+  publisher.stop();
+
+  const auto leader = cluster.waitForLeader(kElection);
+  ASSERT_TRUE(leader.has_value());
+  const auto acked = publisher.ackedBodies();
+  const auto stored = storedBodies(cluster, *leader, "ticket:created", acked.size());
+  EXPECT_EQ(missing(acked, stored), 0u) << "of " << acked.size() << " publishes answered 200";
+  for (const auto& [status, count] : publisher.statuses()) {
+    EXPECT_TRUE(status == 200 || status == 503 || status == 504)
+        << count << " publishes answered " << status;
+  }
+  std::cout << "[ measured ] sidecar on " << cluster.name(*on) << " (killed), moved to "
+            << cluster.name(*moved_to) << "; " << acked.size() << " answered 200, none lost; {"
+            << describe(publisher) << "}\n";
 }
 
 // (b) kill -9 every node and start them again on the same stores, five times:
