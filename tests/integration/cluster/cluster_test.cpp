@@ -54,6 +54,21 @@ std::string describe(const Publisher& publisher) {
   return out;
 }
 
+// Every publish answered 200 is in channel ticket:created (read back through
+// node `through`), and every other answer was a 503 or 504, never a 200 for a
+// message that was not stored. Returns how many messages the channel holds.
+std::size_t expectEveryAckStored(const StreamingCluster& cluster, int through,
+                                 const Publisher& publisher) {
+  const auto acked = publisher.ackedBodies();
+  const auto stored = storedBodies(cluster, through, "ticket:created", acked.size());
+  EXPECT_EQ(missing(acked, stored), 0u) << "of " << acked.size() << " publishes answered 200";
+  for (const auto& [status, count] : publisher.statuses()) {
+    EXPECT_TRUE(status == 200 || status == 503 || status == 504)
+        << count << " publishes answered " << status;
+  }
+  return stored.size();
+}
+
 // What /streaming/serverz and the readiness helper say in each Raft state.
 // The facts docs/clustering.md states are asserted here: serverz answers 200
 // in every state; a Follower with no leader anywhere is not ready; a lone
@@ -151,13 +166,8 @@ TEST(RaftCluster, KillingTheLeaderLosesNoPublishAnswered200) {
   EXPECT_TRUE(sidecar.waitReady(10s));
 
   const auto acked = publisher.ackedBodies();
-  const auto stored = storedBodies(cluster, *next, "ticket:created", acked.size());
-  EXPECT_EQ(missing(acked, stored), 0u) << "of " << acked.size() << " publishes answered 200";
-  for (const auto& [status, count] : publisher.statuses()) {
-    EXPECT_TRUE(status == 200 || status == 503 || status == 504)
-        << count << " publishes answered " << status;
-  }
-  std::cout << "[ measured ] " << acked.size() << " answered 200, " << stored.size()
+  const auto stored = expectEveryAckStored(cluster, *next, publisher);
+  std::cout << "[ measured ] " << acked.size() << " answered 200, " << stored
             << " stored, 0 of the 200s lost; answers {" << describe(publisher)
             << "}; new leader after " << elected_ms << " ms\n";
 }
@@ -229,12 +239,7 @@ TEST(RaftCluster, KillingTheNodeTheSidecarIsOnMovesItToAnotherOfItsUrlsLosingNot
   const auto leader = cluster.waitForLeader(kElection);
   ASSERT_TRUE(leader.has_value());
   const auto acked = publisher.ackedBodies();
-  const auto stored = storedBodies(cluster, *leader, "ticket:created", acked.size());
-  EXPECT_EQ(missing(acked, stored), 0u) << "of " << acked.size() << " publishes answered 200";
-  for (const auto& [status, count] : publisher.statuses()) {
-    EXPECT_TRUE(status == 200 || status == 503 || status == 504)
-        << count << " publishes answered " << status;
-  }
+  expectEveryAckStored(cluster, *leader, publisher);
   std::cout << "[ measured ] sidecar on " << cluster.name(*on) << " (killed), moved to "
             << cluster.name(*moved_to) << "; " << acked.size() << " answered 200, none lost; {"
             << describe(publisher) << "}\n";
