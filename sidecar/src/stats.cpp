@@ -19,10 +19,12 @@ Stats::Stats(const std::vector<Subscription>& subs)
                                    "Messages the streaming server delivered again")),
       delivery_in_flight(
           registry.gauge("natsbus_sidecar_delivery_in_flight", "Deliveries waiting on the app")),
-      reconnects(registry.counter(
-          "natsbus_sidecar_reconnects_total",
-          "Times the connection to the streaming server was re-established: the NATS "
-          "link back (possibly to another server) or a new streaming session")),
+      reconnects(registry.counter("natsbus_sidecar_reconnects_total",
+                                  "Times the streaming connection was re-established")),
+      link_reconnects(registry.counter(
+          "natsbus_sidecar_link_reconnects_total",
+          "Times the NATS link came back, perhaps to another server of --nats-url, while the "
+          "streaming session held")),
       connected(
           registry.gauge("natsbus_sidecar_connected", "1 when connected to the streaming server")),
       unauthorized(registry.counter("natsbus_sidecar_unauthorized_requests_total",

@@ -215,8 +215,7 @@ TEST(RaftCluster, KillingTheNodeTheSidecarIsOnMovesItToAnotherOfItsUrlsLosingNot
   ASSERT_TRUE(publisher.waitForMoreAcks(200, 60s)) << describe(publisher);
   const auto on = nodeHoldingConnection(cluster, client_id);
   ASSERT_TRUE(on.has_value()) << "no node's /connz lists the sidecar's connection " << client_id;
-  const auto reconnects = sidecarMetric(sidecar.port(), "natsbus_sidecar_reconnects_total");
-  ASSERT_EQ(reconnects, 0);
+  ASSERT_EQ(sidecarMetric(sidecar.port(), "natsbus_sidecar_link_reconnects_total"), 0);
 
   cluster.kill(*on);
   std::optional<int> moved_to;
@@ -233,7 +232,8 @@ TEST(RaftCluster, KillingTheNodeTheSidecarIsOnMovesItToAnotherOfItsUrlsLosingNot
   EXPECT_NE(*moved_to, *on);
   ASSERT_TRUE(publisher.waitForMoreAcks(200, 60s))
       << "no publish answered 200 after the kill: " << describe(publisher);
-  EXPECT_GT(sidecarMetric(sidecar.port(), "natsbus_sidecar_reconnects_total"), reconnects);
+  // The link came back to another server; the streaming session held.
+  EXPECT_GE(sidecarMetric(sidecar.port(), "natsbus_sidecar_link_reconnects_total"), 1);
   publisher.stop();
 
   const auto leader = cluster.waitForLeader(kElection);

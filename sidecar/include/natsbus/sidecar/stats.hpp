@@ -34,6 +34,7 @@ struct Stats {
   Counter& redelivered;
   Gauge& delivery_in_flight;
   Counter& reconnects;
+  Counter& link_reconnects;
   Gauge& connected;
   Counter& unauthorized;
   std::vector<SubscriptionStats> subscriptions;

@@ -62,7 +62,6 @@ class StreamingConnection {
   virtual bool connected() const = 0;
   // Whether subscription `index` (position in the configured list) is active.
   virtual bool subscriptionActive(std::size_t index) const = 0;
-  // Times the NATS link came back or a new streaming session replaced a lost one.
   virtual std::uint64_t reconnects() const = 0;
 };
 
