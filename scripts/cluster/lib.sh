@@ -16,7 +16,7 @@ CLUSTER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CLUSTER_DIR="${NATSBUS_CLUSTER_DIR:-/var/lib/natsbus-cluster}"
 RUN_DIR="${NATSBUS_CLUSTER_RUN_DIR:-/run/natsbus-cluster}"
 IMAGE_CACHE="${NATSBUS_IMAGE_CACHE:-/var/cache/natsbus}"
-LOCK_FILE="/run/natsbus-cluster.lock"
+LOCK_FILE="${NATSBUS_CLUSTER_LOCK_FILE:-/run/natsbus-cluster.lock}"
 TOOLS_BIN="$CLUSTER_ROOT/.tools/bin"
 KUBECONFIG_PATH="$CLUSTER_DIR/admin.kubeconfig"
 
@@ -87,6 +87,43 @@ take_lock() {
     flock -w "${NATSBUS_CLUSTER_LOCK_WAIT:-3600}" 9 || die "gave up waiting for $LOCK_FILE"
   fi
   export NATSBUS_CLUSTER_LOCK_HELD=1
+}
+
+# up.sh's promise: from its first change to the host on, every way out short of
+# success -- a failing command under `set -e`, a `die` (or `cmd || die`), Ctrl-C,
+# TERM or HUP -- runs the teardown before the script exits. (An ERR trap alone
+# misses `die`, which calls exit directly.) The lock stays held through the
+# teardown: the EXIT trap runs before the shell closes fd 9, and the teardown
+# inherits NATSBUS_CLUSTER_LOCK_HELD, so it does not wait for the lock itself.
+# A second Ctrl-C does not cut the teardown short (the teardown ignores INT,
+# TERM and HUP, and so do its children; kill -9 still stops it).
+# Usage: teardown_on_failure COMMAND...; <the work>; teardown_disarm on success.
+teardown_on_failure() {
+  TEARDOWN_COMMAND=("$@")
+  trap teardown_now EXIT
+  trap 'exit 129' HUP
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+teardown_disarm() { trap - EXIT HUP INT TERM; }
+teardown_now() {
+  local code=$?
+  set +e # a failing command in here must not skip the teardown
+  trap - EXIT
+  trap '' HUP INT TERM
+  [ "$code" -ne 0 ] || code=1 # any exit before teardown_disarm is a failure
+  case "$code" in
+    129 | 130 | 143) warn "$(basename "$0") interrupted (signal $((code - 128))) -- tearing down" ;;
+    *)
+      warn "$(basename "$0") failed (exit $code); logs: $CLUSTER_DIR/logs -- tearing down"
+      local log
+      for log in "$CLUSTER_DIR"/logs/*.log; do
+        [ -f "$log" ] && { echo "--- last lines of $log" >&2; tail -n 15 "$log" >&2; }
+      done
+      ;;
+  esac
+  "${TEARDOWN_COMMAND[@]}" || warn "the teardown reported what it could not remove (above)"
+  exit "$code"
 }
 
 # PID file handling: every daemon's PID and its command line are recorded, and a

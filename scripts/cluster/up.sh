@@ -5,9 +5,10 @@
 # kubeconfig path. Needs root and what `make deps` installs.
 #
 # Safe to run again: with a healthy cluster up it only prints the kubeconfig;
-# after a crash it first removes what the crashed run left (down.sh). A failure
-# or Ctrl-C half-way tears everything down again. `make cluster-down` undoes it.
-set -eEuo pipefail
+# after a crash it first removes what the crashed run left (down.sh). A failure,
+# a `die`, Ctrl-C, TERM or HUP half-way tears everything down again (an EXIT
+# trap, lib.sh teardown_on_failure). `make cluster-down` undoes it.
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
 take_lock
@@ -27,25 +28,6 @@ started=$SECONDS
 # Whatever an earlier run left (crash, kill -9, reboot of a half-made node).
 "$(dirname "${BASH_SOURCE[0]}")/down.sh" --stale
 
-failed() {
-  local code=$?
-  trap - ERR INT TERM
-  warn "cluster-up failed (exit $code); logs: $CLUSTER_DIR/logs -- tearing down"
-  for log in "$CLUSTER_DIR"/logs/*.log; do
-    [ -f "$log" ] && { echo "--- last lines of $log" >&2; tail -n 15 "$log" >&2; }
-  done
-  "$(dirname "${BASH_SOURCE[0]}")/down.sh" || true
-  exit 1
-}
-interrupted() {
-  trap - ERR INT TERM
-  warn "interrupted -- tearing down"
-  "$(dirname "${BASH_SOURCE[0]}")/down.sh" || true
-  exit 130
-}
-trap failed ERR
-trap interrupted INT TERM
-
 for tool in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy coredns kubectl; do
   [ -x "$TOOLS_BIN/$tool" ] || die "$tool is missing from .tools/bin; run 'make deps' first"
 done
@@ -56,6 +38,9 @@ for plugin in bridge host-local loopback; do
   [ -x "$CNI_BIN_DIR/$plugin" ] || die "CNI plugin $CNI_BIN_DIR/$plugin is missing; run 'make deps'"
 done
 
+# The first change to the host is next: from here on every failure, die or
+# interrupt tears down again (lib.sh, teardown_on_failure), until the cluster is up.
+teardown_on_failure "$(dirname "${BASH_SOURCE[0]}")/down.sh"
 mkdir -p "$CLUSTER_DIR"/{pki,logs,etcd,kubelet,containerd,cni/net.d,cni/ipam,coredns,pod-logs} "$RUN_DIR"
 chmod 700 "$CLUSTER_DIR/pki"
 pki="$CLUSTER_DIR/pki"
@@ -362,7 +347,7 @@ first_rule="$(iptables -w -S FORWARD | sed -n 2p)"
 wait_for "the default ServiceAccount" 60 cluster_kubectl -n default get serviceaccount default
 
 date -u +%Y-%m-%dT%H:%M:%SZ >"$CLUSTER_DIR/up"
-trap - ERR INT TERM
+teardown_disarm
 say "up in $((SECONDS - started))s: node $NODE_NAME Ready, pods $CLUSTER_CIDR, services $SERVICE_CIDR, DNS $CLUSTER_DOMAIN at $NODE_IP"
 say "kubeconfig: $KUBECONFIG_PATH"
 echo "$KUBECONFIG_PATH"

@@ -235,6 +235,10 @@ void CnatsConnection::onLinkChange(std::uint64_t generation, bool up) {
   // "disconnected" for a connect attempt that never got a link.
   switch (state_.linkChanged(generation, up)) {
     case ConnectionState::LinkNews::kUp:
+      // Not a new streaming session (reconnects counts those), but with
+      // several servers (a clustered bus) the link may now be to another one:
+      // a failover no counter showed would be invisible to users.
+      stats_.link_reconnects.increment();
       spdlog::info("NATS link re-established");
       break;
     case ConnectionState::LinkNews::kDown:

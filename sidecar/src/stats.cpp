@@ -47,6 +47,10 @@ Stats::Stats(const std::vector<Subscription>& subs)
           registry.gauge("natsbus_sidecar_delivery_in_flight", "Deliveries waiting on the app")),
       reconnects(registry.counter("natsbus_sidecar_reconnects_total",
                                   "Times the streaming connection was re-established")),
+      link_reconnects(registry.counter(
+          "natsbus_sidecar_link_reconnects_total",
+          "Times the NATS link came back, perhaps to another server of --nats-url, while the "
+          "streaming session held")),
       connected(
           registry.gauge("natsbus_sidecar_connected", "1 when connected to the streaming server")),
       unauthorized(registry.counter("natsbus_sidecar_unauthorized_requests_total",

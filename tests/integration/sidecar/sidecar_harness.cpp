@@ -337,8 +337,17 @@ StanConnectionPtr connectDirect(const BusAddress& bus, const std::string& client
   StanConnOptionsPtr options(raw_options);
   stanConnOptions_SetURL(options.get(), bus.url.c_str());
   stanConnection* raw = nullptr;
-  const auto status =
-      stanConnection_Connect(&raw, bus.cluster_id.c_str(), client_id.c_str(), options.get());
+  // A Raft leader just elected (or a server just restarted) may not answer
+  // connect requests for a moment ("no responders"): try again for a while.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  natsStatus status;
+  while (true) {
+    status = stanConnection_Connect(&raw, bus.cluster_id.c_str(), client_id.c_str(), options.get());
+    if ((status != NATS_NO_RESPONDERS && status != NATS_TIMEOUT) ||
+        std::chrono::steady_clock::now() >= deadline)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
   EXPECT_EQ(status, NATS_OK) << natsStatus_GetText(status) << " " << nats_GetLastError(nullptr);
   return StanConnectionPtr(raw);
 }

@@ -6,6 +6,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
 #include <thread>
 
@@ -40,6 +42,22 @@ bool connectTo(const Socket& socket, int port, std::chrono::milliseconds timeout
   setsockopt(socket.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   auto addr = loopback(port, host);
   return ::connect(socket.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+// The body of a chunked HTTP/1.1 answer: each chunk is "<hex size>[;ext]\r\n
+// <data>\r\n", the last one of size 0.
+std::string dechunked(const std::string& chunked) {
+  std::string body;
+  std::size_t at = 0;
+  while (at < chunked.size()) {
+    const auto line_end = chunked.find("\r\n", at);
+    if (line_end == std::string::npos) break;
+    const auto size = std::stoul(chunked.substr(at, line_end - at), nullptr, 16);
+    if (size == 0) break;
+    body.append(chunked, line_end + 2, size);
+    at = line_end + 2 + size + 2;
+  }
+  return body;
 }
 
 }  // namespace
@@ -90,6 +108,12 @@ int httpGetAt(const std::string& host, int port, const std::string& path, std::s
     const auto end_of_headers = response.find("\r\n\r\n");
     *body =
         end_of_headers == std::string::npos ? std::string() : response.substr(end_of_headers + 4);
+    // Go's servers chunk a long answer (a NATS server's /connz, say).
+    std::string headers = response.substr(0, end_of_headers);
+    std::transform(headers.begin(), headers.end(), headers.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (headers.find("\r\ntransfer-encoding: chunked") != std::string::npos)
+      *body = dechunked(*body);
   }
   return std::stoi(response.substr(9, 3));
 }

@@ -237,7 +237,8 @@ TEST(Router, MetricsArePrometheusText) {
   for (const char* name :
        {"natsbus_sidecar_delivered_total", "natsbus_sidecar_acked_total",
         "natsbus_sidecar_redelivered_total", "natsbus_sidecar_delivery_failures_total",
-        "natsbus_sidecar_publish_in_flight", "natsbus_sidecar_reconnects_total"}) {
+        "natsbus_sidecar_publish_in_flight", "natsbus_sidecar_reconnects_total",
+        "natsbus_sidecar_link_reconnects_total"}) {
     EXPECT_NE(response->body.find(name), std::string::npos) << name;
   }
 }

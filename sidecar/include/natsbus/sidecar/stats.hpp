@@ -53,6 +53,7 @@ struct Stats {
   Counter& redelivered;
   Gauge& delivery_in_flight;
   Counter& reconnects;
+  Counter& link_reconnects;
   Gauge& connected;
   Counter& unauthorized;
   std::vector<SubscriptionStats> subscriptions;

@@ -11,6 +11,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "../controller/fake_kube_client.hpp"
+#include "natsbus/operator/builder.hpp"
+#include "natsbus/operator/controller.hpp"
 #include "natsbus/operator/injection.hpp"
 #include "natsbus/testing/tools.hpp"
 #include "natsbus/validation_error.hpp"
@@ -205,6 +208,51 @@ TEST(Injection, ReferencePodGetsANativeSidecarWithTheBusAndSubscriptions) {
   EXPECT_EQ(security.at("capabilities").at("drop"), json::array({"ALL"}));
   EXPECT_TRUE(sidecar.at("resources").at("requests").contains("memory"));
   EXPECT_TRUE(sidecar.at("resources").at("limits").contains("memory"));
+}
+
+// SPEC 1.3: a clustered bus's sidecars get the client Service URL, as a single
+// server's do -- never the headless Service or a pod's address, which would tie
+// a sidecar to one node. The path the operator serves: the bus in its watch
+// cache, Controller::find (the BusLookup the webhook asks), the AdmissionReview.
+TEST(Injection, AClusteredBusesSidecarsGetTheClientServiceUrl) {
+  class NoEvents : public EventRecorder {
+   public:
+    void record(const json&, const std::string&, const std::string&, const std::string&) override {}
+  };
+  const json bus = json::parse(R"({
+    "apiVersion": "natsbus.io/v1alpha1", "kind": "NatsStreaming",
+    "metadata": {"name": "orders-bus", "namespace": "shop", "uid": "uid-orders-bus", "generation": 1},
+    "spec": {"replicas": 3, "clusterID": "orders", "store": {"type": "file", "size": "1Gi"},
+             "ports": {"client": 4333, "monitoring": 8333, "cluster": 6333}},
+    "status": {"leader": "orders-bus-1", "readyReplicas": 3}})");
+  natsbus::op::testing::FakeKubeClient client;
+  client.put(kinds::natsStreaming(), bus);
+  NoEvents events;
+  MetricsRegistry metrics;
+  Controller controller(client, events, metrics, {});
+  controller.startInformers();
+  ASSERT_TRUE(controller.waitForSync(std::chrono::seconds(2)));
+
+  const json pod = annotatedPod({{"natsbus.io/inject", "true"}, {"natsbus.io/bus", "orders-bus"}});
+  const json out = reviewPodAdmission(podReview(pod, "shop"), controller, {});
+  controller.stop();
+  const json& response = out.at("response");
+  ASSERT_TRUE(response.at("allowed").get<bool>()) << response.dump();
+  const json patched = pod.patch(decodedPatch(response));
+  const json& sidecar = patched.at("spec").at("initContainers").at(0);
+  ASSERT_EQ(sidecar.at("name"), "natsbus-sidecar");
+  const auto env = envOf(sidecar);
+  EXPECT_EQ(env.at("NATSBUS_NATS_URL"), "nats://orders-bus-srv.shop.svc:4333");
+  EXPECT_EQ(env.at("NATSBUS_CLUSTER_ID"), "orders");
+
+  // That Service is the one the builder makes for the cluster: every pod of
+  // the StatefulSet behind it, on the client port.
+  const auto children = buildChildren(bus);
+  ASSERT_TRUE(children.stateful_set.has_value());
+  EXPECT_EQ(children.service.at("metadata").at("name"), "orders-bus-srv");
+  EXPECT_EQ(children.service.at("spec").at("ports").at(0).at("port"), 4333);
+  EXPECT_EQ(children.service.at("spec").at("selector"),
+            children.stateful_set->at("spec").at("selector").at("matchLabels"));
 }
 
 // No secret value is ever written into the pod: credentials and tokens are
