@@ -7,10 +7,18 @@
 // Prometheus Operator CRDs, so the monitors themselves are not installed; the
 // metrics Service the ServiceMonitor selects is. The suite installs the chart
 // itself and leaves the cluster as the other suites do (no release, no CRD).
+//
+// Debian builds Prometheus without kubernetes_sd_configs (promtool: "field
+// kubernetes_sd_configs not found"), so the test plays Kubernetes service
+// discovery: it lists the real Endpoints, Services and Pods from the API server
+// and writes them, with the __meta_kubernetes_* labels kubernetes_sd gives
+// (roles endpoints and pod), to file_sd files; the monitors' relabelings then
+// choose the targets exactly as they would in a cluster.
 #include <chrono>
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include "../integration/chart/monitoring_support.hpp"
@@ -66,12 +74,118 @@ void addRelabelings(const json& endpoint, json& relabel) {
   }
 }
 
-json discovery(const std::string& role, const json& namespace_selector,
-               const std::string& kubeconfig) {
-  json sd{{"role", role}, {"kubeconfig_file", kubeconfig}};
-  if (!namespace_selector.value("any", false) && namespace_selector.contains("matchNames"))
-    sd["namespaces"] = {{"names", namespace_selector["matchNames"]}};
-  return json::array({sd});
+void addLabels(const json& labels, const std::string& meta, json& out) {
+  for (const auto& [key, value] : labels.items()) {
+    out[meta + "_label_" + sanitizeLabel(key)] = value;
+    out[meta + "_labelpresent_" + sanitizeLabel(key)] = "true";
+  }
+}
+
+// Namespaces a monitor's namespaceSelector names; empty: any.
+std::vector<std::string> selectedNamespaces(const json& namespace_selector) {
+  if (namespace_selector.value("any", false)) return {};
+  return namespace_selector.value("matchNames", std::vector<std::string>{});
+}
+
+std::vector<json> listed(const Cluster& cluster, const std::string& resource,
+                         const std::vector<std::string>& namespaces) {
+  std::vector<json> out;
+  const auto add = [&](const json& list) {
+    for (const auto& item : list.value("items", json::array())) out.push_back(item);
+  };
+  if (namespaces.empty()) {
+    add(cluster.get({resource, "--all-namespaces"}));
+  } else {
+    for (const auto& ns : namespaces) add(cluster.get({resource, "-n", ns}));
+  }
+  return out;
+}
+
+// What kubernetes_sd_configs role `pod` discovers: a target per container port
+// (init containers too), with its __meta_kubernetes_* labels.
+json podTargets(const Cluster& cluster, const std::vector<std::string>& namespaces) {
+  json groups = json::array();
+  for (const auto& pod : listed(cluster, "pods", namespaces)) {
+    const auto ip = pod["status"].value("podIP", "");
+    if (ip.empty()) continue;
+    json base{{"__meta_kubernetes_namespace", pod["metadata"]["namespace"]},
+              {"__meta_kubernetes_pod_name", pod["metadata"]["name"]},
+              {"__meta_kubernetes_pod_ip", ip},
+              {"__meta_kubernetes_pod_phase", pod["status"].value("phase", "")}};
+    addLabels(pod["metadata"].value("labels", json::object()), "__meta_kubernetes_pod", base);
+    for (const auto& [list, init] :
+         {std::pair{"containers", "false"}, {"initContainers", "true"}}) {
+      for (const auto& container : pod["spec"].value(list, json::array())) {
+        for (const auto& port : container.value("ports", json::array())) {
+          auto labels = base;
+          labels["__meta_kubernetes_pod_container_name"] = container["name"];
+          labels["__meta_kubernetes_pod_container_init"] = init;
+          labels["__meta_kubernetes_pod_container_port_name"] = port.value("name", "");
+          labels["__meta_kubernetes_pod_container_port_number"] =
+              std::to_string(port["containerPort"].get<int>());
+          groups.push_back(
+              {{"targets", {ip + ":" + std::to_string(port["containerPort"].get<int>())}},
+               {"labels", labels}});
+        }
+      }
+    }
+  }
+  return groups;
+}
+
+// What kubernetes_sd_configs role `endpoints` discovers: a target per address
+// and port of each Endpoints, with its Service's and pod's labels.
+json endpointTargets(const Cluster& cluster, const std::vector<std::string>& namespaces) {
+  std::map<std::string, json> services, pods;
+  for (const auto& service : listed(cluster, "services", namespaces))
+    services[service["metadata"]["namespace"].get<std::string>() + "/" +
+             service["metadata"]["name"].get<std::string>()] = service;
+  for (const auto& pod : listed(cluster, "pods", namespaces))
+    pods[pod["metadata"]["namespace"].get<std::string>() + "/" +
+         pod["metadata"]["name"].get<std::string>()] = pod;
+  json groups = json::array();
+  for (const auto& endpoints : listed(cluster, "endpoints", namespaces)) {
+    const auto ns = endpoints["metadata"]["namespace"].get<std::string>();
+    const auto name = endpoints["metadata"]["name"].get<std::string>();
+    json base{{"__meta_kubernetes_namespace", ns},
+              {"__meta_kubernetes_service_name", name},
+              {"__meta_kubernetes_endpoints_name", name}};
+    if (services.count(ns + "/" + name))
+      addLabels(services[ns + "/" + name]["metadata"].value("labels", json::object()),
+                "__meta_kubernetes_service", base);
+    for (const auto& subset : endpoints.value("subsets", json::array())) {
+      for (const auto& address : subset.value("addresses", json::array())) {
+        for (const auto& port : subset.value("ports", json::array())) {
+          auto labels = base;
+          const int number = port["port"].get<int>();
+          labels["__meta_kubernetes_endpoint_port_name"] = port.value("name", "");
+          labels["__meta_kubernetes_endpoint_ready"] = "true";
+          if (address.contains("targetRef") && address["targetRef"].value("kind", "") == "Pod") {
+            const auto pod_name = address["targetRef"]["name"].get<std::string>();
+            labels["__meta_kubernetes_pod_name"] = pod_name;
+            const auto pod = pods.find(ns + "/" + pod_name);
+            if (pod != pods.end()) {
+              addLabels(pod->second["metadata"].value("labels", json::object()),
+                        "__meta_kubernetes_pod", labels);
+              for (const auto& container : pod->second["spec"]["containers"])
+                for (const auto& p : container.value("ports", json::array()))
+                  if (p["containerPort"] == number)
+                    labels["__meta_kubernetes_pod_container_name"] = container["name"];
+            }
+          }
+          groups.push_back(
+              {{"targets", {address["ip"].get<std::string>() + ":" + std::to_string(number)}},
+               {"labels", labels}});
+        }
+      }
+    }
+  }
+  return groups;
+}
+
+// The file_sd configuration reading `file`, where the test writes the targets.
+json discovery(const std::string& file) {
+  return json::array({{{"files", {file}}, {"refresh_interval", "5s"}}});
 }
 
 json scrapeJob(const std::string& name, const json& endpoint) {
@@ -85,15 +199,14 @@ json scrapeJob(const std::string& name, const json& endpoint) {
 }
 
 // The scrape job the Prometheus Operator makes of a ServiceMonitor's endpoint.
-json serviceMonitorJob(const json& monitor, const std::string& kubeconfig) {
+json serviceMonitorJob(const json& monitor, const std::string& targets_file) {
   const auto& spec = monitor["spec"];
   EXPECT_EQ(spec["endpoints"].size(), 1u);
   const auto& endpoint = spec["endpoints"][0];
   auto job = scrapeJob("serviceMonitor/" + monitor["metadata"]["namespace"].get<std::string>() +
                            "/" + monitor["metadata"]["name"].get<std::string>() + "/0",
                        endpoint);
-  job["kubernetes_sd_configs"] =
-      discovery("endpoints", spec.value("namespaceSelector", json::object()), kubeconfig);
+  job["file_sd_configs"] = discovery(targets_file);
   json relabel = json::array();
   keepSelected(spec["selector"], "__meta_kubernetes_service", relabel);
   relabel.push_back({{"source_labels", {"__meta_kubernetes_endpoint_port_name"}},
@@ -112,15 +225,14 @@ json serviceMonitorJob(const json& monitor, const std::string& kubeconfig) {
 }
 
 // The scrape job the Prometheus Operator makes of a PodMonitor's endpoint.
-json podMonitorJob(const json& monitor, const std::string& kubeconfig) {
+json podMonitorJob(const json& monitor, const std::string& targets_file) {
   const auto& spec = monitor["spec"];
   EXPECT_EQ(spec["podMetricsEndpoints"].size(), 1u);
   const auto& endpoint = spec["podMetricsEndpoints"][0];
   auto job = scrapeJob("podMonitor/" + monitor["metadata"]["namespace"].get<std::string>() + "/" +
                            monitor["metadata"]["name"].get<std::string>() + "/0",
                        endpoint);
-  job["kubernetes_sd_configs"] =
-      discovery("pod", spec.value("namespaceSelector", json::object()), kubeconfig);
+  job["file_sd_configs"] = discovery(targets_file);
   json relabel = json::array();
   relabel.push_back({{"source_labels", {"__meta_kubernetes_pod_phase"}},
                      {"regex", "(Failed|Succeeded)"},
@@ -246,11 +358,17 @@ TEST_F(Monitoring, PrometheusScrapesTheMonitorsTargetsAndAnswersEveryDashboardQu
 
   // Prometheus, configured from the monitors, data in a temporary directory.
   testing::TempDir dir("natsbus-e2e-prometheus");
-  const auto& kubeconfig = cluster().facts().kubeconfig;
-  const json config{
-      {"global", {{"evaluation_interval", "5s"}}},
-      {"scrape_configs",
-       {serviceMonitorJob(service_monitor, kubeconfig), podMonitorJob(pod_monitor, kubeconfig)}}};
+  // The targets Kubernetes service discovery would give each monitor's role.
+  const auto endpoints_file = (dir.path() / "endpoints.json").string();
+  const auto pods_file = (dir.path() / "pods.json").string();
+  std::ofstream(endpoints_file) << endpointTargets(
+      cluster(), selectedNamespaces(service_monitor["spec"]["namespaceSelector"]));
+  std::ofstream(pods_file) << podTargets(
+      cluster(), selectedNamespaces(pod_monitor["spec"]["namespaceSelector"]));
+  const json config{{"global", {{"evaluation_interval", "5s"}}},
+                    {"scrape_configs",
+                     {serviceMonitorJob(service_monitor, endpoints_file),
+                      podMonitorJob(pod_monitor, pods_file)}}};
   const auto config_file = (dir.path() / "prometheus.yml").string();
   std::ofstream(config_file) << config.dump(2);
   const auto checked =
@@ -267,8 +385,8 @@ TEST_F(Monitoring, PrometheusScrapesTheMonitorsTargetsAndAnswersEveryDashboardQu
 
   // Both monitors find their target and it is up: the operator through the
   // metrics Service, each orders pod's sidecar (not the app) through its pod.
-  const auto operator_job = serviceMonitorJob(service_monitor, kubeconfig)["job_name"];
-  const auto sidecar_job = podMonitorJob(pod_monitor, kubeconfig)["job_name"];
+  const auto operator_job = config["scrape_configs"][0]["job_name"];
+  const auto sidecar_job = config["scrape_configs"][1]["job_name"];
   json targets;
   const bool up = cluster().waitFor("the operator and sidecar targets up", 120s, [&] {
     targets = api("/api/v1/targets?state=active");
