@@ -114,7 +114,7 @@ json podTargets(const Cluster& cluster, const std::vector<std::string>& namespac
               {"__meta_kubernetes_pod_phase", pod["status"].value("phase", "")}};
     addLabels(pod["metadata"].value("labels", json::object()), "__meta_kubernetes_pod", base);
     for (const auto& [list, init] :
-         {std::pair{"containers", "false"}, {"initContainers", "true"}}) {
+         {std::pair{"containers", "false"}, std::pair{"initContainers", "true"}}) {
       for (const auto& container : pod["spec"].value(list, json::array())) {
         for (const auto& port : container.value("ports", json::array())) {
           auto labels = base;

@@ -128,7 +128,7 @@ TEST(ChartMonitoring, PrometheusRuleCarriesTheAlertsWithTheValuesThresholds) {
   EXPECT_EQ(rule["metadata"]["labels"]["release"], "kps");
   std::map<std::string, nlohmann::json> alerts;
   for (const auto& group : rule["spec"]["groups"])
-    for (const auto& r : group["rules"]) alerts[r["alert"]] = r;
+    for (const auto& r : group["rules"]) alerts[r["alert"].get<std::string>()] = r;
   std::vector<std::string> names;
   for (const auto& [name, r] : alerts) names.push_back(name);
   EXPECT_EQ(names, (std::vector<std::string>{"NatsbusBusDown", "NatsbusBusSeriesCapped",
@@ -274,18 +274,15 @@ TEST(ChartMonitoringNames, ExportedNamesIncludeHistogramSuffixes) {
 }
 
 TEST(ChartMonitoringNames, DashboardQueriesIncludeTemplateVariables) {
-  const auto dashboard = nlohmann::json::parse(R"({
+  const auto dashboard = nlohmann::json::parse(R"json({
     "panels": [{"type": "row", "panels": [{"targets": [{"expr": "a"}]}]},
                {"targets": [{"expr": "b"}, {"expr": "c"}]}],
     "templating": {"list": [
       {"type": "datasource", "query": "prometheus"},
-      {"type": "query", "definition": "label_values(d{x=~\"$y\"}, bus)"}]
-}
-})");
-  EXPECT_EQ(dashboardQueries(dashboard),
-            (std::vector<std::string>{"a", "b", "c", "d{x=~\"$y\"}"}));
-EXPECT_EQ(withGrafanaVariablesResolved(R"(rate(d{x=~"$y"}[$__rate_interval]))"),
-          R"(rate(d{x=~".*"}[1m]))");
+      {"type": "query", "definition": "label_values(d{x=~\"$y\"}, bus)"}]}})json");
+  EXPECT_EQ(dashboardQueries(dashboard), (std::vector<std::string>{"a", "b", "c", "d{x=~\"$y\"}"}));
+  EXPECT_EQ(withGrafanaVariablesResolved(R"(rate(d{x=~"$y"}[$__rate_interval]))"),
+            R"(rate(d{x=~".*"}[1m]))");
 }
 
 }  // namespace
