@@ -52,7 +52,8 @@ std::string sanitizeLabel(const std::string& name) {
 
 // The keep rules of a label selector, as the Prometheus Operator writes them.
 void keepSelected(const json& selector, const std::string& meta, json& relabel) {
-  for (const auto& [key, value] : selector.value("matchLabels", json::object()).items()) {
+  const auto match_labels = selector.value("matchLabels", json::object());  // outlives items()
+  for (const auto& [key, value] : match_labels.items()) {
     relabel.push_back(
         {{"source_labels",
           {meta + "_label_" + sanitizeLabel(key), meta + "_labelpresent_" + sanitizeLabel(key)}},
