@@ -95,7 +95,14 @@ std::set<std::string> metricNamesInPromql(const std::string& expr) {
       const auto word = s.substr(start, i - start);
       auto next = i;
       while (next < s.size() && std::isspace(static_cast<unsigned char>(s[next])) != 0) ++next;
-      const bool call = next < s.size() && s[next] == '(';
+      bool call = next < s.size() && s[next] == '(';
+      // An aggregation with its clause first: `sum by (a) (x)`, `topk without (b) (3, x)`.
+      for (const std::string clause : {"by", "without"}) {
+        const auto after = next + clause.size();
+        if (s.compare(next, clause.size(), clause) == 0 && after < s.size() &&
+            (s[after] == '(' || std::isspace(static_cast<unsigned char>(s[after])) != 0))
+          call = true;
+      }
       if (call && kLabelLists.count(word)) {
         i = skipGroup(s, next, '(', ')');
       } else if (!call && !kKeywords.count(word)) {
