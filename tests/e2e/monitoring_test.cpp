@@ -295,7 +295,8 @@ class Monitoring : public ::testing::Test {
   json api(const std::string& path_and_query) const {
     std::string body;
     if (testing::httpGet(port_, path_and_query, &body, 10s) != 200) return nullptr;
-    return json::parse(body, nullptr, false);
+    auto parsed = json::parse(body, nullptr, false);
+    return parsed.is_discarded() ? json(nullptr) : parsed;
   }
 
   const Cluster* cluster_ = nullptr;

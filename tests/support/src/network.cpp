@@ -6,6 +6,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <stdexcept>
 #include <thread>
 
@@ -65,6 +66,30 @@ bool waitForTcp(int port, std::chrono::milliseconds timeout) {
   return false;
 }
 
+namespace {
+
+// Large answers of some servers (Prometheus's API, Go's net/http) come chunked.
+bool isChunked(std::string headers) {
+  for (auto& c : headers) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return headers.find("\r\ntransfer-encoding: chunked") != std::string::npos;
+}
+
+std::string dechunked(const std::string& chunks) {
+  std::string out;
+  std::size_t at = 0;
+  while (at < chunks.size()) {
+    const auto line_end = chunks.find("\r\n", at);
+    if (line_end == std::string::npos) break;
+    const auto size = std::stoul(chunks.substr(at, line_end - at), nullptr, 16);
+    if (size == 0) break;
+    out.append(chunks, line_end + 2, size);
+    at = line_end + 2 + size + 2;
+  }
+  return out;
+}
+
+}  // namespace
+
 int httpGet(int port, const std::string& path, std::string* body,
             std::chrono::milliseconds timeout) {
   return httpGetAt("127.0.0.1", port, path, body, timeout);
@@ -90,6 +115,8 @@ int httpGetAt(const std::string& host, int port, const std::string& path, std::s
     const auto end_of_headers = response.find("\r\n\r\n");
     *body =
         end_of_headers == std::string::npos ? std::string() : response.substr(end_of_headers + 4);
+    if (end_of_headers != std::string::npos && isChunked(response.substr(0, end_of_headers)))
+      *body = dechunked(*body);
   }
   return std::stoi(response.substr(9, 3));
 }
