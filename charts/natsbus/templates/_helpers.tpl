@@ -66,3 +66,14 @@ cert: {{ $cert.Cert | b64enc }}
 key: {{ $cert.Key | b64enc }}
 {{- end -}}
 {{- end -}}
+
+{{/* Labels of a monitoring object: the chart's, monitoring.labels, then the object's own. */}}
+{{- define "natsbus.monitoringLabels" -}}
+{{- $root := index . 0 -}}
+{{- $own := index . 1 -}}
+{{- include "natsbus.labels" $root }}
+{{- $extra := merge (dict) $own $root.Values.monitoring.labels -}}
+{{- with $extra }}
+{{ toYaml . }}
+{{- end -}}
+{{- end -}}

@@ -206,6 +206,7 @@ TEST_F(BusStatsOperatorTest, StatsMetricsAndAnUnreachableEndpoint) {
             std::string::npos);
   EXPECT_NE(text.find(R"(natsbus_bus_up{bus="nats",namespace="default"} 1)"), std::string::npos);
   EXPECT_EQ(testing::promtoolFindings(text), "") << "the operator's whole /metrics";
+  testing::keepExposition(text);  // for the chart's metric-name check (MonitoringSeries)
 
   // The server stops: Monitoring=False naming the URL and the error; Ready
   // is not this condition's to change (no Deployment changed).

@@ -6,7 +6,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cctype>
 #include <stdexcept>
 #include <thread>
@@ -44,22 +43,6 @@ bool connectTo(const Socket& socket, int port, std::chrono::milliseconds timeout
   return ::connect(socket.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
 }
 
-// The body of a chunked HTTP/1.1 answer: each chunk is "<hex size>[;ext]\r\n
-// <data>\r\n", the last one of size 0.
-std::string dechunked(const std::string& chunked) {
-  std::string body;
-  std::size_t at = 0;
-  while (at < chunked.size()) {
-    const auto line_end = chunked.find("\r\n", at);
-    if (line_end == std::string::npos) break;
-    const auto size = std::stoul(chunked.substr(at, line_end - at), nullptr, 16);
-    if (size == 0) break;
-    body.append(chunked, line_end + 2, size);
-    at = line_end + 2 + size + 2;
-  }
-  return body;
-}
-
 }  // namespace
 
 int freeLoopbackPort() {
@@ -82,6 +65,31 @@ bool waitForTcp(int port, std::chrono::milliseconds timeout) {
   }
   return false;
 }
+
+namespace {
+
+// Large answers of some servers come chunked (Prometheus's API; Go's net/http,
+// e.g. a NATS server's /connz).
+bool isChunked(std::string headers) {
+  for (auto& c : headers) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return headers.find("\r\ntransfer-encoding: chunked") != std::string::npos;
+}
+
+std::string dechunked(const std::string& chunks) {
+  std::string out;
+  std::size_t at = 0;
+  while (at < chunks.size()) {
+    const auto line_end = chunks.find("\r\n", at);
+    if (line_end == std::string::npos) break;
+    const auto size = std::stoul(chunks.substr(at, line_end - at), nullptr, 16);
+    if (size == 0) break;
+    out.append(chunks, line_end + 2, size);
+    at = line_end + 2 + size + 2;
+  }
+  return out;
+}
+
+}  // namespace
 
 int httpGet(int port, const std::string& path, std::string* body,
             std::chrono::milliseconds timeout) {
@@ -108,11 +116,7 @@ int httpGetAt(const std::string& host, int port, const std::string& path, std::s
     const auto end_of_headers = response.find("\r\n\r\n");
     *body =
         end_of_headers == std::string::npos ? std::string() : response.substr(end_of_headers + 4);
-    // Go's servers chunk a long answer (a NATS server's /connz, say).
-    std::string headers = response.substr(0, end_of_headers);
-    std::transform(headers.begin(), headers.end(), headers.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (headers.find("\r\ntransfer-encoding: chunked") != std::string::npos)
+    if (end_of_headers != std::string::npos && isChunked(response.substr(0, end_of_headers)))
       *body = dechunked(*body);
   }
   return std::stoi(response.substr(9, 3));

@@ -46,7 +46,7 @@ std::string requireTool(const std::string& env_var, const std::string& name) {
   return path;
 }
 
-std::string promtoolFindings(const std::string& exposition) {
+std::string promtoolPath() {
   std::string tool;
   if (const char* set = std::getenv("PROMTOOL"); set != nullptr && *set != '\0') {
     tool = set;
@@ -56,8 +56,22 @@ std::string promtoolFindings(const std::string& exposition) {
   if (tool.empty() || !std::filesystem::exists(tool)) {
     ADD_FAILURE() << "promtool not found: run `make deps` (Debian package prometheus) or set "
                      "PROMTOOL";
-    return "promtool not found";
+    return {};
   }
+  return tool;
+}
+
+void keepExposition(const std::string& exposition) {
+  const char* file = std::getenv("NATSBUS_KEEP_EXPOSITION");
+  if (file == nullptr || *file == '\0') return;
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out << exposition;
+  if (!out) ADD_FAILURE() << "cannot write NATSBUS_KEEP_EXPOSITION=" << file;
+}
+
+std::string promtoolFindings(const std::string& exposition) {
+  const auto tool = promtoolPath();
+  if (tool.empty()) return "promtool not found";
   const auto checked = runCommand({tool, "check", "metrics"}, exposition);
   if (checked.exit_code == 0 && checked.out.empty() && checked.err.empty()) return {};
   return "promtool exit " + std::to_string(checked.exit_code) + ": " + checked.out + checked.err;

@@ -18,6 +18,15 @@ std::string requireTool(const std::string& env_var, const std::string& name);
 // without it the test fails saying so.
 std::string promtoolFindings(const std::string& exposition);
 
+// promtool's path (PROMTOOL, else /usr/bin/promtool); without it the test fails
+// saying how to install it and "" is returned.
+std::string promtoolPath();
+
+// When NATSBUS_KEEP_EXPOSITION names a file, writes `exposition` to it: a test
+// that produced a real /metrics output hands it to another (the chart's check
+// that every series its dashboard and alerts name is really exported).
+void keepExposition(const std::string& exposition);
+
 // Absolute path of a file in the source tree (e.g. "crds/x.yaml").
 std::string sourcePath(const std::string& relative);
 
