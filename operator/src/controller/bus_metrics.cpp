@@ -7,12 +7,14 @@ namespace natsbus::op {
 namespace {
 
 constexpr const char* kUp = "natsbus_bus_up";
+constexpr const char* kReady = "natsbus_bus_ready";
 
 }  // namespace
 
 const std::map<std::string, std::string>& busSeriesHelp() {
   static const std::map<std::string, std::string> help{
       {kUp, "1 when the bus's monitoring endpoint answered the last poll, 0 when it did not"},
+      {kReady, "1 when the bus's Ready condition is True, 0 when it is not (every bus)"},
       {"natsbus_bus_channels", "Channels of the bus"},
       {"natsbus_bus_clients", "Clients connected to the bus"},
       {"natsbus_bus_subscriptions", "Subscriptions of the bus"},
@@ -124,6 +126,18 @@ void BusMetrics::forget(const std::string& ns, const std::string& bus) {
   std::lock_guard lock(mutex_);
   registry_.removeGauge(kUp, {{"bus", bus}, {"namespace", ns}});
   replaceLocked({ns, bus}, {});
+}
+
+void BusMetrics::ready(const std::string& ns, const std::string& bus, bool is_ready) {
+  std::lock_guard lock(mutex_);
+  registry_.gauge(kReady, busSeriesHelp().at(kReady), {{"bus", bus}, {"namespace", ns}})
+      .set(is_ready ? 1 : 0);
+}
+
+void BusMetrics::deleted(const std::string& ns, const std::string& bus) {
+  forget(ns, bus);
+  std::lock_guard lock(mutex_);
+  registry_.removeGauge(kReady, {{"bus", bus}, {"namespace", ns}});
 }
 
 std::size_t BusMetrics::exported() const {

@@ -151,7 +151,7 @@ void Reconciler::forgetBus(const std::string& key) {
   }
   if (options_.bus_metrics == nullptr) return;
   const auto slash = key.find('/');
-  options_.bus_metrics->forget(key.substr(0, slash), key.substr(slash + 1));
+  options_.bus_metrics->deleted(key.substr(0, slash), key.substr(slash + 1));
 }
 
 std::optional<std::chrono::milliseconds> Reconciler::statsDue(const std::string& key, bool ready) {
@@ -222,7 +222,9 @@ ReconcileOutcome Reconciler::reconcile(const std::string& key) {
   if (status.is_null()) return outcome;  // deleted meanwhile
   const auto& ready = status["conditions"][0];
   outcome.ready_reason = ready.value("reason", "");
-  outcome.stats_after = statsDue(key, ready.value("status", "") == "True");
+  const bool is_ready = ready.value("status", "") == "True";
+  outcome.stats_after = statsDue(key, is_ready);
+  if (options_.bus_metrics != nullptr) options_.bus_metrics->ready(ns, name, is_ready);
   if (written) {
     outcome.status_written = true;
     if (observed.invalid_spec) {

@@ -131,13 +131,15 @@ TEST(ChartMonitoring, PrometheusRuleCarriesTheAlertsWithTheValuesThresholds) {
     for (const auto& r : group["rules"]) alerts[r["alert"].get<std::string>()] = r;
   std::vector<std::string> names;
   for (const auto& [name, r] : alerts) names.push_back(name);
-  EXPECT_EQ(names, (std::vector<std::string>{"NatsbusBusDown", "NatsbusBusSeriesCapped",
-                                             "NatsbusDeadLetterFailing", "NatsbusDeadLetters",
-                                             "NatsbusDeliveryFailing", "NatsbusSidecarDisconnected",
-                                             "NatsbusSubscriptionLagging"}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "NatsbusBusDown", "NatsbusBusNotReady", "NatsbusBusSeriesCapped",
+                       "NatsbusDeadLetterFailing", "NatsbusDeadLetters", "NatsbusDeliveryFailing",
+                       "NatsbusSidecarDisconnected", "NatsbusSubscriptionLagging"}));
   EXPECT_EQ(alerts["NatsbusSubscriptionLagging"]["expr"], "natsbus_bus_subscription_pending > 250");
   EXPECT_EQ(alerts["NatsbusSubscriptionLagging"]["for"], "3m");
   EXPECT_EQ(alerts["NatsbusBusDown"]["for"], "5m");
+  EXPECT_EQ(alerts["NatsbusBusNotReady"]["expr"], "natsbus_bus_ready == 0");
+  EXPECT_EQ(alerts["NatsbusBusNotReady"]["for"], "5m");
   for (const auto& [name, r] : alerts) {
     EXPECT_EQ(r["labels"]["team"], "payments") << name;
     EXPECT_TRUE(r["labels"].contains("severity")) << name;
@@ -224,7 +226,7 @@ PromtoolRun promtoolOnRules(const std::string& rules, const std::vector<std::str
 TEST(ChartAlerts, RulesPassPromtoolCheckRules) {
   const auto checked = promtoolOnRules(ruleFile({}), {"check", "rules", "rules.yaml"});
   EXPECT_EQ(checked.exit_code, 0) << checked.output;
-  EXPECT_NE(checked.output.find("SUCCESS: 7 rules found"), std::string::npos) << checked.output;
+  EXPECT_NE(checked.output.find("SUCCESS: 8 rules found"), std::string::npos) << checked.output;
 }
 
 // tests/integration/chart/alerts_test.yaml: each alert firing and not firing.

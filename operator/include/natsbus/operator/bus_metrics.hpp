@@ -33,8 +33,11 @@ std::vector<BusSeries> busSeries(const std::string& ns, const std::string& bus,
 
 // Exports the series of every polled bus into a MetricsRegistry: a bus's new
 // poll replaces its series (those of a channel or subscription that is gone
-// disappear), forget() removes them all. At most `max_series` natsbus_bus_*
-// series exist at once (natsbus_bus_up excepted, one per bus); series past the
+// disappear), forget() removes them all. Every bus, Ready or not, also has
+// natsbus_bus_ready (its Ready condition, set by each reconcile), so an alert can
+// say "not Ready for 5 minutes"; only deleted() removes it. At most `max_series`
+// natsbus_bus_* series exist at once (natsbus_bus_up and natsbus_bus_ready
+// excepted, one each per bus); series past the
 // cap are left out and counted in natsbus_bus_series_dropped_total, each poll,
 // and natsbus_bus_series_left_out says how many are left out now.
 class BusMetrics {
@@ -45,8 +48,12 @@ class BusMetrics {
   // The endpoint did not answer: natsbus_bus_up 0 and no detail series (stale
   // numbers would look current).
   void unreachable(const std::string& ns, const std::string& bus);
-  // The bus is gone (or not Ready): none of its series remain.
+  // The bus is not Ready (nothing is polled): none of its polled series remain.
   void forget(const std::string& ns, const std::string& bus);
+  // The bus's Ready condition, from its latest reconcile.
+  void ready(const std::string& ns, const std::string& bus, bool is_ready);
+  // The bus is deleted: none of its series remain, natsbus_bus_ready included.
+  void deleted(const std::string& ns, const std::string& bus);
 
   std::size_t exported() const;
 

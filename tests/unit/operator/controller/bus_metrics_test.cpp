@@ -104,6 +104,22 @@ TEST(BusMetrics, AnUnreachableBusKeepsOnlyUpZeroAndAForgottenOneNothing) {
   EXPECT_EQ(metrics.exported(), 0u);
 }
 
+TEST(BusMetrics, ReadyOutlivesForgetAndGoesWithDeleted) {
+  MetricsRegistry registry;
+  BusMetrics metrics(registry, 1000);
+  metrics.ready("default", "nats", true);
+  metrics.update("default", "nats", ticketingSnapshot());
+  metrics.ready("default", "nats", false);
+  metrics.forget("default", "nats");  // not Ready: nothing is polled
+  auto text = registry.render();
+  EXPECT_TRUE(has(text, "natsbus_bus_ready{bus=\"nats\",namespace=\"default\"} 0")) << text;
+  EXPECT_FALSE(has(text, "natsbus_bus_up{bus=\"nats\"")) << text;
+  metrics.deleted("default", "nats");
+  text = registry.render();
+  EXPECT_FALSE(has(text, "bus=\"nats\"")) << text;
+  EXPECT_EQ(metrics.exported(), 0u);
+}
+
 TEST(BusMetrics, TheCapLeavesOutTheLeastUsefulSeriesAndCountsThem) {
   MetricsRegistry registry;
   BusMetrics metrics(registry, 10);  // the bus's 14 series do not fit

@@ -273,6 +273,29 @@ TEST_F(RefreshStatsTest, AnUnreachableEndpointSetsMonitoringFalseAndLeavesReady)
   EXPECT_EQ(condition(status(), "Monitoring")["status"], "False");
 }
 
+// natsbus_bus_ready follows the Ready condition of every bus, polled or not, so
+// "not Ready for 5 minutes" can be alerted on (the polled series are gone then).
+TEST_F(RefreshStatsTest, EveryBusExportsItsReadyConditionReadyOrNot) {
+  auto r = reconciler();
+  r.reconcile("default/nats");
+  const std::string not_ready = "natsbus_bus_ready{bus=\"nats\",namespace=\"default\"} 0";
+  const std::string ready = "natsbus_bus_ready{bus=\"nats\",namespace=\"default\"} 1";
+  EXPECT_NE(registry_.render().find(not_ready), std::string::npos) << registry_.render();
+  makeReady(r);
+  EXPECT_NE(registry_.render().find(ready), std::string::npos) << registry_.render();
+
+  // The server goes away: the bus is not Ready, its polled series go, the gauge stays at 0.
+  auto deployment = *client_.stored(kinds::deployment(), "default", "nats-depl");
+  deployment["status"] = {
+      {"observedGeneration", 1}, {"availableReplicas", 0}, {"readyReplicas", 0}};
+  client_.put(kinds::deployment(), deployment);
+  r.reconcile("default/nats");
+  r.refreshStats("default/nats");
+  const auto text = registry_.render();
+  EXPECT_NE(text.find(not_ready), std::string::npos) << text;
+  EXPECT_EQ(text.find("natsbus_bus_up{bus=\"nats\""), std::string::npos) << text;
+}
+
 TEST_F(RefreshStatsTest, ADeletedBusLosesItsSeries) {
   auto r = reconciler();
   makeReady(r);
