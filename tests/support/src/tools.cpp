@@ -46,14 +46,25 @@ std::string requireTool(const std::string& env_var, const std::string& name) {
   return path;
 }
 
+namespace {
+
+std::string foundPromtool() {
+  if (const char* set = std::getenv("PROMTOOL"); set != nullptr && *set != '\0')
+    return std::filesystem::exists(set) ? set : "";
+  return std::filesystem::exists("/usr/bin/promtool") ? "/usr/bin/promtool" : "";
+}
+
+}  // namespace
+
+std::optional<std::string> promtoolUnavailable() {
+  const char* why = std::getenv("NATSBUS_NO_PROMTOOL");
+  if (why == nullptr || *why == '\0' || !foundPromtool().empty()) return std::nullopt;
+  return std::string("promtool is not installed here: ") + why;
+}
+
 std::string promtoolPath() {
-  std::string tool;
-  if (const char* set = std::getenv("PROMTOOL"); set != nullptr && *set != '\0') {
-    tool = set;
-  } else if (std::filesystem::exists("/usr/bin/promtool")) {
-    tool = "/usr/bin/promtool";
-  }
-  if (tool.empty() || !std::filesystem::exists(tool)) {
+  const auto tool = foundPromtool();
+  if (tool.empty()) {
     ADD_FAILURE() << "promtool not found: run `make deps` (Debian package prometheus) or set "
                      "PROMTOOL";
     return {};

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace natsbus::testing {
@@ -17,6 +18,13 @@ std::string requireTool(const std::string& env_var, const std::string& name);
 // `prometheus` package (`make deps` installs it; PROMTOOL overrides the path);
 // without it the test fails saying so.
 std::string promtoolFindings(const std::string& exposition);
+
+// Why promtool cannot run here, when it is absent and the environment says it
+// is meant to be (NATSBUS_NO_PROMTOOL holds the reason: the image build stage
+// runs the unit tests without Debian's prometheus package). A unit test that
+// checks an exposition skips with this reason; absent without NATSBUS_NO_PROMTOOL,
+// promtool is a failure (`make test` installs it).
+std::optional<std::string> promtoolUnavailable();
 
 // promtool's path (PROMTOOL, else /usr/bin/promtool); without it the test fails
 // saying how to install it and "" is returned.
