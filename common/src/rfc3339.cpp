@@ -10,21 +10,74 @@ namespace natsbus {
 
 using std::chrono::floor;
 
+namespace {
+
+// digits: 0 (seconds), 6 or 9 fraction digits. Written digit by digit: the
+// sidecar stamps every delivered message, and date::format's stream and
+// locale machinery was a tenth of its time per message in a batch
+// (docs/sidecar-benchmarks.md). Years outside 0000-9999 go to date::format.
+template <typename Duration>
+std::string formatWith(date::sys_time<Duration> time, int digits, std::int64_t fraction) {
+  const auto day = floor<date::days>(time);
+  const date::year_month_day ymd{day};
+  const int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) return date::format("%FT%TZ", time);
+  const auto seconds_of_day = std::chrono::duration_cast<std::chrono::seconds>(
+                                  floor<std::chrono::seconds>(time) - day)
+                                  .count();
+  char out[32];
+  std::size_t n = 0;
+  const auto put = [&](std::int64_t value, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+      out[n + static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    }
+    n += static_cast<std::size_t>(width);
+  };
+  put(year, 4);
+  out[n++] = '-';
+  put(static_cast<unsigned>(ymd.month()), 2);
+  out[n++] = '-';
+  put(static_cast<unsigned>(ymd.day()), 2);
+  out[n++] = 'T';
+  put(seconds_of_day / 3600, 2);
+  out[n++] = ':';
+  put(seconds_of_day / 60 % 60, 2);
+  out[n++] = ':';
+  put(seconds_of_day % 60, 2);
+  if (digits > 0) {
+    out[n++] = '.';
+    put(fraction, digits);
+  }
+  out[n++] = 'Z';
+  return {out, n};
+}
+
+template <typename Duration>
+std::string formatFloored(std::chrono::system_clock::time_point time, int digits) {
+  const auto floored = floor<Duration>(time);
+  const auto fraction = (floored - floor<std::chrono::seconds>(floored)).count();
+  return formatWith(date::sys_time<Duration>(floored.time_since_epoch()), digits, fraction);
+}
+
+}  // namespace
+
 std::string formatRfc3339(std::chrono::system_clock::time_point time, Rfc3339Precision precision) {
   switch (precision) {
     case Rfc3339Precision::kSeconds:
-      return date::format("%FT%TZ", floor<std::chrono::seconds>(time));
+      return formatFloored<std::chrono::seconds>(time, 0);
     case Rfc3339Precision::kMicros:
-      return date::format("%FT%TZ", floor<std::chrono::microseconds>(time));
+      return formatFloored<std::chrono::microseconds>(time, 6);
     case Rfc3339Precision::kNanos:
       break;
   }
-  return date::format("%FT%TZ", floor<std::chrono::nanoseconds>(time));
+  return formatFloored<std::chrono::nanoseconds>(time, 9);
 }
 
 std::string formatRfc3339Nanos(std::int64_t unix_nanos) {
-  return date::format(
-      "%FT%TZ", date::sys_time<std::chrono::nanoseconds>(std::chrono::nanoseconds(unix_nanos)));
+  const date::sys_time<std::chrono::nanoseconds> time{std::chrono::nanoseconds(unix_nanos)};
+  const auto fraction = (time - floor<std::chrono::seconds>(time)).count();
+  return formatWith(time, 9, fraction);
 }
 
 std::int64_t parseRfc3339Nanos(std::string_view text, std::string_view field) {

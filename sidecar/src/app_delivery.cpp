@@ -1,9 +1,11 @@
 #include "natsbus/sidecar/app_delivery.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <optional>
@@ -64,16 +66,20 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
       : impl_(impl),
         timeout_(request.timeout),
         keep_answer_(request.keep_answer),
-        done_(std::move(done)) {
-    req_ = {http::verb::post, impl.url.base_path + request.path, 11};
-    req_.set(http::field::host, impl.host_header);
-    req_.set(http::field::user_agent, "natsbus-sidecar");
-    req_.set(http::field::content_type,
-             beast::string_view(request.content_type.data(), request.content_type.size()));
-    for (const auto& [name, value] : request.headers) req_.set(name, value);
-    req_.keep_alive(true);
-    req_.body() = std::move(request.body);
-    req_.prepare_payload();
+        done_(std::move(done)),
+        body_(std::move(request.body)) {
+    // The request head rendered by hand into one string: Beast's fields cost an
+    // allocation per header and its serializer walks them per write, which was
+    // a tenth of the sidecar's time per delivered message.
+    head_.reserve(160 + impl.url.base_path.size() + request.path.size() + impl.host_header.size());
+    head_.append("POST ").append(impl.url.base_path).append(request.path);
+    head_.append(" HTTP/1.1\r\nHost: ").append(impl.host_header);
+    head_.append("\r\nUser-Agent: natsbus-sidecar\r\nContent-Type: ").append(request.content_type);
+    for (const auto& [name, value] : request.headers) {
+      head_.append("\r\n").append(name).append(": ").append(value);
+    }
+    head_.append("\r\nContent-Length: ").append(std::to_string(body_.size()));
+    head_.append("\r\n\r\n");
   }
 
   void start() {
@@ -131,7 +137,8 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   void write() {
     parser_.emplace();
     parser_->body_limit(16 * 1024 * 1024);
-    http::async_write(connection_->stream, req_,
+    const std::array<asio::const_buffer, 2> request{asio::buffer(head_), asio::buffer(body_)};
+    asio::async_write(connection_->stream, request,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec) {
                           self->fail(ec);
@@ -199,7 +206,8 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   bool keep_answer_;
   std::chrono::steady_clock::time_point deadline_;
   DeliveryCallback done_;
-  http::request<http::string_body> req_;
+  std::string head_;  // request line and header fields
+  std::string body_;
   std::optional<http::response_parser<http::string_body>> parser_;
   std::unique_ptr<Connection> connection_;
   bool reused_ = false;

@@ -149,6 +149,7 @@ CnatsConnection::CnatsConnection(const SidecarConfig& config, Stats& stats, Mess
       sink_(sink),
       client_id_(config.client_id),
       loop_(std::move(loop)),
+      released_(loop_),
       state_([&stats](bool up) { stats.connected.set(up ? 1 : 0); }),
       sub_active_(std::make_unique<std::atomic<bool>[]>(config.subscriptions.size() + 1)) {}
 
@@ -251,9 +252,7 @@ void CnatsConnection::onLinkChange(std::uint64_t generation, bool up) {
 }
 
 void CnatsConnection::onMessage(std::size_t index, std::uint64_t generation, void* raw) {
-  // Shared ownership: the ack may happen on a delivery thread long after the
-  // callback returned.
-  std::shared_ptr<stanMsg> msg(static_cast<stanMsg*>(raw), CnatsDeleter<stanMsg_Destroy>{});
+  auto msg = released_.adopt(static_cast<stanMsg*>(raw));
   if (sink_ == nullptr) return;
   ReceivedMessage message;
   message.subscription_index = index;

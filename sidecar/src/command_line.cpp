@@ -45,6 +45,22 @@ std::string nonEmpty(const Value& value) {
   return value.text;
 }
 
+// A token that travels in an HTTP header field: the sidecar writes the
+// delivery requests' header fields itself, so a line break in the value (a
+// Secret made from a file with a trailing newline) would split the request.
+std::string headerToken(const Value& value) {
+  const auto text = nonEmpty(value);
+  for (const unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      // Not refuseSetting: that quotes the value, and this one is a secret.
+      throw ValidationError(value.source +
+                            ": must not contain control characters or line breaks (a Secret made "
+                            "from a file with a trailing newline?)");
+    }
+  }
+  return text;
+}
+
 // A file the sidecar reads at every connect (so that a rotated certificate is
 // picked up); it must be readable now already.
 std::string readableFile(const Value& value) {
@@ -106,11 +122,11 @@ const std::vector<Setting<SidecarConfig>>& settings() {
        "required from callers as 'Natsbus-Token: T' or 'Authorization: Bearer T' (all but "
        "GET /healthz and /readyz); 401 otherwise",
        [](const SidecarConfig&) { return std::string(); },
-       [](SidecarConfig& c, const Value& v) { c.api_token = nonEmpty(v); }},
+       [](SidecarConfig& c, const Value& v) { c.api_token = headerToken(v); }},
       {"--app-token", contract::env::kAppToken, "SECRET",
        "sent to the app as 'Natsbus-Token: T' with every delivery",
        [](const SidecarConfig&) { return std::string(); },
-       [](SidecarConfig& c, const Value& v) { c.app_token = nonEmpty(v); }},
+       [](SidecarConfig& c, const Value& v) { c.app_token = headerToken(v); }},
       {"--listen", contract::env::kListen, "HOST:PORT", "the HTTP API (loopback only by default)",
        [](const SidecarConfig& c) { return formatHostPort(c.listen); },
        [](SidecarConfig& c, const Value& v) { c.listen = parseHostPort(v.text, v.source); }},

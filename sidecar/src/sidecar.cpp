@@ -11,20 +11,13 @@
 #include "natsbus/io_loop.hpp"
 #include "natsbus/sidecar/cnats_connection.hpp"
 #include "natsbus/sidecar/delivery.hpp"
+#include "natsbus/sidecar/loop_hand_off.hpp"
 #include "natsbus/sidecar/metrics_listener.hpp"
 #include "natsbus/sidecar/nats_security.hpp"
 #include "natsbus/sidecar/router.hpp"
 #include "natsbus/version.hpp"
 
 namespace natsbus::sidecar {
-namespace {
-
-struct ForwardingSink final : MessageSink {
-  void onMessage(ReceivedMessage message) override { target->onMessage(std::move(message)); }
-  MessageSink* target = nullptr;
-};
-
-}  // namespace
 
 int runSidecar(const SidecarConfig& config) {
   // A CA, certificate or key that cannot be loaded is a configuration error:
@@ -37,13 +30,14 @@ int runSidecar(const SidecarConfig& config) {
   IoLoop loop(config.http_threads);
   Stats stats(config.subscriptions);
   BeastAppDelivery app(config.app_url, loop);
-  // The connection hands messages to the deliveries, which dead-letter through
-  // the connection: the sink is pointed at them once both exist.
-  ForwardingSink sink;
-  CnatsConnection connection(config, stats, config.subscriptions.empty() ? nullptr : &sink,
+  // The connection hands messages to the deliveries on the loop, and the
+  // deliveries dead-letter through the connection: the hand-off is pointed at
+  // them once both exist.
+  LoopHandOff hand_off(loop.serialExecutor());
+  CnatsConnection connection(config, stats, config.subscriptions.empty() ? nullptr : &hand_off,
                              loop.serialExecutor());
   DeliveryManager deliveries(config, stats, app, connection);
-  sink.target = &deliveries;
+  hand_off.deliverTo(deliveries);
   Router router(connection, stats, config);
   HttpServerOptions options;
   options.setting = "--listen";

@@ -1,6 +1,11 @@
 #include "natsbus/rfc3339.hpp"
 
+#include <date/date.h>
 #include <gtest/gtest.h>
+
+#include <limits>
+#include <random>
+#include <vector>
 
 #include "natsbus/validation_error.hpp"
 
@@ -47,6 +52,34 @@ TEST(Rfc3339, FormatsUtcAtEachPrecision) {
   EXPECT_EQ(formatRfc3339Nanos(1714557600LL * 1'000'000'000 + 1), "2024-05-01T10:00:00.000000001Z");
   EXPECT_EQ(formatRfc3339Nanos(-1), "1969-12-31T23:59:59.999999999Z");
   EXPECT_EQ(parseRfc3339Nanos(formatRfc3339Nanos(1234567890123456789), "t"), 1234567890123456789);
+}
+
+// The formatter writes digits by hand (for speed); date::format is the
+// reference it must agree with, at every precision, before and after 1970, at
+// day, month, year and leap-year boundaries and anywhere in between.
+TEST(Rfc3339, FormatsExactlyAsDateFormatDoes) {
+  using std::chrono::floor;
+  std::mt19937_64 random(20261130);
+  std::vector<std::int64_t> instants = {0, -1, 1, 951782399999999999, 951782400000000000,
+                                        951868800000000000, 4102444799999999999,
+                                        -2208988800000000000, -62135596800000000};
+  // Every instant int64 nanoseconds hold (years 1677-2262).
+  std::uniform_int_distribution<std::int64_t> any(std::numeric_limits<std::int64_t>::min(),
+                                                  std::numeric_limits<std::int64_t>::max());
+  for (int i = 0; i < 100000; ++i) instants.push_back(any(random));
+  for (const auto nanos : instants) {
+    const date::sys_time<std::chrono::nanoseconds> at{std::chrono::nanoseconds(nanos)};
+    const std::chrono::system_clock::time_point point{
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(at.time_since_epoch())};
+    ASSERT_EQ(formatRfc3339Nanos(nanos), date::format("%FT%TZ", at)) << nanos;
+    ASSERT_EQ(formatRfc3339(point, Rfc3339Precision::kNanos), date::format("%FT%TZ", at)) << nanos;
+    ASSERT_EQ(formatRfc3339(point, Rfc3339Precision::kMicros),
+              date::format("%FT%TZ", floor<std::chrono::microseconds>(at)))
+        << nanos;
+    ASSERT_EQ(formatRfc3339(point, Rfc3339Precision::kSeconds),
+              date::format("%FT%TZ", floor<std::chrono::seconds>(at)))
+        << nanos;
+  }
 }
 
 }  // namespace

@@ -149,6 +149,23 @@ TEST_P(SidecarCommandLineErrors, NameTheSetting) {
 
 const std::map<std::string, std::string> kCluster{{"NATSBUS_CLUSTER_ID", "c"}};
 
+// The sidecar writes the delivery requests' header fields itself: a token with a
+// line break is refused at start, and the refusal names the setting but never
+// quotes the secret.
+TEST(SidecarCommandLine, ATokenWithALineBreakIsRefusedWithoutQuotingIt) {
+  for (const std::string setting : {"--app-token", "--api-token"}) {
+    try {
+      parse({setting, "hunter2\n"}, kCluster);
+      FAIL() << setting << " accepted a token with a line break";
+    } catch (const ValidationError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(setting + ": must not contain control characters", 0),
+                0u)
+          << e.what();
+      EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Table, SidecarCommandLineErrors,
     ::testing::Values(
@@ -218,6 +235,13 @@ INSTANTIATE_TEST_SUITE_P(
                   {{"NATSBUS_CLUSTER_ID", "c"}, {"NATSBUS_API_TOKEN", ""}},
                   "NATSBUS_API_TOKEN: must not be empty"},
         BadConfig{{"--app-token", ""}, kCluster, "--app-token: must not be empty"},
+        // Tokens go into header fields: a line break would split the request.
+        BadConfig{{"--app-token", "s3cret\n"},
+                  kCluster,
+                  "--app-token: must not contain control characters or line breaks"},
+        BadConfig{{},
+                  {{"NATSBUS_CLUSTER_ID", "c"}, {"NATSBUS_API_TOKEN", "a\r\nX-Injected: 1"}},
+                  "NATSBUS_API_TOKEN: must not contain control characters or line breaks"},
         BadConfig{{},
                   {{"NATSBUS_CLUSTER_ID", "c"}, {"NATSBUS_NATS_CA_FILE", "/nonexistent/ca.crt"}},
                   "NATSBUS_NATS_CA_FILE: cannot read \"/nonexistent/ca.crt\""},

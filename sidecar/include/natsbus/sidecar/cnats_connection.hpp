@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "natsbus/sidecar/cnats_loop_binding.hpp"
+#include "natsbus/sidecar/stan_message_release.hpp"
 #include "natsbus/sidecar/config.hpp"
 #include "natsbus/sidecar/connection_state.hpp"
 #include "natsbus/sidecar/stats.hpp"
@@ -77,6 +78,7 @@ class CnatsConnection final : public StreamingConnection {
   MessageSink* sink_;
   std::string client_id_;
   boost::asio::any_io_executor loop_;
+  StanMessageRelease released_;
 
   mutable std::shared_mutex session_mutex_;  // guards session_ against teardown
   std::unique_ptr<Session> session_;
