@@ -20,6 +20,7 @@ RUN apt-get update \
       cmake ninja-build g++ pkg-config ccache \
       libcpprest-dev nlohmann-json3-dev libnats-dev libspdlog-dev libgtest-dev libgmock-dev \
       libyaml-cpp-dev libboost-dev libssl-dev libcli11-dev libhowardhinnant-date-dev prometheus-cpp-dev \
+      libsimdjson-dev \
       openssl python3 \
  && rm -rf /var/lib/apt/lists/*
 ARG SRC_DIR=/src
@@ -50,7 +51,7 @@ RUN cmake --preset ci -DNATSBUS_BUILD_INTEGRATION_TESTS=OFF >/dev/null \
 FROM debian:bookworm-slim AS sidecar
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libnats3.4 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 \
+      libnats3.4 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libsimdjson14 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
 COPY --from=build /out/sidecar/natsbus-sidecar /usr/local/bin/
 # The fixed non-root UID/GID the webhook's injected securityContext uses.

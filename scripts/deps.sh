@@ -17,7 +17,7 @@ KUBECTL_LAYER_VERSION=2.1.1
 APT_PACKAGES=(
   cmake ninja-build g++ make pkg-config git openssl unzip curl
   libcpprest-dev nlohmann-json3-dev libnats-dev libspdlog-dev libgtest-dev libgmock-dev
-  libyaml-cpp-dev libboost-dev libssl-dev libcli11-dev libhowardhinnant-date-dev prometheus-cpp-dev clang-format wrk ccache
+  libyaml-cpp-dev libboost-dev libssl-dev libcli11-dev libhowardhinnant-date-dev prometheus-cpp-dev libsimdjson-dev clang-format wrk ccache
   # promtool (checks every /metrics exposition we produce)
   prometheus
   # the benchmark charts (scripts/bench/plot.py, run by `make bench` and a unit test)

@@ -147,5 +147,55 @@ TEST(PublishBatchFuzz, EitherTheSameEventsOrARefusal) {
   EXPECT_GT(refused, 1000);
 }
 
+// parseEvents reads the common body with simdjson and hands the rest to the
+// SAX reader; the two must never differ, in the events or in the refusal.
+// Seeds with escapes, whitespace, unicode and base64 of every length, each
+// mutated at random.
+TEST(PublishBatchParse, TheFastReaderAgreesWithTheSaxReader) {
+  std::mt19937 rng(7);
+  const std::vector<std::string> seeds = {
+      R"([{"data":"Zm9v"},{"text":"bar"},{"data":""}])",
+      R"( [ {"data" : "Zm9vYg==" } , { "text":"tab\tand \u00e9 \ud83d\ude00"} ]  )",
+      "[{\"text\":\"caf\xc3\xa9\"},{\"data\":\"Zg==\"},{\"text\":\"\\\\\\\"\"}]",
+      R"([{"text":"a"},{"text":"b"},{"text":"c"},{"data":"YWJj"}])",
+      R"([{"data":"Zm9v","data":"YmFy"}])",
+      R"([{"text":"\udc00"},{"text":"\ud800x"}])"};
+  const std::vector<std::string> tokens = {
+      "{",      "}",        "[",      "]",      ",",        ":",        "\"",       "\\",
+      "\\u",    "=",        "\xff",   "\xc3",   " ",        "\n",       "\t",       "\x01",
+      "null",   "\"data\"", "\"text\"", "\"Zg==\"", "\"a\"", "\"\"",    "\\u0000",  "\\udc00",
+      "\\\"",   "0"};
+  int agreed_accepting = 0;
+  for (int i = 0; i < 60000; ++i) {
+    std::string body = seeds[rng() % seeds.size()];
+    const int edits = static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t at = body.empty() ? 0 : rng() % body.size();
+      switch (rng() % 3) {
+        case 0:
+          if (!body.empty()) body.erase(at, 1 + rng() % 3);
+          break;
+        case 1:
+          // Anywhere, the very end included (trailing content).
+          body.insert(rng() % (body.size() + 1), tokens[rng() % tokens.size()]);
+          break;
+        default:
+          if (!body.empty()) body[at] = static_cast<char>(rng() % 256);
+          break;
+      }
+    }
+    const auto fast = parseEvents(body);
+    const auto reference = parseEventsWithSax(body);
+    ASSERT_EQ(fast.index(), reference.index()) << "\"" << body << "\"";
+    if (const auto* events = std::get_if<std::vector<std::string>>(&reference)) {
+      ASSERT_EQ(std::get<std::vector<std::string>>(fast), *events) << body;
+      ++agreed_accepting;
+    } else {
+      ASSERT_EQ(std::get<Refusal>(fast).message, std::get<Refusal>(reference).message) << body;
+    }
+  }
+  EXPECT_GT(agreed_accepting, 5000);
+}
+
 }  // namespace
 }  // namespace natsbus::sidecar::publish_batch

@@ -20,9 +20,13 @@ struct Refusal {
 // The events of a body that is a non-empty JSON array of objects, each with
 // exactly one of "data" (base64, RFC 4648 with padding: any bytes) or "text"
 // (a string, published as its UTF-8 bytes). Anything else is refused with the
-// first problem found. The body is read as a stream (nlohmann's SAX
-// interface), so no document is built.
+// first problem found. The common body (no escapes) is read with simdjson; any
+// other goes to parseEventsWithSax, which decides and names the problem.
 std::variant<std::vector<std::string>, Refusal> parseEvents(std::string_view body);
+
+// The reference reader: nlohmann's SAX interface, as a stream (no document is
+// built). parseEvents must always give what this gives; tests compare them.
+std::variant<std::vector<std::string>, Refusal> parseEventsWithSax(std::string_view body);
 
 // `{"subject":"…","results":[{"index":0,"guid":"…"},{"index":1,"error":"…"}]}`,
 // one result per event in input order.
