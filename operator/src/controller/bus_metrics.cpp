@@ -124,6 +124,10 @@ void BusMetrics::unreachable(const std::string& ns, const std::string& bus) {
 
 void BusMetrics::forget(const std::string& ns, const std::string& bus) {
   std::lock_guard lock(mutex_);
+  forgetLocked(ns, bus);
+}
+
+void BusMetrics::forgetLocked(const std::string& ns, const std::string& bus) {
   registry_.removeGauge(kUp, {{"bus", bus}, {"namespace", ns}});
   replaceLocked({ns, bus}, {});
 }
@@ -135,8 +139,9 @@ void BusMetrics::ready(const std::string& ns, const std::string& bus, bool is_re
 }
 
 void BusMetrics::deleted(const std::string& ns, const std::string& bus) {
-  forget(ns, bus);
+  // One locked step: no scrape sees the polled series gone but Ready still there.
   std::lock_guard lock(mutex_);
+  forgetLocked(ns, bus);
   registry_.removeGauge(kReady, {{"bus", bus}, {"namespace", ns}});
 }
 

@@ -11,6 +11,21 @@ HttpResponse text(int status, std::string body) {
   return HttpResponse{status, "text/plain", std::move(body), {}};
 }
 
+}  // namespace
+
+// Every answer comes from memory at once, on the server's thread.
+HttpResponse answerHealthRequest(const HttpRequest& request, const MetricsRegistry& metrics,
+                                 const std::function<bool()>& ready) {
+  if (request.method != "GET" && request.method != "HEAD") return methodNotAllowed("GET, HEAD");
+  const auto path = requestPath(request.target);
+  if (path == "/healthz") return text(200, "ok\n");
+  if (path == "/readyz") return ready() ? text(200, "ok\n") : text(503, "not ready\n");
+  if (path == "/metrics") return {200, MetricsRegistry::kContentType, metrics.render(), {}};
+  return jsonError(404, "not found: " + std::string(path));
+}
+
+namespace {
+
 class HttpHealthServer final : public HealthServer {
  public:
   HttpHealthServer(const HttpServerOptions& options, const MetricsRegistry& metrics,
@@ -18,7 +33,9 @@ class HttpHealthServer final : public HealthServer {
       : metrics_(metrics),
         ready_(std::move(ready)),
         server_(options,
-                [this](HttpRequest request, Responder respond) { respond(answer(request)); }) {
+                [this](const HttpRequest& request, const Responder& respond) {
+                  respond(answerHealthRequest(request, metrics_, ready_));
+                }) {
     server_.start();
   }
   ~HttpHealthServer() override { stop(); }
@@ -27,21 +44,6 @@ class HttpHealthServer final : public HealthServer {
   void stop() override { server_.stop(); }
 
  private:
-  // Every answer comes from memory at once, on the server's thread.
-  HttpResponse answer(const HttpRequest& request) const {
-    if (request.method != "GET" && request.method != "HEAD") {
-      auto refused = jsonError(405, "method not allowed; use GET");
-      refused.headers.emplace_back("Allow", "GET");
-      return refused;
-    }
-    const std::string_view target = request.target;
-    const auto path = target.substr(0, target.find('?'));
-    if (path == "/healthz") return text(200, "ok\n");
-    if (path == "/readyz") return ready_() ? text(200, "ok\n") : text(503, "not ready\n");
-    if (path == "/metrics") return {200, MetricsRegistry::kContentType, metrics_.render(), {}};
-    return jsonError(404, "not found: " + std::string(path));
-  }
-
   const MetricsRegistry& metrics_;
   std::function<bool()> ready_;
   HttpServer server_;

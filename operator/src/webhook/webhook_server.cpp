@@ -41,7 +41,9 @@ class HttpWebhookServer final : public WebhookServer {
         buses_(buses),
         certificates_(config.tls_cert_file, config.tls_key_file),
         server_(withTls(serverOptions(config)),
-                [this](HttpRequest request, Responder respond) { respond(answer(request)); }) {
+                [this](const HttpRequest& request, const Responder& respond) {
+                  respond(answerWebhookRequest(request, buses_, settings_));
+                }) {
     server_.start();
     spdlog::info("webhook: serving https://{}{}",
                  formatHostPort({serverHost(config), server_.port()}), kMutatePodPath);
@@ -62,26 +64,6 @@ class HttpWebhookServer final : public WebhookServer {
     return parseHostPort(config.listen, "--webhook-listen").host;
   }
 
-  HttpResponse answer(const HttpRequest& request) const {
-    const std::string_view target = request.target;
-    const auto path = target.substr(0, target.find('?'));
-    if (path == kMutatePodPath) {
-      if (request.method != "POST") {
-        auto refused = jsonError(405, "use POST for /mutate-v1-pod");
-        refused.headers.emplace_back("Allow", "POST");
-        return refused;
-      }
-      const HttpAnswer answer = answerAdmissionRequest(request.body, buses_, settings_);
-      if (answer.status != 200) spdlog::warn("webhook: {} {}", answer.status, answer.body);
-      return HttpResponse{answer.status, "application/json", answer.body, {}};
-    }
-    if (path == "/healthz") {
-      if (request.method != "GET") return jsonError(405, "use GET for /healthz");
-      return HttpResponse{200, "application/json", R"({"status":"ok"})", {}};
-    }
-    return jsonError(404, "not found");
-  }
-
   InjectionSettings settings_;
   const BusLookup& buses_;
   CertificateStore certificates_;
@@ -89,6 +71,22 @@ class HttpWebhookServer final : public WebhookServer {
 };
 
 }  // namespace
+
+HttpResponse answerWebhookRequest(const HttpRequest& request, const BusLookup& buses,
+                                  const InjectionSettings& settings) {
+  const auto path = requestPath(request.target);
+  if (path == kMutatePodPath) {
+    if (request.method != "POST") return methodNotAllowed("POST");
+    const HttpAnswer answer = answerAdmissionRequest(request.body, buses, settings);
+    if (answer.status != 200) spdlog::warn("webhook: {} {}", answer.status, answer.body);
+    return HttpResponse{answer.status, "application/json", answer.body, {}};
+  }
+  if (path == "/healthz") {
+    if (request.method != "GET" && request.method != "HEAD") return methodNotAllowed("GET, HEAD");
+    return HttpResponse{200, "application/json", R"({"status":"ok"})", {}};
+  }
+  return jsonError(404, "not found: " + std::string(path));
+}
 
 std::unique_ptr<WebhookServer> WebhookServer::start(const Config& config, const BusLookup& buses) {
   return std::make_unique<HttpWebhookServer>(config, buses);

@@ -60,6 +60,7 @@ class BusMetrics {
  private:
   using Key = std::pair<std::string, std::string>;  // namespace, bus
   void replaceLocked(const Key& key, std::vector<BusSeries> series);
+  void forgetLocked(const std::string& ns, const std::string& bus);
 
   MetricsRegistry& registry_;
   std::size_t max_series_;

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "natsbus/http_types.hpp"
 #include "natsbus/metrics.hpp"
 
 namespace natsbus::op {
@@ -22,5 +23,11 @@ class HealthServer {
   virtual int port() const = 0;
   virtual void stop() = 0;
 };
+
+// The answer to one request (pure; the server calls it for each): GET or HEAD
+// of /healthz, /readyz (`ready` decides) and /metrics; 405 naming both methods
+// in Allow for any other method; 404 for any other path. A query is ignored.
+HttpResponse answerHealthRequest(const HttpRequest& request, const MetricsRegistry& metrics,
+                                 const std::function<bool()>& ready);
 
 }  // namespace natsbus::op

@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "natsbus/http_types.hpp"
 #include "natsbus/operator/bus_lookup.hpp"
 #include "natsbus/operator/injection_settings.hpp"
 
@@ -32,5 +33,12 @@ class WebhookServer {
   virtual bool serving() const = 0;
   virtual void stop() = 0;  // stop accepting, finish in-flight reviews
 };
+
+// The answer to one request (pure; the server calls it for each): POST
+// /mutate-v1-pod is an admission review, GET or HEAD /healthz says ok; another
+// method is 405 naming the allowed ones in Allow; another path 404. A query is
+// ignored.
+HttpResponse answerWebhookRequest(const HttpRequest& request, const BusLookup& buses,
+                                  const InjectionSettings& settings);
 
 }  // namespace natsbus::op

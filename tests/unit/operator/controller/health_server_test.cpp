@@ -32,6 +32,31 @@ TEST(HealthServer, ServesHealthReadinessAndMetrics) {
   EXPECT_EQ(testing::httpGet(server->port(), "/healthz"), -1);
 }
 
+// The pure answer: a query changes nothing; a method other than GET or HEAD is
+// 405 with both named in Allow (the common methodNotAllowed).
+TEST(HealthServer, OtherMethodsAre405NamingGetAndHeadInAllow) {
+  MetricsRegistry metrics;
+  const auto answer = [&](std::string method, std::string target) {
+    HttpRequest request;
+    request.method = std::move(method);
+    request.target = std::move(target);
+    return answerHealthRequest(request, metrics, [] { return true; });
+  };
+  EXPECT_EQ(answer("GET", "/healthz?verbose=1").status, 200);
+  EXPECT_EQ(answer("HEAD", "/readyz").status, 200);
+  for (const char* method : {"POST", "PUT", "DELETE"}) {
+    const auto refused = answer(method, "/healthz");
+    EXPECT_EQ(refused.status, 405) << method;
+    EXPECT_EQ(refused.headers,
+              (std::vector<std::pair<std::string, std::string>>{{"Allow", "GET, HEAD"}}))
+        << method;
+  }
+  const auto unknown = answer("GET", "/nope?x");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_NE(unknown.body.find("/nope"), std::string::npos) << unknown.body;
+  EXPECT_EQ(unknown.body.find("?x"), std::string::npos) << unknown.body;
+}
+
 // A TCP connection to the server on loopback that sends `bytes` (maybe none)
 // and then just stays open, as a port scanner or a stuck scraper would.
 class SilentClient {
