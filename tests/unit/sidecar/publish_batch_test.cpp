@@ -21,6 +21,27 @@ std::vector<std::string> eventsOf(const std::string& body) {
   return std::get<std::vector<std::string>>(parsed);
 }
 
+// `body` with `edits` random edits: a few bytes erased, a token inserted
+// anywhere (the very end included: trailing content), or a byte overwritten.
+std::string mutated(std::string body, int edits, const std::vector<std::string>& tokens,
+                    std::mt19937& rng) {
+  for (int e = 0; e < edits; ++e) {
+    const std::size_t at = body.empty() ? 0 : rng() % body.size();
+    switch (rng() % 3) {
+      case 0:
+        if (!body.empty()) body.erase(at, 1 + rng() % 4);
+        break;
+      case 1:
+        body.insert(rng() % (body.size() + 1), tokens[rng() % tokens.size()]);
+        break;
+      default:
+        if (!body.empty()) body[at] = static_cast<char>(rng() % 256);
+        break;
+    }
+  }
+  return body;
+}
+
 TEST(PublishBatchEvents, ReadsDataAndTextInOrder) {
   const std::string binary("\xff\x00\xc3(\x80", 5);
   const auto body = json::array({{{"data", base64Encode(binary)}},
@@ -99,22 +120,7 @@ TEST(PublishBatchFuzz, EitherTheSameEventsOrARefusal) {
   int accepted = 0;
   int refused = 0;
   for (int i = 0; i < 20000; ++i) {
-    std::string body = seed;
-    const int edits = 1 + static_cast<int>(rng() % 3);
-    for (int e = 0; e < edits; ++e) {
-      const std::size_t at = body.empty() ? 0 : rng() % body.size();
-      switch (rng() % 3) {
-        case 0:
-          if (!body.empty()) body.erase(at, 1 + rng() % 4);
-          break;
-        case 1:
-          body.insert(at, tokens[rng() % tokens.size()]);
-          break;
-        default:
-          if (!body.empty()) body[at] = static_cast<char>(rng() % 256);
-          break;
-      }
-    }
+    const auto body = mutated(seed, 1 + static_cast<int>(rng() % 3), tokens, rng);
     std::variant<std::vector<std::string>, Refusal> parsed;
     try {
       parsed = parseEvents(body);
@@ -167,23 +173,8 @@ TEST(PublishBatchParse, TheFastReaderAgreesWithTheSaxReader) {
       "\\\"",   "0"};
   int agreed_accepting = 0;
   for (int i = 0; i < 60000; ++i) {
-    std::string body = seeds[rng() % seeds.size()];
-    const int edits = static_cast<int>(rng() % 4);
-    for (int e = 0; e < edits; ++e) {
-      const std::size_t at = body.empty() ? 0 : rng() % body.size();
-      switch (rng() % 3) {
-        case 0:
-          if (!body.empty()) body.erase(at, 1 + rng() % 3);
-          break;
-        case 1:
-          // Anywhere, the very end included (trailing content).
-          body.insert(rng() % (body.size() + 1), tokens[rng() % tokens.size()]);
-          break;
-        default:
-          if (!body.empty()) body[at] = static_cast<char>(rng() % 256);
-          break;
-      }
-    }
+    const auto body =
+        mutated(seeds[rng() % seeds.size()], static_cast<int>(rng() % 4), tokens, rng);
     const auto fast = parseEvents(body);
     const auto reference = parseEventsWithSax(body);
     ASSERT_EQ(fast.index(), reference.index()) << "\"" << body << "\"";
