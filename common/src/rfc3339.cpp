@@ -22,9 +22,9 @@ std::string formatWith(date::sys_time<Duration> time, int digits, std::int64_t f
   const date::year_month_day ymd{day};
   const int year = static_cast<int>(ymd.year());
   if (year < 0 || year > 9999) return date::format("%FT%TZ", time);
-  const auto seconds_of_day = std::chrono::duration_cast<std::chrono::seconds>(
-                                  floor<std::chrono::seconds>(time) - day)
-                                  .count();
+  const auto seconds_of_day =
+      std::chrono::duration_cast<std::chrono::seconds>(floor<std::chrono::seconds>(time) - day)
+          .count();
   char out[32];
   std::size_t n = 0;
   const auto put = [&](std::int64_t value, int width) {

@@ -1,9 +1,10 @@
 #include "natsbus/sidecar/publish_batch.hpp"
 
+#include <simdjson.h>
+
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <simdjson.h>
 
 #include "natsbus/base64.hpp"
 #include "natsbus/json_text.hpp"

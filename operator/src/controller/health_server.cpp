@@ -32,10 +32,9 @@ class HttpHealthServer final : public HealthServer {
                    std::function<bool()> ready)
       : metrics_(metrics),
         ready_(std::move(ready)),
-        server_(options,
-                [this](const HttpRequest& request, const Responder& respond) {
-                  respond(answerHealthRequest(request, metrics_, ready_));
-                }) {
+        server_(options, [this](const HttpRequest& request, const Responder& respond) {
+          respond(answerHealthRequest(request, metrics_, ready_));
+        }) {
     server_.start();
   }
   ~HttpHealthServer() override { stop(); }

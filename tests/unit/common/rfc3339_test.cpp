@@ -60,9 +60,15 @@ TEST(Rfc3339, FormatsUtcAtEachPrecision) {
 TEST(Rfc3339, FormatsExactlyAsDateFormatDoes) {
   using std::chrono::floor;
   std::mt19937_64 random(20261130);
-  std::vector<std::int64_t> instants = {0, -1, 1, 951782399999999999, 951782400000000000,
-                                        951868800000000000, 4102444799999999999,
-                                        -2208988800000000000, -62135596800000000};
+  std::vector<std::int64_t> instants = {0,
+                                        -1,
+                                        1,
+                                        951782399999999999,
+                                        951782400000000000,
+                                        951868800000000000,
+                                        4102444799999999999,
+                                        -2208988800000000000,
+                                        -62135596800000000};
   // Every instant int64 nanoseconds hold (years 1677-2262).
   std::uniform_int_distribution<std::int64_t> any(std::numeric_limits<std::int64_t>::min(),
                                                   std::numeric_limits<std::int64_t>::max());

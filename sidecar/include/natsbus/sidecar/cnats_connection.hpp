@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "natsbus/sidecar/cnats_loop_binding.hpp"
-#include "natsbus/sidecar/stan_message_release.hpp"
 #include "natsbus/sidecar/config.hpp"
 #include "natsbus/sidecar/connection_state.hpp"
+#include "natsbus/sidecar/stan_message_release.hpp"
 #include "natsbus/sidecar/stats.hpp"
 #include "natsbus/sidecar/streaming_connection.hpp"
 
