@@ -209,6 +209,20 @@ void Cluster::createHostPathVolume(const std::string& name, const std::string& s
   std::filesystem::create_directories(dir);
   // Writable by the non-root server in the pod, whatever its UID.
   std::filesystem::permissions(dir, std::filesystem::perms::all);
+  // The class binds when a pod is scheduled (as for any local volume): with no
+  // StorageClass object the claims bound "immediately", by the PV controller,
+  // and a pod the scheduler had found unschedulable before its claim was bound
+  // could wait out the scheduler's 5-minute back-stop (one StatefulSet replica
+  // Pending for the whole 180 s wait, seen once in CI).
+  apply(R"(apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: )" +
+        storage_class + R"(
+  labels: { natsbus.io/e2e: "true" }
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: WaitForFirstConsumer
+)");
   apply(R"(apiVersion: v1
 kind: PersistentVolume
 metadata:

@@ -75,8 +75,9 @@ class Cluster {
   void deleteNamespace(const std::string& ns, bool wait = false) const;
 
   // A static hostPath PersistentVolume (a directory under the cluster's state
-  // directory, removed with it) of class `storage_class`; reclaim policy Retain,
-  // so the test deletes the PV when done.
+  // directory, removed with it) of class `storage_class`, which is created
+  // too, binding when a pod is scheduled (WaitForFirstConsumer); reclaim policy
+  // Retain, so the test deletes the PV when done.
   void createHostPathVolume(const std::string& name, const std::string& storage_class,
                             const std::string& size) const;
 
