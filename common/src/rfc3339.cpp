@@ -17,7 +17,8 @@ namespace {
 // locale machinery was a tenth of its time per message in a batch
 // (docs/sidecar-benchmarks.md). Years outside 0000-9999 go to date::format.
 template <typename Duration>
-std::string formatWith(date::sys_time<Duration> time, int digits, std::int64_t fraction) {
+std::string formatWith(date::sys_time<Duration> time, int digits) {
+  const auto fraction = (time - floor<std::chrono::seconds>(time)).count();
   const auto day = floor<date::days>(time);
   const date::year_month_day ymd{day};
   const int year = static_cast<int>(ymd.year());
@@ -55,9 +56,7 @@ std::string formatWith(date::sys_time<Duration> time, int digits, std::int64_t f
 
 template <typename Duration>
 std::string formatFloored(std::chrono::system_clock::time_point time, int digits) {
-  const auto floored = floor<Duration>(time);
-  const auto fraction = (floored - floor<std::chrono::seconds>(floored)).count();
-  return formatWith(date::sys_time<Duration>(floored.time_since_epoch()), digits, fraction);
+  return formatWith(date::sys_time<Duration>(floor<Duration>(time).time_since_epoch()), digits);
 }
 
 }  // namespace
@@ -75,9 +74,8 @@ std::string formatRfc3339(std::chrono::system_clock::time_point time, Rfc3339Pre
 }
 
 std::string formatRfc3339Nanos(std::int64_t unix_nanos) {
-  const date::sys_time<std::chrono::nanoseconds> time{std::chrono::nanoseconds(unix_nanos)};
-  const auto fraction = (time - floor<std::chrono::seconds>(time)).count();
-  return formatWith(time, 9, fraction);
+  return formatWith(date::sys_time<std::chrono::nanoseconds>(std::chrono::nanoseconds(unix_nanos)),
+                    9);
 }
 
 std::int64_t parseRfc3339Nanos(std::string_view text, std::string_view field) {
